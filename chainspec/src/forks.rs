@@ -5,14 +5,14 @@
 //! not carry). A light client can only decide height-based rules from a header alone; the
 //! number-based points are kept for completeness and for RPC answers.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Activation points of every Conflux hard fork in the fork table of conflux-protocol.md §6.
 ///
 /// Names follow conflux-rust's `configuration.rs` (`*_transition_height` / `*_transition_number`),
 /// shortened: `hydra_height` is `hydra_transition_height`. A fork is active at `x` when
 /// `x >= activation`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Forks {
     /// Tanzanite (CIP-40) epoch height; from here headers carry the custom item `[1]`.

@@ -19,10 +19,10 @@ pub use error::{Location, SpecError};
 pub use ethereum_types::H256;
 pub use forks::Forks;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// A chain spec: everything that tells one Conflux chain from another.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChainSpec {
     /// `mainnet`, `testnet`, `devnet`, or the `name` in a custom file.
     pub name: String,
@@ -50,12 +50,14 @@ pub struct ChainSpec {
     pub source: String,
     /// Whether `--chain-id` may override `chain_id` (dev chains, whose id is chosen locally).
     pub chain_id_overridable: bool,
+    #[serde(skip)]
     evm_chain_id_explicit: bool,
+    #[serde(skip)]
     network_id_explicit: bool,
 }
 
 /// Default ports of a node on this chain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Ports {
     /// P2P TCP and UDP port (32323).
     pub p2p: u16,
@@ -68,7 +70,7 @@ pub struct Ports {
 }
 
 /// The proof of work a chain's headers carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PowMode {
     /// Octopus (CIP-3), mainnet and testnet.
@@ -78,7 +80,7 @@ pub enum PowMode {
 }
 
 /// A trusted checkpoint: the pivot block hash at an epoch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Checkpoint {
     /// Epoch number.
     pub epoch: u64,

@@ -9,15 +9,15 @@
 //! never panics on input: every decoder returns a typed error. Byte-level facts come from
 //! conflux-rust (paths are given in each module) and are pinned by test vectors.
 
-//TODO pub mod account;
+pub mod account;
 pub mod address;
 pub mod crypto;
 pub mod hash;
-//TODO pub mod header;
-//TODO pub mod receipt;
+pub mod header;
+pub mod receipt;
 pub mod rlp_util;
-//TODO pub mod rpc;
-//TODO pub mod storage_key;
+pub mod rpc;
+pub mod storage_key;
 pub mod transaction;
 
 pub use ethereum_types::{Address, Bloom, H160, H256, H512, U256, U64};

@@ -1,0 +1,151 @@
+//! The command-line contract: every subcommand and flag `cfxlight` accepts.
+//!
+//! Flags spelled out in the project's issues (`node --chain … --bootnode …`, `address
+//! encode … --network-id`, `tx decode`, `chainspec show`) are a contract with users'
+//! scripts: extend them, never rename them without a deprecation path.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// cfxlight: a lightweight Conflux light node with pluggable hardware signers.
+#[derive(Debug, Parser)]
+#[command(name = "cfxlight", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the light node (P2P sync, verified state, local JSON-RPC).
+    Node(NodeArgs),
+    /// CIP-37 base32 address tools.
+    #[command(subcommand)]
+    Address(AddressCommand),
+    /// Raw transaction tools.
+    #[command(subcommand)]
+    Tx(TxCommand),
+    /// Chain spec tools.
+    #[command(subcommand)]
+    Chainspec(ChainspecCommand),
+    /// Query a Conflux node's JSON-RPC and check what it reports.
+    #[command(subcommand)]
+    Chain(ChainCommand),
+}
+
+/// `cfxlight node` flags. Precedence: flags > config file > chain spec > defaults.
+#[derive(Debug, Args, Default, Clone)]
+pub struct NodeArgs {
+    /// Chain: `mainnet`, `testnet`, `devnet`, or the path of a chain spec file.
+    #[arg(long, value_name = "NAME|FILE")]
+    pub chain: Option<String>,
+    /// Core-space chain id; only for chains whose spec allows it (devnet).
+    #[arg(long, value_name = "N")]
+    pub chain_id: Option<u32>,
+    /// Hash of the genesis block (epoch 0). Required where the spec does not pin it.
+    #[arg(long, value_name = "0xHASH")]
+    pub genesis_hash: Option<String>,
+    /// Extra bootnode, `cfxnode://<128 hex node id>@host:port`; repeatable, added to the spec's.
+    #[arg(long = "bootnode", value_name = "URL")]
+    pub bootnodes: Vec<String>,
+    /// Data directory (headers, verified roots, peers, node key).
+    #[arg(long, value_name = "DIR")]
+    pub datadir: Option<PathBuf>,
+    /// P2P TCP port to listen on and advertise.
+    #[arg(long, value_name = "PORT")]
+    pub p2p_port: Option<u16>,
+    /// JSON-RPC over HTTP port (bound to 127.0.0.1).
+    #[arg(long, value_name = "PORT")]
+    pub rpc_http_port: Option<u16>,
+    /// JSON-RPC over WebSocket port (bound to 127.0.0.1).
+    #[arg(long, value_name = "PORT")]
+    pub rpc_ws_port: Option<u16>,
+    /// Signer backend spec, e.g. `bsim`, `bsim:reader=<name>`, `keystore:<dir>`.
+    #[arg(long, value_name = "SPEC")]
+    pub signer: Option<String>,
+    /// TOML config file with the same settings (keys as the flags, with `_`).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Resolve and print the configuration as JSON, then exit.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `cfxlight address …`
+#[derive(Debug, Subcommand)]
+pub enum AddressCommand {
+    /// Hex address to base32.
+    Encode {
+        /// 20-byte address, `0x`-prefixed or not.
+        hex: String,
+        /// Network id (1029 = cfx, 1 = cfxtest, others net<N>).
+        #[arg(long, value_name = "N")]
+        network_id: u64,
+        /// Upper-case verbose form with the address type (`CFX:TYPE.USER:…`).
+        #[arg(long)]
+        verbose: bool,
+    },
+    /// Base32 address to hex, network id and type.
+    Decode {
+        /// Base32 address (simple or verbose form).
+        base32: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `cfxlight tx …`
+#[derive(Debug, Subcommand)]
+pub enum TxCommand {
+    /// Decode a raw signed transaction to JSON (fields, hash, signing hash, sender).
+    Decode {
+        /// Raw transaction hex, as given to `cfx_sendRawTransaction`.
+        raw: String,
+        /// Network id for base32 addresses (default: the transaction's chain id).
+        #[arg(long, value_name = "N")]
+        network_id: Option<u64>,
+    },
+    /// Print the hash of a raw signed transaction.
+    Hash {
+        /// Raw transaction hex.
+        raw: String,
+    },
+}
+
+/// `cfxlight chainspec …`
+#[derive(Debug, Subcommand)]
+pub enum ChainspecCommand {
+    /// Print a chain spec (bundled name or file path) as resolved.
+    Show {
+        /// `mainnet`, `testnet`, `devnet`, or a path.
+        name: String,
+        /// Print JSON instead of the readable summary.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `cfxlight chain …`
+#[derive(Debug, Subcommand)]
+pub enum ChainCommand {
+    /// Show a node's chain status and re-verify its newest pivot header locally.
+    Status {
+        /// JSON-RPC URL of a Conflux node (HTTP).
+        #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:12537")]
+        rpc_url: String,
+        /// eSpace JSON-RPC URL of the same node; headers past CIP-1559 carry the eSpace
+        /// base price, which only the eSpace RPC shows.
+        #[arg(long, value_name = "URL")]
+        eth_rpc_url: Option<String>,
+        /// Chain spec the node should be on (for fork rules and PoW mode).
+        #[arg(long, value_name = "NAME|FILE", default_value = "devnet")]
+        chain: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}

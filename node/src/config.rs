@@ -1,0 +1,214 @@
+//! The node's configuration: defaults ← chain spec ← config file ← flags, resolved once
+//! into one typed [`NodeConfig`].
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use cfxlight_chainspec::ChainSpec;
+use cfxlight_primitives::H256;
+use cfxlight_signer::SignerSpec;
+use serde::{Deserialize, Serialize};
+
+use crate::cli::NodeArgs;
+
+/// The config file (TOML). Keys are the `cfxlight node` flags with `_` for `-`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    chain: Option<String>,
+    chain_id: Option<u32>,
+    genesis_hash: Option<String>,
+    #[serde(default)]
+    bootnodes: Vec<String>,
+    datadir: Option<PathBuf>,
+    p2p_port: Option<u16>,
+    rpc_http_port: Option<u16>,
+    rpc_ws_port: Option<u16>,
+    signer: Option<String>,
+}
+
+/// Everything the node needs to run, resolved and checked.
+#[derive(Debug, Serialize)]
+pub struct NodeConfig {
+    /// The chain, with `--chain-id` / `--genesis-hash` applied.
+    pub spec: ChainSpec,
+    /// The genesis hash the node will require of its peers.
+    pub genesis_hash: H256,
+    /// Spec bootnodes followed by configured ones, without duplicates.
+    pub bootnodes: Vec<String>,
+    /// Data directory.
+    pub datadir: PathBuf,
+    /// P2P port.
+    pub p2p_port: u16,
+    /// HTTP JSON-RPC port (127.0.0.1).
+    pub rpc_http_port: u16,
+    /// WebSocket JSON-RPC port (127.0.0.1).
+    pub rpc_ws_port: u16,
+    /// Signer backend, when one is configured.
+    pub signer: Option<String>,
+}
+
+fn parse_hash(s: &str, what: &str) -> Result<H256> {
+    let body = s
+        .strip_prefix("0x")
+        .with_context(|| format!("{what}: expected 0x-prefixed 32-byte hex, got {s:?}"))?;
+    if body.len() != 64 {
+        bail!("{what}: expected 32 bytes (64 hex digits), got {} digits", body.len());
+    }
+    body.parse()
+        .with_context(|| format!("{what}: not hex: {s:?}"))
+}
+
+fn default_datadir(chain: &str) -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("cfxlight").join(chain)
+}
+
+impl NodeConfig {
+    /// Layers flags over the config file over the chain spec and checks the result.
+    pub fn resolve(args: &NodeArgs) -> Result<NodeConfig> {
+        let file = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read config file {}", path.display()))?;
+                toml::from_str::<FileConfig>(&text)
+                    .with_context(|| format!("config file {}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let chain = args
+            .chain
+            .clone()
+            .or(file.chain)
+            .context("no chain given: pass --chain mainnet|testnet|devnet|<spec file>")?;
+        let mut spec = ChainSpec::load(&chain)?;
+        if let Some(id) = args.chain_id.or(file.chain_id) {
+            spec = spec.with_chain_id(id)?;
+        }
+        if let Some(h) = args.genesis_hash.as_deref().or(file.genesis_hash.as_deref()) {
+            spec = spec.with_genesis_hash(parse_hash(h, "--genesis-hash")?)?;
+        }
+        let genesis_hash = spec.require_genesis_hash()?;
+        let mut bootnodes = spec.bootnodes.clone();
+        for b in file.bootnodes.iter().chain(&args.bootnodes) {
+            check_bootnode(b)?;
+            if !bootnodes.contains(b) {
+                bootnodes.push(b.clone());
+            }
+        }
+        let signer = args.signer.clone().or(file.signer);
+        if let Some(s) = &signer {
+            s.parse::<SignerSpec>()
+                .with_context(|| format!("--signer {s:?}"))?;
+        }
+        Ok(NodeConfig {
+            genesis_hash,
+            bootnodes,
+            datadir: args
+                .datadir
+                .clone()
+                .or(file.datadir)
+                .unwrap_or_else(|| default_datadir(&spec.name)),
+            p2p_port: args.p2p_port.or(file.p2p_port).unwrap_or(spec.ports.p2p),
+            rpc_http_port: args.rpc_http_port.or(file.rpc_http_port).unwrap_or(spec.ports.rpc_http),
+            rpc_ws_port: args.rpc_ws_port.or(file.rpc_ws_port).unwrap_or(spec.ports.rpc_ws),
+            signer,
+            spec,
+        })
+    }
+}
+
+/// `cfxnode://<128 hex>@host:port`, as conflux-rust prints and parses it.
+fn check_bootnode(s: &str) -> Result<()> {
+    let rest = s
+        .strip_prefix("cfxnode://")
+        .with_context(|| format!("bootnode {s:?}: expected cfxnode://<node id>@host:port"))?;
+    let (id, addr) = rest
+        .split_once('@')
+        .with_context(|| format!("bootnode {s:?}: missing @host:port"))?;
+    if id.len() != 128 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!("bootnode {s:?}: node id must be 128 hex digits (a 64-byte public key)");
+    }
+    let (host, port) = addr
+        .rsplit_once(':')
+        .with_context(|| format!("bootnode {s:?}: missing :port"))?;
+    let port: u16 = port
+        .split('+')
+        .next()
+        .unwrap_or_default()
+        .parse()
+        .with_context(|| format!("bootnode {s:?}: bad port"))?;
+    if host.is_empty() || port == 0 {
+        bail!("bootnode {s:?}: empty host or port 0");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GENESIS: &str = "0x1111111111111111111111111111111111111111111111111111111111111111";
+
+    fn args(chain: &str) -> NodeArgs {
+        NodeArgs {
+            chain: Some(chain.into()),
+            genesis_hash: Some(GENESIS.into()),
+            ..NodeArgs::default()
+        }
+    }
+
+    #[test]
+    fn flags_override_file_which_overrides_spec() {
+        let dir = std::env::temp_dir().join(format!("cfxlight-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("node.toml");
+        std::fs::write(&file, "chain_id = 4242\np2p_port = 40000\nrpc_http_port = 40001\n").unwrap();
+        let mut a = args("devnet");
+        a.config = Some(file);
+        a.p2p_port = Some(41000);
+        let c = NodeConfig::resolve(&a).unwrap();
+        assert_eq!(c.spec.chain_id, 4242);
+        assert_eq!(c.spec.address_prefix(), "net4242");
+        assert_eq!(c.p2p_port, 41000); // flag wins
+        assert_eq!(c.rpc_http_port, 40001); // file wins over spec
+        assert_eq!(c.rpc_ws_port, 12535); // spec default
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn unpinned_genesis_requires_the_flag() {
+        let mut a = args("devnet");
+        a.genesis_hash = None;
+        let e = NodeConfig::resolve(&a).unwrap_err().to_string();
+        assert!(e.contains("--genesis-hash"), "{e}");
+        a.genesis_hash = Some("0x12".into());
+        assert!(NodeConfig::resolve(&a).is_err());
+    }
+
+    #[test]
+    fn bootnodes_are_checked_and_deduplicated() {
+        let good = format!("cfxnode://{}@127.0.0.1:32323", "ab".repeat(64));
+        let mut a = args("devnet");
+        a.bootnodes = vec![good.clone(), good.clone()];
+        assert_eq!(NodeConfig::resolve(&a).unwrap().bootnodes, vec![good]);
+        a.bootnodes = vec!["enode://x@1.2.3.4:1".into()];
+        assert!(NodeConfig::resolve(&a).is_err());
+        a.bootnodes = vec![format!("cfxnode://{}@127.0.0.1:0", "ab".repeat(64))];
+        assert!(NodeConfig::resolve(&a).is_err());
+    }
+
+    #[test]
+    fn mainnet_refuses_a_chain_id_override_and_bad_signer_specs() {
+        let mut a = args("mainnet");
+        a.chain_id = Some(7);
+        assert!(NodeConfig::resolve(&a).is_err());
+        let mut b = args("devnet");
+        b.signer = Some("ledger".into());
+        let e = format!("{:#}", NodeConfig::resolve(&b).unwrap_err());
+        assert!(e.contains("unknown signer backend"), "{e}");
+    }
+}

@@ -1,0 +1,487 @@
+//! The JSON shapes of conflux-rust's `cfx_*` RPC (`crates/rpc/rpc-cfx-types/src/`).
+//!
+//! Field names are camelCase as conflux-rust writes them; quantities are minimal `0x` hex
+//! (`U256`/`U64` serde), hashes are full 32-byte hex, addresses are CIP-37 base32 for the
+//! node's network. These types are what the node's RPC serves, so a dapp sees exactly what
+//! a conflux-rust node would show it.
+
+use ethereum_types::{Bloom, H256, U256, U64};
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::{
+    address::CfxAddress,
+    header::BlockHeader,
+    transaction::{SignedTransaction, TxKind},
+};
+
+/// Arbitrary bytes as `0x`-prefixed lower-case hex.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Bytes(pub Vec<u8>);
+
+impl Serialize for Bytes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("0x{}", hex::encode(&self.0)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Bytes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let body = s
+            .strip_prefix("0x")
+            .ok_or_else(|| de::Error::custom("hex bytes must start with 0x"))?;
+        hex::decode(body).map(Bytes).map_err(de::Error::custom)
+    }
+}
+
+/// A block's transactions: hashes (`includeTxs = false`) or full objects.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum BlockTransactions {
+    /// Transaction hashes only.
+    Hashes(Vec<H256>),
+    /// Full transaction objects.
+    Full(Vec<Transaction>),
+}
+
+/// `cfx_getBlockByHash` / `cfx_getBlockByEpochNumber` result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Block {
+    /// Block hash.
+    pub hash: H256,
+    /// Parent hash.
+    pub parent_hash: H256,
+    /// Tree height.
+    pub height: U256,
+    /// Author, base32.
+    pub miner: CfxAddress,
+    /// Deferred state root.
+    pub deferred_state_root: H256,
+    /// Deferred receipts root.
+    pub deferred_receipts_root: H256,
+    /// Deferred logs bloom hash.
+    pub deferred_logs_bloom_hash: H256,
+    /// Blame count.
+    pub blame: U64,
+    /// Transactions root.
+    pub transactions_root: H256,
+    /// Epoch the block was executed in (None before it is).
+    pub epoch_number: Option<U256>,
+    /// Position in the total order (None before execution).
+    pub block_number: Option<U256>,
+    /// Gas limit.
+    pub gas_limit: U256,
+    /// Gas used (None before execution).
+    pub gas_used: Option<U256>,
+    /// Core-space base price (from CIP-1559 on).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub base_fee_per_gas: Option<U256>,
+    /// Timestamp.
+    pub timestamp: U256,
+    /// PoW difficulty.
+    pub difficulty: U256,
+    /// PoW quality.
+    pub pow_quality: Option<U256>,
+    /// Referee hashes.
+    pub referee_hashes: Vec<H256>,
+    /// GHAST adaptive flag.
+    pub adaptive: bool,
+    /// PoW nonce.
+    pub nonce: U256,
+    /// Transactions (hashes or full).
+    pub transactions: BlockTransactions,
+    /// RLP size of the block.
+    pub size: Option<U256>,
+    /// Custom header items (their content bytes).
+    pub custom: Vec<Bytes>,
+    /// PoS reference.
+    pub pos_reference: Option<H256>,
+}
+
+impl Block {
+    /// The header-derived fields of a block; execution fields (`epochNumber`,
+    /// `blockNumber`, `gasUsed`, `size`, `powQuality`) and the transactions are the
+    /// caller's to fill in from verified data.
+    pub fn from_header(h: &BlockHeader, network_id: u64) -> Block {
+        Block {
+            hash: h.hash(),
+            parent_hash: h.parent_hash,
+            height: h.height.into(),
+            miner: CfxAddress::new(h.author, network_id),
+            deferred_state_root: h.deferred_state_root,
+            deferred_receipts_root: h.deferred_receipts_root,
+            deferred_logs_bloom_hash: h.deferred_logs_bloom_hash,
+            blame: h.blame.into(),
+            transactions_root: h.transactions_root,
+            epoch_number: None,
+            block_number: None,
+            gas_limit: h.gas_limit,
+            gas_used: None,
+            base_fee_per_gas: h.base_price.map(|p| p.core),
+            timestamp: h.timestamp.into(),
+            difficulty: h.difficulty,
+            pow_quality: None,
+            referee_hashes: h.referee_hashes.clone(),
+            adaptive: h.adaptive,
+            nonce: h.nonce,
+            transactions: BlockTransactions::Hashes(vec![]),
+            size: None,
+            custom: h
+                .custom
+                .iter()
+                .map(|raw| {
+                    // RPC shows the item's content (CIP-112 form); a single byte < 0x80 is
+                    // its own encoding.
+                    let r = rlp::Rlp::new(raw);
+                    Bytes(r.data().map(<[u8]>::to_vec).unwrap_or_else(|_| raw.clone()))
+                })
+                .collect(),
+            pos_reference: h.pos_reference,
+        }
+    }
+}
+
+impl Block {
+    /// Rebuilds the wire header from an RPC block, so its hash can be recomputed and
+    /// compared with the one the node reported. `custom_items_are_bytes` is whether the
+    /// block is past CIP-112 (custom items RLP-encoded as byte strings).
+    pub fn to_header(&self, custom_items_are_bytes: bool) -> Result<BlockHeader, &'static str> {
+        let u64_of = |v: &U256, what: &'static str| {
+            if v.bits() > 64 {
+                Err(what)
+            } else {
+                Ok(v.low_u64())
+            }
+        };
+        let mut h = BlockHeader {
+            parent_hash: self.parent_hash,
+            height: u64_of(&self.height, "height exceeds u64")?,
+            timestamp: u64_of(&self.timestamp, "timestamp exceeds u64")?,
+            author: self.miner.address,
+            transactions_root: self.transactions_root,
+            deferred_state_root: self.deferred_state_root,
+            deferred_receipts_root: self.deferred_receipts_root,
+            deferred_logs_bloom_hash: self.deferred_logs_bloom_hash,
+            blame: u32::try_from(self.blame.as_u64()).map_err(|_| "blame exceeds u32")?,
+            difficulty: self.difficulty,
+            adaptive: self.adaptive,
+            gas_limit: self.gas_limit,
+            referee_hashes: self.referee_hashes.clone(),
+            nonce: self.nonce,
+            pos_reference: self.pos_reference,
+            base_price: None,
+            custom: self
+                .custom
+                .iter()
+                .map(|b| {
+                    if custom_items_are_bytes {
+                        rlp::encode(&b.0).to_vec()
+                    } else {
+                        b.0.clone()
+                    }
+                })
+                .collect(),
+            hash: H256::zero(),
+        };
+        // The RPC shows only the core base price; the eSpace one is not recoverable here,
+        // so a header past CIP-1559 is rebuilt only when the caller supplies it.
+        if self.base_fee_per_gas.is_some() {
+            return Err("header has a base price: use to_header_with_espace_price");
+        }
+        h.rehash();
+        Ok(h)
+    }
+
+    /// Like [`Block::to_header`], for blocks past CIP-1559: the eSpace base price comes
+    /// from the eSpace RPC (`eth_getBlockByNumber(..).baseFeePerGas` of the same block).
+    pub fn to_header_with_espace_price(
+        &self,
+        custom_items_are_bytes: bool,
+        espace_base_price: U256,
+    ) -> Result<BlockHeader, &'static str> {
+        let core = self.base_fee_per_gas.ok_or("block has no base price")?;
+        let mut b = self.clone();
+        b.base_fee_per_gas = None;
+        let mut h = b.to_header(custom_items_are_bytes)?;
+        h.base_price = Some(crate::header::BasePrice {
+            core,
+            espace: espace_base_price,
+        });
+        h.rehash();
+        Ok(h)
+    }
+}
+
+/// One access-list entry in RPC form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessListItem {
+    /// Address, base32.
+    pub address: CfxAddress,
+    /// Storage slots.
+    pub storage_keys: Vec<H256>,
+}
+
+/// `cfx_getTransactionByHash` result and full-block entries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Transaction {
+    /// Envelope type (0, 1, 2).
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none", default)]
+    pub transaction_type: Option<U64>,
+    /// Transaction hash.
+    pub hash: H256,
+    /// Nonce.
+    pub nonce: U256,
+    /// Containing block, once packed.
+    pub block_hash: Option<H256>,
+    /// Index in the block, once packed.
+    pub transaction_index: Option<U64>,
+    /// Sender, base32.
+    pub from: CfxAddress,
+    /// Recipient, base32 (None for deployments).
+    pub to: Option<CfxAddress>,
+    /// Value in drip.
+    pub value: U256,
+    /// Gas price (the fee cap for CIP-1559).
+    pub gas_price: U256,
+    /// Gas limit.
+    pub gas: U256,
+    /// Address of the created contract, once executed.
+    pub contract_created: Option<CfxAddress>,
+    /// Call data.
+    pub data: Bytes,
+    /// Storage limit.
+    pub storage_limit: U256,
+    /// Epoch height.
+    pub epoch_height: U256,
+    /// Chain id.
+    pub chain_id: Option<U256>,
+    /// Outcome status, once executed.
+    pub status: Option<U64>,
+    /// Access list (typed transactions).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub access_list: Option<Vec<AccessListItem>>,
+    /// Priority fee (CIP-1559).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub max_priority_fee_per_gas: Option<U256>,
+    /// Fee cap (CIP-1559).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub max_fee_per_gas: Option<U256>,
+    /// Recovery parity.
+    pub v: U256,
+    /// Signature r.
+    pub r: U256,
+    /// Signature s.
+    pub s: U256,
+    /// y-parity (typed transactions).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub y_parity: Option<U64>,
+}
+
+impl Transaction {
+    /// The signed fields of a transaction in RPC form. `from` is recovered here, never
+    /// taken from a peer. Inclusion fields (`blockHash`, `transactionIndex`, `status`,
+    /// `contractCreated`) are the caller's to fill in from a verified receipt.
+    pub fn from_signed(
+        tx: &SignedTransaction,
+        network_id: u64,
+    ) -> Result<Transaction, crate::crypto::SignatureError> {
+        let (from, _) = tx.recover_sender()?;
+        let t = &tx.tx;
+        let addr = |a| CfxAddress::new(a, network_id);
+        let (access_list, max_priority_fee_per_gas, max_fee_per_gas, y_parity) = match &t.kind {
+            TxKind::Legacy { .. } => (None, None, None, None),
+            TxKind::Cip2930 { access_list, .. } => {
+                (Some(access_list), None, None, Some(tx.signature.v.into()))
+            }
+            TxKind::Cip1559 {
+                max_priority_fee_per_gas,
+                max_fee_per_gas,
+                access_list,
+            } => (
+                Some(access_list),
+                Some(*max_priority_fee_per_gas),
+                Some(*max_fee_per_gas),
+                Some(tx.signature.v.into()),
+            ),
+        };
+        Ok(Transaction {
+            transaction_type: Some((t.tx_type() as u64).into()),
+            hash: tx.hash(),
+            nonce: t.nonce,
+            block_hash: None,
+            transaction_index: None,
+            from: addr(from),
+            to: t.action.to().map(addr),
+            value: t.value,
+            gas_price: t.gas_price(),
+            gas: t.gas,
+            contract_created: None,
+            data: Bytes(t.data.clone()),
+            storage_limit: t.storage_limit.into(),
+            epoch_height: t.epoch_height.into(),
+            chain_id: Some(t.chain_id.into()),
+            status: None,
+            access_list: access_list.map(|l| {
+                l.iter()
+                    .map(|i| AccessListItem {
+                        address: addr(i.address),
+                        storage_keys: i.storage_keys.clone(),
+                    })
+                    .collect()
+            }),
+            max_priority_fee_per_gas,
+            max_fee_per_gas,
+            v: tx.signature.v.into(),
+            r: tx.signature.r,
+            s: tx.signature.s,
+            y_parity,
+        })
+    }
+}
+
+/// One log in RPC form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Log {
+    /// Emitting contract, base32.
+    pub address: CfxAddress,
+    /// Topics.
+    pub topics: Vec<H256>,
+    /// Data.
+    pub data: Bytes,
+    /// Block hash.
+    pub block_hash: Option<H256>,
+    /// Epoch number.
+    pub epoch_number: Option<U256>,
+    /// Transaction hash.
+    pub transaction_hash: Option<H256>,
+    /// Index of the transaction in the block.
+    pub transaction_index: Option<U256>,
+    /// Index of the log in the epoch.
+    pub log_index: Option<U256>,
+    /// Index of the log in the transaction.
+    pub transaction_log_index: Option<U256>,
+}
+
+/// A storage collateral change in RPC form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageChange {
+    /// Address, base32.
+    pub address: CfxAddress,
+    /// Collateral units.
+    pub collaterals: U64,
+}
+
+/// `cfx_getTransactionReceipt` result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Receipt {
+    /// Envelope type.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none", default)]
+    pub transaction_type: Option<U64>,
+    /// Transaction hash.
+    pub transaction_hash: H256,
+    /// Index in the block.
+    pub index: U64,
+    /// Containing block.
+    pub block_hash: H256,
+    /// Epoch of execution.
+    pub epoch_number: Option<U64>,
+    /// Sender.
+    pub from: CfxAddress,
+    /// Recipient.
+    pub to: Option<CfxAddress>,
+    /// Gas used by this transaction.
+    pub gas_used: U256,
+    /// Gas used up to and including this transaction.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub accumulated_gas_used: Option<U256>,
+    /// Fee charged.
+    pub gas_fee: U256,
+    /// Effective gas price.
+    pub effective_gas_price: U256,
+    /// Created contract.
+    pub contract_created: Option<CfxAddress>,
+    /// Logs.
+    pub logs: Vec<Log>,
+    /// Logs bloom.
+    pub logs_bloom: Bloom,
+    /// State root after execution.
+    pub state_root: H256,
+    /// 0 success, 1 failure, 2 skipped.
+    pub outcome_status: U64,
+    /// VM error message.
+    pub tx_exec_error_msg: Option<String>,
+    /// Gas paid by a sponsor.
+    pub gas_covered_by_sponsor: bool,
+    /// Collateral paid by a sponsor.
+    pub storage_covered_by_sponsor: bool,
+    /// Collateral taken from the sender.
+    pub storage_collateralized: U64,
+    /// Collateral released.
+    pub storage_released: Vec<StorageChange>,
+    /// Burnt fee (CIP-1559).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub burnt_gas_fee: Option<U256>,
+}
+
+/// `cfx_getStatus` result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    /// Best block hash.
+    pub best_hash: H256,
+    /// Core chain id.
+    pub chain_id: U64,
+    /// eSpace chain id.
+    pub ethereum_space_chain_id: U64,
+    /// Network id.
+    pub network_id: U64,
+    /// `latest_mined` epoch.
+    pub epoch_number: U64,
+    /// Block count in the total order.
+    pub block_number: U64,
+    /// Transactions in the pool.
+    pub pending_tx_number: U64,
+    /// `latest_checkpoint` epoch.
+    pub latest_checkpoint: U64,
+    /// `latest_confirmed` epoch.
+    pub latest_confirmed: U64,
+    /// `latest_state` epoch.
+    pub latest_state: U64,
+    /// `latest_finalized` epoch.
+    pub latest_finalized: U64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities_and_bytes_use_conflux_hex_forms() {
+        let s = Status {
+            best_hash: H256::repeat_byte(0xab),
+            chain_id: 2029.into(),
+            ethereum_space_chain_id: 2030.into(),
+            network_id: 2029.into(),
+            epoch_number: 0.into(),
+            block_number: 16.into(),
+            pending_tx_number: 0.into(),
+            latest_checkpoint: 0.into(),
+            latest_confirmed: 0.into(),
+            latest_state: 0.into(),
+            latest_finalized: 0.into(),
+        };
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["chainId"], "0x7ed");
+        assert_eq!(v["epochNumber"], "0x0");
+        assert_eq!(v["blockNumber"], "0x10");
+        assert_eq!(v["bestHash"], format!("0x{}", "ab".repeat(32)));
+        assert_eq!(serde_json::to_value(Bytes(vec![])).unwrap(), "0x");
+        assert_eq!(serde_json::from_str::<Bytes>("\"0x0a0b\"").unwrap(), Bytes(vec![10, 11]));
+        assert!(serde_json::from_str::<Bytes>("\"0a0b\"").is_err());
+    }
+}

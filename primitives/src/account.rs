@@ -212,12 +212,18 @@ mod tests {
             admin: "1000000000000000000000000000000000000009".parse().unwrap(),
             sponsor_info: SponsorInfo {
                 sponsor_gas_bound: 5.into(),
-                storage_points: Some(StoragePoints { unused: 1.into(), used: 2.into() }),
+                storage_points: Some(StoragePoints {
+                    unused: 1.into(),
+                    used: 2.into(),
+                }),
                 ..SponsorInfo::default()
             },
             ..basic.clone()
         };
-        let eth = Account { kind: AccountKind::Ethereum, ..basic.clone() };
+        let eth = Account {
+            kind: AccountKind::Ethereum,
+            ..basic.clone()
+        };
         for (a, items) in [(basic, 5), (contract, 8), (eth, 3)] {
             let bytes = rlp::encode(&a);
             assert_eq!(Rlp::new(&bytes).item_count().unwrap(), items);

@@ -253,7 +253,11 @@ pub fn encode_raw(raw: &[u8], network_id: u64, verbose: bool) -> Result<String, 
         out.push(':');
     }
     out.extend(five.iter().map(|&b| CHARSET[b as usize] as char));
-    out.extend((0..8).rev().map(|i| CHARSET[((checksum >> (i * 5)) & 31) as usize] as char));
+    out.extend(
+        (0..8)
+            .rev()
+            .map(|i| CHARSET[((checksum >> (i * 5)) & 31) as usize] as char),
+    );
     if verbose {
         out.make_ascii_uppercase();
     }
@@ -320,7 +324,9 @@ pub fn decode_raw(s: &str) -> Result<DecodedAddress, AddressError> {
         return Err(AddressError::Checksum);
     }
     let payload = convert_bits(&five[..five.len() - 8], 5, 8, false)?;
-    let (&version, body) = payload.split_first().ok_or(AddressError::InvalidLength(0))?;
+    let (&version, body) = payload
+        .split_first()
+        .ok_or(AddressError::InvalidLength(0))?;
     if version & 0xf8 != 0 {
         return Err(AddressError::VersionNotRecognized(version));
     }
@@ -437,13 +443,41 @@ mod tests {
     #[test]
     fn cip37_spec_vectors() {
         let v = [
-            ("85d80245dc02f5a89589e1f19c5c718e405b56cd", "cfx:acc7uawf5ubtnmezvhu9dhc6sghea0403y2dgpyfjp", "cfxtest:acc7uawf5ubtnmezvhu9dhc6sghea0403ywjz6wtpg"),
-            ("1a2f80341409639ea6a35bbcab8299066109aa55", "cfx:aarc9abycue0hhzgyrr53m6cxedgccrmmyybjgh4xg", "cfxtest:aarc9abycue0hhzgyrr53m6cxedgccrmmy8m50bu1p"),
-            ("19c742cec42b9e4eff3b84cdedcde2f58a36f44f", "cfx:aap6su0s2uz36x19hscp55sr6n42yr1yk6r2rx2eh7", "cfxtest:aap6su0s2uz36x19hscp55sr6n42yr1yk6hx8d8sd1"),
-            ("84980a94d94f54ac335109393c08c866a21b1b0e", "cfx:acckucyy5fhzknbxmeexwtaj3bxmeg25b2b50pta6v", "cfxtest:acckucyy5fhzknbxmeexwtaj3bxmeg25b2nuf6km25"),
-            ("1cdf3969a428a750b89b33cf93c96560e2bd17d1", "cfx:aasr8snkyuymsyf2xp369e8kpzusftj14ec1n0vxj1", "cfxtest:aasr8snkyuymsyf2xp369e8kpzusftj14ej62g13p7"),
-            ("0888000000000000000000000000000000000002", "cfx:aaejuaaaaaaaaaaaaaaaaaaaaaaaaaaaajrwuc9jnb", "cfxtest:aaejuaaaaaaaaaaaaaaaaaaaaaaaaaaaajh3dw3ctn"),
-            ("106d49f8505410eb4e671d51f7d96d2c87807b09", "cfx:aajg4wt2mbmbb44sp6szd783ry0jtad5bea80xdy7p", ""),
+            (
+                "85d80245dc02f5a89589e1f19c5c718e405b56cd",
+                "cfx:acc7uawf5ubtnmezvhu9dhc6sghea0403y2dgpyfjp",
+                "cfxtest:acc7uawf5ubtnmezvhu9dhc6sghea0403ywjz6wtpg",
+            ),
+            (
+                "1a2f80341409639ea6a35bbcab8299066109aa55",
+                "cfx:aarc9abycue0hhzgyrr53m6cxedgccrmmyybjgh4xg",
+                "cfxtest:aarc9abycue0hhzgyrr53m6cxedgccrmmy8m50bu1p",
+            ),
+            (
+                "19c742cec42b9e4eff3b84cdedcde2f58a36f44f",
+                "cfx:aap6su0s2uz36x19hscp55sr6n42yr1yk6r2rx2eh7",
+                "cfxtest:aap6su0s2uz36x19hscp55sr6n42yr1yk6hx8d8sd1",
+            ),
+            (
+                "84980a94d94f54ac335109393c08c866a21b1b0e",
+                "cfx:acckucyy5fhzknbxmeexwtaj3bxmeg25b2b50pta6v",
+                "cfxtest:acckucyy5fhzknbxmeexwtaj3bxmeg25b2nuf6km25",
+            ),
+            (
+                "1cdf3969a428a750b89b33cf93c96560e2bd17d1",
+                "cfx:aasr8snkyuymsyf2xp369e8kpzusftj14ec1n0vxj1",
+                "cfxtest:aasr8snkyuymsyf2xp369e8kpzusftj14ej62g13p7",
+            ),
+            (
+                "0888000000000000000000000000000000000002",
+                "cfx:aaejuaaaaaaaaaaaaaaaaaaaaaaaaaaaajrwuc9jnb",
+                "cfxtest:aaejuaaaaaaaaaaaaaaaaaaaaaaaaaaaajh3dw3ctn",
+            ),
+            (
+                "106d49f8505410eb4e671d51f7d96d2c87807b09",
+                "cfx:aajg4wt2mbmbb44sp6szd783ry0jtad5bea80xdy7p",
+                "",
+            ),
         ];
         for (hex_body, main, test) in v {
             roundtrip(1029, hex_body, main);
@@ -533,7 +567,10 @@ mod tests {
             decode_raw(&good.replacen("cfx:", "cfxtest:", 1)),
             Err(AddressError::Checksum)
         );
-        assert_eq!(decode_raw("aajg4wt2mbmbb44sp6szd783ry0jtad5bea80xdy7p"), Err(AddressError::MissingPrefix));
+        assert_eq!(
+            decode_raw("aajg4wt2mbmbb44sp6szd783ry0jtad5bea80xdy7p"),
+            Err(AddressError::MissingPrefix)
+        );
         for p in ["btc", "net1", "net1029", "net", "net029", "netx"] {
             assert_eq!(
                 decode_raw(&format!("{p}:aajg4wt2mbmbb44sp6szd783ry0jtad5bea80xdy7p")),
@@ -542,7 +579,10 @@ mod tests {
             );
         }
         assert_eq!(decode_raw("cfx:"), Err(AddressError::InvalidLength(0)));
-        assert_eq!(encode_raw(&[0u8; 21], 1029, false), Err(AddressError::InvalidLength(21)));
+        assert_eq!(
+            encode_raw(&[0u8; 21], 1029, false),
+            Err(AddressError::InvalidLength(21))
+        );
         // A 24-byte body decodes raw but is not an account address.
         assert_eq!(
             "cfx:af7r170bsccn3b0bsbyctra4m546ypygnew8wv1mvf8m112x".parse::<CfxAddress>(),
@@ -552,10 +592,15 @@ mod tests {
 
     #[test]
     fn serde_uses_base32() {
-        let c: CfxAddress = "cfx:aajg4wt2mbmbb44sp6szd783ry0jtad5bea80xdy7p".parse().unwrap();
+        let c: CfxAddress = "cfx:aajg4wt2mbmbb44sp6szd783ry0jtad5bea80xdy7p"
+            .parse()
+            .unwrap();
         let j = serde_json::to_string(&c).unwrap();
         assert_eq!(j, "\"cfx:aajg4wt2mbmbb44sp6szd783ry0jtad5bea80xdy7p\"");
         assert_eq!(serde_json::from_str::<CfxAddress>(&j).unwrap(), c);
-        assert!(serde_json::from_str::<CfxAddress>("\"0x106d49f8505410eb4e671d51f7d96d2c87807b09\"").is_err());
+        assert!(serde_json::from_str::<CfxAddress>(
+            "\"0x106d49f8505410eb4e671d51f7d96d2c87807b09\""
+        )
+        .is_err());
     }
 }

@@ -68,7 +68,10 @@ pub fn sign_hash(key: &SigningKey, hash: &H256) -> Result<Signature, SignatureEr
         .map_err(|_| SignatureError::RecoveryFailed)?;
     let (sig, recid) = match sig.normalize_s() {
         // Negating s mirrors R, so the parity flips.
-        Some(low) => (low, RecoveryId::new(!recid.is_y_odd(), recid.is_x_reduced())),
+        Some(low) => (
+            low,
+            RecoveryId::new(!recid.is_y_odd(), recid.is_x_reduced()),
+        ),
         None => (sig, recid),
     };
     let (r, s) = sig.split_bytes();
@@ -122,8 +125,11 @@ mod tests {
     fn sign_then_recover_round_trips_and_is_low_s() {
         let key = signing_key(&[7u8; 32]).unwrap();
         let public = public_of(key.verifying_key());
-        let half_order =
-            U256::from_str_radix("7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0", 16).unwrap();
+        let half_order = U256::from_str_radix(
+            "7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0",
+            16,
+        )
+        .unwrap();
         for i in 0u8..32 {
             let hash = keccak256([i]);
             let sig = sign_hash(&key, &hash).unwrap();
@@ -135,16 +141,30 @@ mod tests {
     #[test]
     fn bad_signatures_are_typed_errors() {
         let hash = keccak256(b"x");
-        let zero = Signature { v: 0, r: U256::zero(), s: U256::one() };
+        let zero = Signature {
+            v: 0,
+            r: U256::zero(),
+            s: U256::one(),
+        };
         assert_eq!(recover(&hash, &zero), Err(SignatureError::InvalidScalars));
-        let v2 = Signature { v: 2, r: U256::one(), s: U256::one() };
+        let v2 = Signature {
+            v: 2,
+            r: U256::one(),
+            s: U256::one(),
+        };
         assert_eq!(recover(&hash, &v2), Err(SignatureError::InvalidV(2)));
         let key = signing_key(&[9u8; 32]).unwrap();
         let mut sig = sign_hash(&key, &hash).unwrap();
-        let order =
-            U256::from_str_radix("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141", 16).unwrap();
+        let order = U256::from_str_radix(
+            "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141",
+            16,
+        )
+        .unwrap();
         sig.s = order - sig.s;
         assert_eq!(recover(&hash, &sig), Err(SignatureError::HighS));
-        assert_eq!(signing_key(&[0u8; 32]).err(), Some(SignatureError::InvalidSecret));
+        assert_eq!(
+            signing_key(&[0u8; 32]).err(),
+            Some(SignatureError::InvalidSecret)
+        );
     }
 }

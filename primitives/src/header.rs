@@ -14,7 +14,7 @@ use ethereum_types::{H160, H256, U256};
 use rlp::{DecoderError, Rlp, RlpStream};
 use thiserror::Error;
 
-use crate::{hash::keccak256, rlp_util::check_exact};
+use crate::{hash::keccak256, rlp_util::check_exact, rlp_util::list_at};
 
 /// Number of items before the optional tail (the 13 fields plus the nonce).
 const HEADER_MIN_ITEMS: usize = 14;
@@ -96,6 +96,7 @@ impl BlockHeader {
 
     /// Decodes a header that is one item inside a larger message.
     pub fn decode_rlp(rlp: &Rlp<'_>) -> Result<BlockHeader, HeaderError> {
+        crate::rlp_util::check_well_formed(rlp.as_raw())?;
         if !rlp.is_list() {
             return Err(DecoderError::RlpExpectedToBeList.into());
         }
@@ -123,21 +124,26 @@ impl BlockHeader {
             // bytes is not the hash the network uses for this block.
             return Err(HeaderError::Invalid("base price without pos reference"));
         }
-        let custom_start =
-            HEADER_MIN_ITEMS + usize::from(pos_reference.is_some()) + usize::from(base_price.is_some());
+        let custom_start = HEADER_MIN_ITEMS
+            + usize::from(pos_reference.is_some())
+            + usize::from(base_price.is_some());
         let mut custom = Vec::with_capacity(count.saturating_sub(custom_start));
         let mut custom_len = 0;
         for i in custom_start..count {
             let item = rlp.at(i)?;
             // Content length: what the CIP-112 rule counts, and never more than the
             // raw length the older rule counted, so no valid header is refused.
-            custom_len += if item.is_data() { item.data()?.len() } else { item.as_raw().len() };
+            custom_len += if item.is_data() {
+                item.data()?.len()
+            } else {
+                item.as_raw().len()
+            };
             if custom_len > MAX_CUSTOM_LEN {
                 return Err(HeaderError::Invalid("custom items too long"));
             }
             custom.push(item.as_raw().to_vec());
         }
-        let referee_hashes: Vec<H256> = rlp.list_at(12)?;
+        let referee_hashes: Vec<H256> = list_at(rlp, 12)?;
         if referee_hashes.len() > MAX_REFEREES {
             return Err(HeaderError::Invalid("too many referees"));
         }
@@ -199,7 +205,10 @@ impl BlockHeader {
             s.begin_list(1).append(p);
         }
         if let Some(bp) = &self.base_price {
-            s.begin_list(1).begin_list(2).append(&bp.core).append(&bp.espace);
+            s.begin_list(1)
+                .begin_list(2)
+                .append(&bp.core)
+                .append(&bp.espace);
         }
         for item in &self.custom {
             s.append_raw(item, 1);
@@ -285,7 +294,8 @@ pub fn difficulty_to_boundary(difficulty: &U256) -> U256 {
 /// `(pow_hash − lower_bound(nonce)) mod 2^256 < boundary(difficulty)`.
 pub fn validate_pow_hash(pow_hash: &H256, nonce: &U256, difficulty: &U256) -> bool {
     let boundary = difficulty_to_boundary(difficulty);
-    let (diff, _) = U256::from_big_endian(pow_hash.as_bytes()).overflowing_sub(nonce_to_lower_bound(nonce));
+    let (diff, _) =
+        U256::from_big_endian(pow_hash.as_bytes()).overflowing_sub(nonce_to_lower_bound(nonce));
     diff < boundary || boundary == U256::MAX
 }
 
@@ -310,7 +320,10 @@ mod tests {
             referee_hashes: vec![keccak256(b"ref")],
             nonce: 0.into(),
             pos_reference: with_pos.then(|| keccak256(b"pos")),
-            base_price: with_price.then(|| BasePrice { core: 1.into(), espace: 1.into() }),
+            base_price: with_price.then(|| BasePrice {
+                core: 1.into(),
+                espace: 1.into(),
+            }),
             custom,
             hash: H256::zero(),
         };

@@ -8,7 +8,7 @@
 use ethereum_types::{Bloom, BloomInput, H160, H256, U256, U64};
 use rlp::{Decodable, DecoderError, Encodable, Rlp, RlpStream};
 
-use crate::rlp_util::{append_strict_bool, expect_list_len, strict_bool};
+use crate::rlp_util::{append_strict_bool, expect_list_len, list_at, strict_bool};
 
 /// Execution outcome of a transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -71,7 +71,9 @@ impl Encodable for LogEntry {
     fn rlp_append(&self, s: &mut RlpStream) {
         let eth = self.space == Space::Ethereum;
         s.begin_list(if eth { 4 } else { 3 });
-        s.append(&self.address).append_list(&self.topics).append(&self.data);
+        s.append(&self.address)
+            .append_list(&self.topics)
+            .append(&self.data);
         if eth {
             s.append(&2u8);
         }
@@ -89,7 +91,7 @@ impl Decodable for LogEntry {
             },
             _ => return Err(DecoderError::RlpIncorrectListLen),
         };
-        let topics: Vec<H256> = rlp.list_at(1)?;
+        let topics: Vec<H256> = list_at(rlp, 1)?;
         if topics.len() > 4 {
             return Err(DecoderError::Custom("log has more than 4 topics"));
         }
@@ -113,7 +115,9 @@ pub struct StorageChange {
 
 impl Encodable for StorageChange {
     fn rlp_append(&self, s: &mut RlpStream) {
-        s.begin_list(2).append(&self.address).append(&self.collaterals);
+        s.begin_list(2)
+            .append(&self.address)
+            .append(&self.collaterals);
     }
 }
 
@@ -186,11 +190,11 @@ impl Decodable for Receipt {
             gas_fee: rlp.val_at(1)?,
             gas_sponsor_paid: strict_bool(&rlp.at(2)?)?,
             log_bloom: rlp.val_at(3)?,
-            logs: rlp.list_at(4)?,
+            logs: list_at(rlp, 4)?,
             outcome_status,
             storage_sponsor_paid: strict_bool(&rlp.at(6)?)?,
-            storage_collateralized: rlp.list_at(7)?,
-            storage_released: rlp.list_at(8)?,
+            storage_collateralized: list_at(rlp, 7)?,
+            storage_released: list_at(rlp, 8)?,
             burnt_gas_fee: if n == 10 { Some(rlp.val_at(9)?) } else { None },
         })
     }
@@ -223,10 +227,10 @@ impl Decodable for BlockReceipts {
     fn decode(rlp: &Rlp<'_>) -> Result<Self, DecoderError> {
         expect_list_len(rlp, 4)?;
         Ok(BlockReceipts {
-            receipts: rlp.list_at(0)?,
+            receipts: list_at(rlp, 0)?,
             block_number: rlp.val_at(1)?,
             secondary_reward: rlp.val_at(2)?,
-            tx_execution_error_messages: rlp.list_at(3)?,
+            tx_execution_error_messages: list_at(rlp, 3)?,
         })
     }
 }

@@ -1,8 +1,10 @@
 //! Strict RLP helpers shared by every decoder in this crate.
 //!
-//! parity `rlp` 0.6 already rejects non-canonical integers and indirections, but happily
-//! ignores bytes after the first item; a transaction or header with a tail is malformed
-//! input here, so every top-level decode goes through [`decode_exact`].
+//! parity `rlp` 0.6 rejects non-canonical integers and indirections, but it ignores bytes
+//! after the first item, and inside a list it stops counting items at the first one that
+//! does not parse (so `item_count` can silently skip a garbage tail). Malformed input must
+//! be refused here, so every top-level decode goes through [`check_exact`], which walks the
+//! whole structure and requires every list payload to be exactly filled by its items.
 
 use rlp::{Decodable, DecoderError, Rlp};
 
@@ -13,11 +15,32 @@ pub fn decode_exact<T: Decodable>(bytes: &[u8]) -> Result<T, DecoderError> {
     rlp.as_val()
 }
 
-/// Fails unless the first RLP item spans all `len` bytes.
+/// Fails unless the first RLP item spans all `len` bytes and is well formed throughout.
 pub fn check_exact(rlp: &Rlp<'_>, len: usize) -> Result<(), DecoderError> {
     let total = rlp.payload_info()?.total();
     if total != len {
         return Err(DecoderError::Custom("trailing bytes after RLP item"));
+    }
+    check_well_formed(rlp.as_raw())
+}
+
+/// Walks an RLP item (iteratively: nesting depth is attacker-chosen) and requires each list
+/// payload to be exactly a sequence of well-formed items.
+pub fn check_well_formed(item: &[u8]) -> Result<(), DecoderError> {
+    let mut pending: Vec<&[u8]> = vec![item];
+    while let Some(bytes) = pending.pop() {
+        let r = Rlp::new(bytes);
+        let info = r.payload_info()?;
+        if !r.is_list() {
+            continue;
+        }
+        let mut payload = &bytes[info.header_len..info.header_len + info.value_len];
+        while !payload.is_empty() {
+            let child = Rlp::new(payload).payload_info()?;
+            let (this, rest) = payload.split_at(child.total());
+            pending.push(this);
+            payload = rest;
+        }
     }
     Ok(())
 }
@@ -31,6 +54,16 @@ pub fn expect_list_len(rlp: &Rlp<'_>, n: usize) -> Result<(), DecoderError> {
         return Err(DecoderError::RlpIncorrectListLen);
     }
     Ok(())
+}
+
+/// Decodes item `i` as a list of `T`; unlike `Rlp::list_at`, a non-list item is an error
+/// (parity rlp treats a byte string as an empty list there).
+pub fn list_at<T: Decodable>(rlp: &Rlp<'_>, i: usize) -> Result<Vec<T>, DecoderError> {
+    let item = rlp.at(i)?;
+    if !item.is_list() {
+        return Err(DecoderError::RlpExpectedToBeList);
+    }
+    item.as_list()
 }
 
 /// Decodes a conflux-rust `StrictBool`: exactly `0x00` or `0x01` (rlp-0.4 style, not `0x80`).
@@ -58,6 +91,34 @@ mod tests {
         // Non-canonical forms are refused by rlp itself.
         assert!(decode_exact::<u64>(&[0x81, 0x05]).is_err());
         assert!(decode_exact::<u64>(&[0x82, 0x00, 0x05]).is_err());
+    }
+
+    #[test]
+    fn garbage_inside_a_list_is_refused() {
+        // [1, 2] followed, inside the list payload, by a truncated item.
+        let bytes = [0xc4, 0x01, 0x02, 0xf8, 0x62];
+        assert!(check_exact(&Rlp::new(&bytes), bytes.len()).is_err());
+        assert!(check_exact(&Rlp::new(&[0xc2, 0x01, 0x02]), 3).is_ok());
+        // Deep nesting is walked without recursion.
+        let mut deep = vec![0xc0u8];
+        for _ in 0..100_000 {
+            let len = deep.len();
+            let mut next = if len < 56 {
+                vec![0xc0 + len as u8]
+            } else {
+                let lb = (len as u32).to_be_bytes();
+                let skip = lb.iter().take_while(|b| **b == 0).count();
+                let mut h = vec![0xf7 + (4 - skip) as u8];
+                h.extend_from_slice(&lb[skip..]);
+                h
+            };
+            next.extend_from_slice(&deep);
+            deep = next;
+            if deep.len() > 1_000_000 {
+                break;
+            }
+        }
+        assert!(check_exact(&Rlp::new(&deep), deep.len()).is_ok());
     }
 
     #[test]

@@ -481,7 +481,10 @@ mod tests {
         assert_eq!(v["blockNumber"], "0x10");
         assert_eq!(v["bestHash"], format!("0x{}", "ab".repeat(32)));
         assert_eq!(serde_json::to_value(Bytes(vec![])).unwrap(), "0x");
-        assert_eq!(serde_json::from_str::<Bytes>("\"0x0a0b\"").unwrap(), Bytes(vec![10, 11]));
+        assert_eq!(
+            serde_json::from_str::<Bytes>("\"0x0a0b\"").unwrap(),
+            Bytes(vec![10, 11])
+        );
         assert!(serde_json::from_str::<Bytes>("\"0a0b\"").is_err());
     }
 }

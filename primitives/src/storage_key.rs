@@ -99,7 +99,11 @@ mod tests {
     fn plain_keys_have_conflux_layout() {
         let a: H160 = "1000000000000000000000000000000000000001".parse().unwrap();
         assert_eq!(StorageKey::Account(a).to_key_bytes(), a.as_bytes());
-        let slot = StorageKey::Storage { address: a, key: vec![0u8; 32] }.to_key_bytes();
+        let slot = StorageKey::Storage {
+            address: a,
+            key: vec![0u8; 32],
+        }
+        .to_key_bytes();
         assert_eq!(slot.len(), 20 + 4 + 32);
         assert_eq!(&slot[20..24], b"data");
         assert_eq!(&StorageKey::VoteList(a).to_key_bytes()[20..], b"vote");
@@ -113,12 +117,22 @@ mod tests {
         let acc = StorageKey::Account(a).to_delta_mpt_key_bytes(&padding);
         assert_eq!(acc.len(), 32);
         assert_eq!(&acc[12..], a.as_bytes());
-        assert_eq!(&acc[..12], &keccak256_concat(&[&padding[..12], a.as_bytes()])[..12]);
+        assert_eq!(
+            &acc[..12],
+            &keccak256_concat(&[&padding[..12], a.as_bytes()])[..12]
+        );
         let slot_key = vec![7u8; 32];
-        let st = StorageKey::Storage { address: a, key: slot_key.clone() }.to_delta_mpt_key_bytes(&padding);
+        let st = StorageKey::Storage {
+            address: a,
+            key: slot_key.clone(),
+        }
+        .to_delta_mpt_key_bytes(&padding);
         assert_eq!(st.len(), 32 + 4 + 28 + 32);
         assert_eq!(&st[32..36], b"data");
-        assert_eq!(&st[36..64], &keccak256_concat(&[padding.as_bytes(), &slot_key])[4..]);
+        assert_eq!(
+            &st[36..64],
+            &keccak256_concat(&[padding.as_bytes(), &slot_key])[4..]
+        );
         assert_eq!(&st[64..], &slot_key[..]);
     }
 }

@@ -16,7 +16,7 @@ use thiserror::Error;
 use crate::{
     crypto::{self, Signature, SignatureError},
     hash::keccak256,
-    rlp_util::{check_exact, expect_list_len},
+    rlp_util::{check_exact, expect_list_len, list_at},
 };
 
 /// The three bytes that open a typed transaction.
@@ -116,7 +116,7 @@ impl Decodable for AccessListItem {
         expect_list_len(rlp, 2)?;
         Ok(AccessListItem {
             address: rlp.val_at(0)?,
-            storage_keys: rlp.list_at(1)?,
+            storage_keys: list_at(rlp, 1)?,
         })
     }
 }
@@ -287,12 +287,12 @@ impl Transaction {
             },
             TxType::Cip2930 => TxKind::Cip2930 {
                 gas_price: rlp.val_at(1)?,
-                access_list: rlp.list_at(9)?,
+                access_list: list_at(rlp, 9)?,
             },
             TxType::Cip1559 => TxKind::Cip1559 {
                 max_priority_fee_per_gas: rlp.val_at(1)?,
                 max_fee_per_gas: rlp.val_at(2)?,
-                access_list: rlp.list_at(10)?,
+                access_list: list_at(rlp, 10)?,
             },
         };
         Ok(Transaction {
@@ -441,7 +441,9 @@ mod tests {
 
     fn sdk_key() -> SigningKey {
         let mut k = [0u8; 32];
-        k.copy_from_slice(&h("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"));
+        k.copy_from_slice(&h(
+            "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        ));
         crypto::signing_key(&k).unwrap()
     }
 
@@ -455,7 +457,9 @@ mod tests {
             epoch_height: 0,
             chain_id: 1,
             data: vec![],
-            kind: TxKind::Legacy { gas_price: 1.into() },
+            kind: TxKind::Legacy {
+                gas_price: 1.into(),
+            },
         }
     }
 
@@ -468,14 +472,21 @@ mod tests {
         let tx = legacy_vector_tx();
         assert_eq!(
             tx.signing_hash(),
-            "0x2151bffa4593ac774e7f686254e4ef2d98443600664ba4b91b8a7ccc56e1101f".parse().unwrap()
+            "0x2151bffa4593ac774e7f686254e4ef2d98443600664ba4b91b8a7ccc56e1101f"
+                .parse()
+                .unwrap()
         );
         let signed = tx.sign(&sdk_key()).unwrap();
         assert_eq!(signed.signature.v, 1);
-        assert_eq!(hex::encode(signed.encode()), SDK_LEGACY_RAW.trim_start_matches("0x"));
+        assert_eq!(
+            hex::encode(signed.encode()),
+            SDK_LEGACY_RAW.trim_start_matches("0x")
+        );
         assert_eq!(
             signed.hash(),
-            "0x9e463f32428c7c4026575d132e8c4e5d6fe387322fce5234103e52f4ab39b053".parse().unwrap()
+            "0x9e463f32428c7c4026575d132e8c4e5d6fe387322fce5234103e52f4ab39b053"
+                .parse()
+                .unwrap()
         );
         let decoded = SignedTransaction::decode(&h(SDK_LEGACY_RAW)).unwrap();
         assert_eq!(decoded, signed);
@@ -490,9 +501,11 @@ mod tests {
         // js-conflux-sdk typed vectors: every number 100, data "Hello, World", one entry.
         let access_list = vec![AccessListItem {
             address: "19578cf3c71eab48cf810c78b5175d5c9e6ef441".parse().unwrap(),
-            storage_keys: vec!["1234567890abcdef1234567890abcdef1234567890abcdef1234567890abcdef"
-                .parse()
-                .unwrap()],
+            storage_keys: vec![
+                "1234567890abcdef1234567890abcdef1234567890abcdef1234567890abcdef"
+                    .parse()
+                    .unwrap(),
+            ],
         }];
         let kind = if kind_1559 {
             TxKind::Cip1559 {
@@ -522,11 +535,17 @@ mod tests {
     // js-conflux-sdk test/transaction.test.js "2930 tx encode" / "1559 tx encode" (r = s = 1, v = 0).
     #[test]
     fn typed_vectors_match_js_conflux_sdk() {
-        let one = Signature { v: 0, r: 1.into(), s: 1.into() };
+        let one = Signature {
+            v: 0,
+            r: 1.into(),
+            s: 1.into(),
+        };
         let t2930 = typed_vector(false);
         assert_eq!(
             t2930.signing_hash(),
-            "0x690d58e271b90254e7954147846d5de0f76f3649510bb58a5f26e4fef8d601ba".parse().unwrap()
+            "0x690d58e271b90254e7954147846d5de0f76f3649510bb58a5f26e4fef8d601ba"
+                .parse()
+                .unwrap()
         );
         assert_eq!(
             hex::encode(t2930.with_signature(one).encode()),
@@ -535,7 +554,9 @@ mod tests {
         let t1559 = typed_vector(true);
         assert_eq!(
             t1559.signing_hash(),
-            "0x3da56dbe2b76c41135c2429f3035cd79b1abb68902cf588075c30d4912e71cf3".parse().unwrap()
+            "0x3da56dbe2b76c41135c2429f3035cd79b1abb68902cf588075c30d4912e71cf3"
+                .parse()
+                .unwrap()
         );
         assert_eq!(
             hex::encode(t1559.with_signature(one).encode()),
@@ -555,7 +576,10 @@ mod tests {
             assert_eq!(tx.encode(), raw);
             assert_eq!(tx.recover_sender().unwrap().0, sdk_addr);
             // Our own signature over the same fields is the same (RFC 6979 is deterministic).
-            assert_eq!(typed_vector(is_1559).sign(&sdk_key()).unwrap().encode(), raw);
+            assert_eq!(
+                typed_vector(is_1559).sign(&sdk_key()).unwrap().encode(),
+                raw
+            );
         }
     }
 
@@ -586,7 +610,10 @@ mod tests {
             let in_block = rlp::encode(&signed);
             assert_eq!(rlp::decode::<SignedTransaction>(&in_block).unwrap(), signed);
             let (from, _) = back.recover_sender().unwrap();
-            assert_eq!(from, crypto::public_to_address(&crypto::public_of(key.verifying_key())));
+            assert_eq!(
+                from,
+                crypto::public_to_address(&crypto::public_of(key.verifying_key()))
+            );
         }
         // Legacy in block form is the bare list.
         let legacy = legacy_vector_tx().sign(&key).unwrap();
@@ -597,11 +624,20 @@ mod tests {
     fn malformed_raw_transactions_are_typed_errors() {
         let raw = h(SDK_LEGACY_RAW);
         assert_eq!(SignedTransaction::decode(&[]), Err(TxError::Empty));
-        assert_eq!(SignedTransaction::decode(b"cfx\x03\xc0"), Err(TxError::UnknownType(3)));
+        assert_eq!(
+            SignedTransaction::decode(b"cfx\x03\xc0"),
+            Err(TxError::UnknownType(3))
+        );
         let mut tail = raw.clone();
         tail.push(0);
-        assert!(matches!(SignedTransaction::decode(&tail), Err(TxError::Rlp(_))));
-        assert!(matches!(SignedTransaction::decode(&raw[..raw.len() - 1]), Err(TxError::Rlp(_))));
+        assert!(matches!(
+            SignedTransaction::decode(&tail),
+            Err(TxError::Rlp(_))
+        ));
+        assert!(matches!(
+            SignedTransaction::decode(&raw[..raw.len() - 1]),
+            Err(TxError::Rlp(_))
+        ));
         // v = 2 is refused.
         let mut v2 = raw.clone();
         let v_pos = 2 + 32; // f863 ‖ df…(32 bytes of fields) ‖ v
@@ -614,9 +650,15 @@ mod tests {
         // A typed body carrying a legacy field count is refused.
         let legacy_fields = legacy_vector_tx().fields_rlp();
         let mut s = RlpStream::new_list(4);
-        s.append_raw(&legacy_fields, 1).append(&0u8).append(&1u8).append(&1u8);
+        s.append_raw(&legacy_fields, 1)
+            .append(&0u8)
+            .append(&1u8)
+            .append(&1u8);
         let mut bad = b"cfx\x02".to_vec();
         bad.extend_from_slice(&s.out());
-        assert!(matches!(SignedTransaction::decode(&bad), Err(TxError::Rlp(_))));
+        assert!(matches!(
+            SignedTransaction::decode(&bad),
+            Err(TxError::Rlp(_))
+        ));
     }
 }

@@ -1,0 +1,165 @@
+//! Decoders face bytes from peers and dapps: none of them may panic, whatever the input.
+//!
+//! Each property runs 10,000 cases: fully random bytes, and valid encodings with a few
+//! bytes flipped, truncated or extended (which reach far deeper into the decoders).
+
+use cfxlight_primitives::{
+    account::Account,
+    address::{self, CfxAddress},
+    crypto,
+    header::BlockHeader,
+    receipt::{BlockReceipts, Receipt},
+    transaction::{Action, SignedTransaction, Transaction, TxKind},
+    H256,
+};
+use proptest::prelude::*;
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: 10_000,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+fn valid_tx_raw(kind: u8) -> Vec<u8> {
+    let key = crypto::signing_key(&[0x42; 32]).unwrap();
+    let kind = match kind % 3 {
+        0 => TxKind::Legacy {
+            gas_price: 1.into(),
+        },
+        1 => TxKind::Cip2930 {
+            gas_price: 1.into(),
+            access_list: vec![],
+        },
+        _ => TxKind::Cip1559 {
+            max_priority_fee_per_gas: 1.into(),
+            max_fee_per_gas: 2.into(),
+            access_list: vec![],
+        },
+    };
+    Transaction {
+        nonce: 7.into(),
+        gas: 21000.into(),
+        action: Action::Call([0x11; 20].into()),
+        value: 1.into(),
+        storage_limit: 0,
+        epoch_height: 100,
+        chain_id: 2029,
+        data: vec![1, 2, 3],
+        kind,
+    }
+    .sign(&key)
+    .unwrap()
+    .encode()
+}
+
+fn mutate(mut bytes: Vec<u8>, edits: &[(usize, u8)], cut: usize, extra: &[u8]) -> Vec<u8> {
+    for (pos, val) in edits {
+        if !bytes.is_empty() {
+            let i = pos % bytes.len();
+            bytes[i] ^= val;
+        }
+    }
+    let keep = bytes.len().saturating_sub(cut % 4);
+    bytes.truncate(keep);
+    bytes.extend_from_slice(extra);
+    bytes
+}
+
+fn exercise_tx(bytes: &[u8]) {
+    if let Ok(tx) = SignedTransaction::decode(bytes) {
+        let _ = tx.recover_sender();
+        let _ = tx.tx.signing_hash();
+        // What decodes must re-encode to the very same bytes (canonical form only).
+        assert_eq!(tx.encode(), bytes);
+    }
+    let _ = rlp::decode::<SignedTransaction>(bytes);
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn random_bytes_never_panic_any_decoder(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+        exercise_tx(&bytes);
+        if let Ok(h) = BlockHeader::decode(&bytes) {
+            let _ = h.problem_hash();
+            let _ = h.verify_test_pow();
+        }
+        let _ = rlp::decode::<Receipt>(&bytes);
+        let _ = rlp::decode::<BlockReceipts>(&bytes);
+        let _ = Account::decode_value(&bytes);
+        let s = String::from_utf8_lossy(&bytes);
+        let _ = address::decode_raw(&s);
+        let _ = s.parse::<CfxAddress>();
+    }
+
+    #[test]
+    fn mutated_transactions_never_panic(
+        kind in 0u8..3,
+        edits in proptest::collection::vec((any::<usize>(), 1u8..), 0..4),
+        cut in any::<usize>(),
+        extra in proptest::collection::vec(any::<u8>(), 0..3),
+    ) {
+        exercise_tx(&mutate(valid_tx_raw(kind), &edits, cut, &extra));
+    }
+
+    #[test]
+    fn mutated_addresses_never_panic(
+        body in proptest::array::uniform20(any::<u8>()),
+        network in prop_oneof![Just(1u64), Just(1029u64), 2u64..100_000],
+        verbose in any::<bool>(),
+        edits in proptest::collection::vec((any::<usize>(), 1u8..), 0..3),
+    ) {
+        let s = address::encode_raw(&body, network, verbose).unwrap();
+        // An unmodified address always round-trips.
+        let d = address::decode_raw(&s).unwrap();
+        prop_assert_eq!(&d.bytes[..], &body[..]);
+        prop_assert_eq!(d.network_id, network);
+        let mutated = mutate(s.into_bytes(), &edits, 0, &[]);
+        let _ = address::decode_raw(&String::from_utf8_lossy(&mutated));
+    }
+}
+
+#[test]
+fn mutated_headers_never_panic() {
+    // A header shaped like the devnet's: pos reference, base price, custom [0x04].
+    let mut s = rlp::RlpStream::new_list(17);
+    s.append(&H256::repeat_byte(1))
+        .append(&5u64)
+        .append(&1_700_000_000u64);
+    s.append(&cfxlight_primitives::H160::repeat_byte(0x10));
+    for b in 2..6u8 {
+        s.append(&H256::repeat_byte(b));
+    }
+    s.append(&0u32)
+        .append(&cfxlight_primitives::U256::from(4))
+        .append(&0u8);
+    s.append(&cfxlight_primitives::U256::from(30_000_000));
+    s.append_list(&[H256::repeat_byte(9)]);
+    s.append(&cfxlight_primitives::U256::from(12345));
+    s.begin_list(1).append(&H256::repeat_byte(7));
+    s.begin_list(1).begin_list(2).append(&1u8).append(&1u8);
+    s.append_raw(&[0x04], 1);
+    let valid = s.out().to_vec();
+    assert!(BlockHeader::decode(&valid).is_ok());
+    let mut runner = proptest::test_runner::TestRunner::new(config());
+    runner
+        .run(
+            &(
+                proptest::collection::vec((any::<usize>(), 1u8..), 0..4),
+                any::<usize>(),
+                proptest::collection::vec(any::<u8>(), 0..3),
+            ),
+            |(edits, cut, extra)| {
+                let bytes = mutate(valid.clone(), &edits, cut, &extra);
+                if let Ok(h) = BlockHeader::decode(&bytes) {
+                    let _ = h.verify_test_pow();
+                    let _ = h.rlp();
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+}

@@ -53,7 +53,10 @@ fn parse_hash(s: &str, what: &str) -> Result<H256> {
         .strip_prefix("0x")
         .with_context(|| format!("{what}: expected 0x-prefixed 32-byte hex, got {s:?}"))?;
     if body.len() != 64 {
-        bail!("{what}: expected 32 bytes (64 hex digits), got {} digits", body.len());
+        bail!(
+            "{what}: expected 32 bytes (64 hex digits), got {} digits",
+            body.len()
+        );
     }
     body.parse()
         .with_context(|| format!("{what}: not hex: {s:?}"))
@@ -88,7 +91,11 @@ impl NodeConfig {
         if let Some(id) = args.chain_id.or(file.chain_id) {
             spec = spec.with_chain_id(id)?;
         }
-        if let Some(h) = args.genesis_hash.as_deref().or(file.genesis_hash.as_deref()) {
+        if let Some(h) = args
+            .genesis_hash
+            .as_deref()
+            .or(file.genesis_hash.as_deref())
+        {
             spec = spec.with_genesis_hash(parse_hash(h, "--genesis-hash")?)?;
         }
         let genesis_hash = spec.require_genesis_hash()?;
@@ -113,8 +120,14 @@ impl NodeConfig {
                 .or(file.datadir)
                 .unwrap_or_else(|| default_datadir(&spec.name)),
             p2p_port: args.p2p_port.or(file.p2p_port).unwrap_or(spec.ports.p2p),
-            rpc_http_port: args.rpc_http_port.or(file.rpc_http_port).unwrap_or(spec.ports.rpc_http),
-            rpc_ws_port: args.rpc_ws_port.or(file.rpc_ws_port).unwrap_or(spec.ports.rpc_ws),
+            rpc_http_port: args
+                .rpc_http_port
+                .or(file.rpc_http_port)
+                .unwrap_or(spec.ports.rpc_http),
+            rpc_ws_port: args
+                .rpc_ws_port
+                .or(file.rpc_ws_port)
+                .unwrap_or(spec.ports.rpc_ws),
             signer,
             spec,
         })
@@ -166,7 +179,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("cfxlight-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("node.toml");
-        std::fs::write(&file, "chain_id = 4242\np2p_port = 40000\nrpc_http_port = 40001\n").unwrap();
+        std::fs::write(
+            &file,
+            "chain_id = 4242\np2p_port = 40000\nrpc_http_port = 40001\n",
+        )
+        .unwrap();
         let mut a = args("devnet");
         a.config = Some(file);
         a.p2p_port = Some(41000);

@@ -4,13 +4,9 @@
 //! This file is the binary edge: it parses flags, runs one command, and turns any error
 //! into a one-line message and a non-zero exit code. It never panics on user input.
 
-mod cli;
-mod commands;
-mod config;
-mod rpc_client;
-
 use std::process::ExitCode;
 
+use cfxlight_node::{cli, commands};
 use clap::Parser;
 
 fn main() -> ExitCode {

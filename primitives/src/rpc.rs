@@ -5,7 +5,9 @@
 //! node's network. These types are what the node's RPC serves, so a dapp sees exactly what
 //! a conflux-rust node would show it.
 
-use ethereum_types::{Bloom, H256, U256, U64};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use ethereum_types::{Bloom, H160, H256, U256, U64};
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::{
@@ -13,6 +15,46 @@ use crate::{
     header::BlockHeader,
     transaction::{SignedTransaction, TxKind},
 };
+
+static SIMPLE_ADDRESSES: AtomicBool = AtomicBool::new(false);
+
+/// Chooses how RPC output writes addresses. conflux-rust writes the verbose form
+/// (`NET2029:TYPE.USER:AAP8…`) unless `rpc_address_simple_mode` is set, and so do we.
+pub fn set_simple_address_mode(simple: bool) {
+    SIMPLE_ADDRESSES.store(simple, Ordering::Relaxed);
+}
+
+/// An address in RPC JSON: accepts either base32 form, writes the configured one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RpcAddress(pub CfxAddress);
+
+impl RpcAddress {
+    /// Pairs an address with the network it is shown for.
+    pub fn new(address: H160, network_id: u64) -> RpcAddress {
+        RpcAddress(CfxAddress::new(address, network_id))
+    }
+
+    /// The 20 address bytes.
+    pub fn hex(&self) -> H160 {
+        self.0.address
+    }
+}
+
+impl Serialize for RpcAddress {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if SIMPLE_ADDRESSES.load(Ordering::Relaxed) {
+            self.0.serialize(s)
+        } else {
+            s.serialize_str(&self.0.to_verbose())
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RpcAddress {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        CfxAddress::deserialize(d).map(RpcAddress)
+    }
+}
 
 /// Arbitrary bytes as `0x`-prefixed lower-case hex.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
@@ -55,7 +97,7 @@ pub struct Block {
     /// Tree height.
     pub height: U256,
     /// Author, base32.
-    pub miner: CfxAddress,
+    pub miner: RpcAddress,
     /// Deferred state root.
     pub deferred_state_root: H256,
     /// Deferred receipts root.
@@ -108,7 +150,7 @@ impl Block {
             hash: h.hash(),
             parent_hash: h.parent_hash,
             height: h.height.into(),
-            miner: CfxAddress::new(h.author, network_id),
+            miner: RpcAddress::new(h.author, network_id),
             deferred_state_root: h.deferred_state_root,
             deferred_receipts_root: h.deferred_receipts_root,
             deferred_logs_bloom_hash: h.deferred_logs_bloom_hash,
@@ -116,7 +158,7 @@ impl Block {
             transactions_root: h.transactions_root,
             epoch_number: None,
             block_number: None,
-            gas_limit: h.gas_limit,
+            gas_limit: rpc_gas_limit(h.gas_limit, h.base_price.is_some()),
             gas_used: None,
             base_fee_per_gas: h.base_price.map(|p| p.core),
             timestamp: h.timestamp.into(),
@@ -142,11 +184,79 @@ impl Block {
     }
 }
 
+/// The eSpace view of a pivot block (`eth_getBlockByNumber`): the two header fields that
+/// the core RPC hides (eSpace base price) or shows rounded (block gas limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EspaceBlockFields {
+    /// `baseFeePerGas` of the eSpace block.
+    pub base_fee_per_gas: U256,
+    /// `gasLimit` of the eSpace block: ⌊block gas limit × 5 / 10⌋.
+    pub gas_limit: U256,
+}
+
+/// Share of the block gas limit core space may use after CIP-1559, in tenths
+/// (conflux-rust `CIP1559_CORE_TRANSACTION_GAS_RATIO`); the RPC reports this share.
+const CORE_GAS_TENTHS: u64 = 9;
+/// eSpace's share, in tenths (`CIP1559_ESPACE_TRANSACTION_GAS_RATIO`).
+const ESPACE_GAS_TENTHS: u64 = 5;
+
+/// The `gasLimit` the core RPC shows for a header's gas limit.
+pub fn rpc_gas_limit(header_gas_limit: U256, cip1559: bool) -> U256 {
+    if cip1559 {
+        header_gas_limit * CORE_GAS_TENTHS / 10
+    } else {
+        header_gas_limit
+    }
+}
+
 impl Block {
-    /// Rebuilds the wire header from an RPC block, so its hash can be recomputed and
-    /// compared with the one the node reported. `custom_items_are_bytes` is whether the
-    /// block is past CIP-112 (custom items RLP-encoded as byte strings).
-    pub fn to_header(&self, custom_items_are_bytes: bool) -> Result<BlockHeader, &'static str> {
+    /// Rebuilds the wire header from an RPC block and checks that it hashes to the hash
+    /// the node reported; the returned header is that block's header, byte for byte.
+    ///
+    /// `custom_items_are_bytes`: whether the block is past CIP-112. A block past CIP-1559
+    /// also needs its eSpace view: the core RPC omits the eSpace base price and shows the
+    /// gas limit as ⌊limit × 9/10⌋. With the eSpace ⌊limit × 5/10⌋ at most two limits
+    /// fit both views, and only the true one reproduces the hash.
+    pub fn rebuild_header(
+        &self,
+        custom_items_are_bytes: bool,
+        espace: Option<&EspaceBlockFields>,
+    ) -> Result<BlockHeader, &'static str> {
+        let candidates: Vec<(U256, Option<crate::header::BasePrice>)> =
+            match (self.base_fee_per_gas, espace) {
+                (None, _) => vec![(self.gas_limit, None)],
+                (Some(_), None) => return Err("a block past CIP-1559 needs its eSpace view"),
+                (Some(core), Some(e)) => {
+                    let price = crate::header::BasePrice {
+                        core,
+                        espace: e.base_fee_per_gas,
+                    };
+                    let doubled = e.gas_limit * 10 / ESPACE_GAS_TENTHS;
+                    [doubled, doubled + 1]
+                        .into_iter()
+                        .filter(|g| {
+                            rpc_gas_limit(*g, true) == self.gas_limit
+                                && *g * ESPACE_GAS_TENTHS / 10 == e.gas_limit
+                        })
+                        .map(|g| (g, Some(price)))
+                        .collect()
+                }
+            };
+        for (gas_limit, base_price) in candidates {
+            let h = self.header_with(custom_items_are_bytes, gas_limit, base_price)?;
+            if h.hash() == self.hash {
+                return Ok(h);
+            }
+        }
+        Err("no header built from these fields hashes to the reported block hash")
+    }
+
+    fn header_with(
+        &self,
+        custom_items_are_bytes: bool,
+        gas_limit: U256,
+        base_price: Option<crate::header::BasePrice>,
+    ) -> Result<BlockHeader, &'static str> {
         let u64_of = |v: &U256, what: &'static str| {
             if v.bits() > 64 {
                 Err(what)
@@ -158,7 +268,7 @@ impl Block {
             parent_hash: self.parent_hash,
             height: u64_of(&self.height, "height exceeds u64")?,
             timestamp: u64_of(&self.timestamp, "timestamp exceeds u64")?,
-            author: self.miner.address,
+            author: self.miner.hex(),
             transactions_root: self.transactions_root,
             deferred_state_root: self.deferred_state_root,
             deferred_receipts_root: self.deferred_receipts_root,
@@ -166,11 +276,11 @@ impl Block {
             blame: u32::try_from(self.blame.as_u64()).map_err(|_| "blame exceeds u32")?,
             difficulty: self.difficulty,
             adaptive: self.adaptive,
-            gas_limit: self.gas_limit,
+            gas_limit,
             referee_hashes: self.referee_hashes.clone(),
             nonce: self.nonce,
             pos_reference: self.pos_reference,
-            base_price: None,
+            base_price,
             custom: self
                 .custom
                 .iter()
@@ -184,30 +294,6 @@ impl Block {
                 .collect(),
             hash: H256::zero(),
         };
-        // The RPC shows only the core base price; the eSpace one is not recoverable here,
-        // so a header past CIP-1559 is rebuilt only when the caller supplies it.
-        if self.base_fee_per_gas.is_some() {
-            return Err("header has a base price: use to_header_with_espace_price");
-        }
-        h.rehash();
-        Ok(h)
-    }
-
-    /// Like [`Block::to_header`], for blocks past CIP-1559: the eSpace base price comes
-    /// from the eSpace RPC (`eth_getBlockByNumber(..).baseFeePerGas` of the same block).
-    pub fn to_header_with_espace_price(
-        &self,
-        custom_items_are_bytes: bool,
-        espace_base_price: U256,
-    ) -> Result<BlockHeader, &'static str> {
-        let core = self.base_fee_per_gas.ok_or("block has no base price")?;
-        let mut b = self.clone();
-        b.base_fee_per_gas = None;
-        let mut h = b.to_header(custom_items_are_bytes)?;
-        h.base_price = Some(crate::header::BasePrice {
-            core,
-            espace: espace_base_price,
-        });
         h.rehash();
         Ok(h)
     }
@@ -218,7 +304,7 @@ impl Block {
 #[serde(rename_all = "camelCase")]
 pub struct AccessListItem {
     /// Address, base32.
-    pub address: CfxAddress,
+    pub address: RpcAddress,
     /// Storage slots.
     pub storage_keys: Vec<H256>,
 }
@@ -239,9 +325,9 @@ pub struct Transaction {
     /// Index in the block, once packed.
     pub transaction_index: Option<U64>,
     /// Sender, base32.
-    pub from: CfxAddress,
+    pub from: RpcAddress,
     /// Recipient, base32 (None for deployments).
-    pub to: Option<CfxAddress>,
+    pub to: Option<RpcAddress>,
     /// Value in drip.
     pub value: U256,
     /// Gas price (the fee cap for CIP-1559).
@@ -249,7 +335,7 @@ pub struct Transaction {
     /// Gas limit.
     pub gas: U256,
     /// Address of the created contract, once executed.
-    pub contract_created: Option<CfxAddress>,
+    pub contract_created: Option<RpcAddress>,
     /// Call data.
     pub data: Bytes,
     /// Storage limit.
@@ -290,7 +376,7 @@ impl Transaction {
     ) -> Result<Transaction, crate::crypto::SignatureError> {
         let (from, _) = tx.recover_sender()?;
         let t = &tx.tx;
-        let addr = |a| CfxAddress::new(a, network_id);
+        let addr = |a| RpcAddress::new(a, network_id);
         let (access_list, max_priority_fee_per_gas, max_fee_per_gas, y_parity) = match &t.kind {
             TxKind::Legacy { .. } => (None, None, None, None),
             TxKind::Cip2930 { access_list, .. } => {
@@ -347,7 +433,7 @@ impl Transaction {
 #[serde(rename_all = "camelCase")]
 pub struct Log {
     /// Emitting contract, base32.
-    pub address: CfxAddress,
+    pub address: RpcAddress,
     /// Topics.
     pub topics: Vec<H256>,
     /// Data.
@@ -370,7 +456,7 @@ pub struct Log {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StorageChange {
     /// Address, base32.
-    pub address: CfxAddress,
+    pub address: RpcAddress,
     /// Collateral units.
     pub collaterals: U64,
 }
@@ -391,9 +477,9 @@ pub struct Receipt {
     /// Epoch of execution.
     pub epoch_number: Option<U64>,
     /// Sender.
-    pub from: CfxAddress,
+    pub from: RpcAddress,
     /// Recipient.
-    pub to: Option<CfxAddress>,
+    pub to: Option<RpcAddress>,
     /// Gas used by this transaction.
     pub gas_used: U256,
     /// Gas used up to and including this transaction.
@@ -404,7 +490,7 @@ pub struct Receipt {
     /// Effective gas price.
     pub effective_gas_price: U256,
     /// Created contract.
-    pub contract_created: Option<CfxAddress>,
+    pub contract_created: Option<RpcAddress>,
     /// Logs.
     pub logs: Vec<Log>,
     /// Logs bloom.

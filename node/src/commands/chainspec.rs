@@ -16,10 +16,18 @@ pub fn run(cmd: ChainspecCommand) -> Result<()> {
     outln!(
         "chain id:        {}{}",
         spec.chain_id,
-        if spec.chain_id_overridable { " (overridable with --chain-id)" } else { "" }
+        if spec.chain_id_overridable {
+            " (overridable with --chain-id)"
+        } else {
+            ""
+        }
     );
     outln!("eSpace chain id: {}", spec.evm_chain_id);
-    outln!("network id:      {} (addresses {}:…)", spec.network_id, spec.address_prefix());
+    outln!(
+        "network id:      {} (addresses {}:…)",
+        spec.network_id,
+        spec.address_prefix()
+    );
     match spec.genesis_hash {
         Some(h) => outln!("genesis hash:    {h:?}"),
         None => outln!("genesis hash:    not pinned: the node needs --genesis-hash"),
@@ -27,7 +35,10 @@ pub fn run(cmd: ChainspecCommand) -> Result<()> {
     outln!("pow:             {:?}", spec.pow);
     outln!(
         "ports:           p2p {}, rpc http {}, ws {}, local {}",
-        spec.ports.p2p, spec.ports.rpc_http, spec.ports.rpc_ws, spec.ports.rpc_local
+        spec.ports.p2p,
+        spec.ports.rpc_http,
+        spec.ports.rpc_ws,
+        spec.ports.rpc_local
     );
     match spec.checkpoint {
         Some(c) => outln!("checkpoint:      epoch {} {:?}", c.epoch, c.hash),

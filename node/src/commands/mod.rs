@@ -33,7 +33,10 @@ pub fn run(cli: Cli) -> Result<()> {
 /// Hex from the command line, with or without `0x`, surrounding whitespace ignored.
 pub(crate) fn parse_hex(s: &str, what: &str) -> Result<Vec<u8>> {
     let s = s.trim();
-    let body = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).unwrap_or(s);
+    let body = s
+        .strip_prefix("0x")
+        .or_else(|| s.strip_prefix("0X"))
+        .unwrap_or(s);
     hex::decode(body).with_context(|| format!("{what} is not valid hex"))
 }
 

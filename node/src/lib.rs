@@ -1,0 +1,11 @@
+//! cfxlight's node crate: the `cfxlight` binary's commands, its configuration and the
+//! pieces integration tests drive directly.
+//!
+//! Layers (one module each as they arrive): configuration → wire → sync → state → RPC.
+//! A lower layer never imports a higher one; the binary (`main.rs`) only parses flags and
+//! reports errors.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod rpc_client;

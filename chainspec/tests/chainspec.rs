@@ -1,5 +1,7 @@
 //! Behaviour of the bundled specs, overrides, and located errors for bad spec files.
 
+#![allow(clippy::unwrap_used, missing_docs)] // a test may stop at the first surprise
+
 use cfxlight_chainspec::{ChainSpec, PowMode, SpecError, H256};
 
 const DEVNET: &str = include_str!("../specs/devnet.toml");

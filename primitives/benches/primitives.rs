@@ -1,6 +1,8 @@
 //! Criterion benchmarks of the hot paths: what a light node does per header and per
 //! transaction. Run `cargo bench -p cfxlight-primitives`; figures go in closing notes.
 
+#![allow(clippy::unwrap_used, missing_docs)] // a test may stop at the first surprise
+
 use cfxlight_primitives::{
     address::{self, CfxAddress},
     crypto,

@@ -99,25 +99,25 @@ mod tests {
         let bytes = [0xc4, 0x01, 0x02, 0xf8, 0x62];
         assert!(check_exact(&Rlp::new(&bytes), bytes.len()).is_err());
         assert!(check_exact(&Rlp::new(&[0xc2, 0x01, 0x02]), 3).is_ok());
-        // Deep nesting is walked without recursion.
-        let mut deep = vec![0xc0u8];
-        for _ in 0..100_000 {
-            let len = deep.len();
-            let mut next = if len < 56 {
-                vec![0xc0 + len as u8]
+        // Deep nesting (200,000 lists) is walked without recursion. Headers are built
+        // innermost first, then laid out outermost first.
+        let mut headers: Vec<Vec<u8>> = Vec::new();
+        let mut payload_len = 1usize; // the innermost empty list, 0xc0
+        for _ in 0..200_000 {
+            let h = if payload_len < 56 {
+                vec![0xc0 + payload_len as u8]
             } else {
-                let lb = (len as u32).to_be_bytes();
+                let lb = (payload_len as u32).to_be_bytes();
                 let skip = lb.iter().take_while(|b| **b == 0).count();
                 let mut h = vec![0xf7 + (4 - skip) as u8];
                 h.extend_from_slice(&lb[skip..]);
                 h
             };
-            next.extend_from_slice(&deep);
-            deep = next;
-            if deep.len() > 1_000_000 {
-                break;
-            }
+            payload_len += h.len();
+            headers.push(h);
         }
+        let mut deep: Vec<u8> = headers.into_iter().rev().flatten().collect();
+        deep.push(0xc0);
         assert!(check_exact(&Rlp::new(&deep), deep.len()).is_ok());
     }
 

@@ -3,6 +3,8 @@
 //! Each property runs 10,000 cases: fully random bytes, and valid encodings with a few
 //! bytes flipped, truncated or extended (which reach far deeper into the decoders).
 
+#![allow(clippy::unwrap_used, missing_docs)] // a test may stop at the first surprise
+
 use cfxlight_primitives::{
     account::Account,
     address::{self, CfxAddress},

@@ -176,6 +176,33 @@ fn every_header_rebuilds_to_the_hash_the_node_reports_and_carries_valid_test_pow
     );
 }
 
+/// A funded sender of this devnet: its key, address, next nonce, and the epoch to anchor to.
+struct Sender {
+    key: k256::ecdsa::SigningKey,
+    address: H160,
+    nonce: U256,
+    epoch: u64,
+}
+
+/// Each test owns one genesis key, so tests running in parallel never race on nonces.
+fn sender(net: &Devnet, key_index: usize) -> Sender {
+    let key = crypto::signing_key(&net.keys[key_index]).unwrap();
+    let address = crypto::public_to_address(&crypto::public_of(key.verifying_key()));
+    let b32 = CfxAddress::new(address, u64::from(net.chain_id)).to_string();
+    let nonce: U256 = net.rpc.call("cfx_getNextNonce", json!([b32])).unwrap();
+    let epoch = quantity(
+        &net.rpc
+            .call::<Value>("cfx_epochNumber", json!(["latest_state"]))
+            .unwrap(),
+    );
+    Sender {
+        key,
+        address,
+        nonce,
+        epoch,
+    }
+}
+
 fn transaction_of(kind: TxType, nonce: U256, epoch: u64, chain_id: u32, to: H160) -> Transaction {
     let access_list = vec![AccessListItem {
         address: to,
@@ -219,17 +246,13 @@ fn kind_tag(k: &TxKind) -> u64 {
 #[test]
 fn transactions_we_sign_of_each_type_are_mined_under_our_hash() {
     let Some(net) = devnet() else { return };
-    // Key 1 belongs to this test alone (tests run in parallel processes).
-    let key = crypto::signing_key(&net.keys[1]).unwrap();
-    let from = crypto::public_to_address(&crypto::public_of(key.verifying_key()));
-    let from_b32 = CfxAddress::new(from, u64::from(net.chain_id)).to_string();
+    let Sender {
+        key,
+        address: from,
+        nonce: start_nonce,
+        epoch,
+    } = sender(&net, 1);
     let to: H160 = "1000000000000000000000000000000000000abc".parse().unwrap();
-    let start_nonce: U256 = net.rpc.call("cfx_getNextNonce", json!([from_b32])).unwrap();
-    let epoch = quantity(
-        &net.rpc
-            .call::<Value>("cfx_epochNumber", json!(["latest_state"]))
-            .unwrap(),
-    );
     let mut sent = vec![];
     for (i, kind) in [TxType::Legacy, TxType::Cip2930, TxType::Cip1559]
         .into_iter()
@@ -313,19 +336,15 @@ fn sdk_sign(tx: Value, key: &[u8; 32], network_id: u64) -> Value {
 fn transactions_signed_by_js_conflux_sdk_decode_to_the_same_fields_and_sender() {
     let Some(net) = devnet() else { return };
     let network_id = u64::from(net.chain_id);
-    // Key 2 belongs to this test alone.
     let secret = net.keys[2];
-    let key = crypto::signing_key(&secret).unwrap();
-    let from = crypto::public_to_address(&crypto::public_of(key.verifying_key()));
-    let from_b32 = CfxAddress::new(from, network_id).to_string();
+    let Sender {
+        address: from,
+        nonce,
+        epoch,
+        ..
+    } = sender(&net, 2);
     let to: H160 = "1000000000000000000000000000000000000def".parse().unwrap();
     let to_b32 = CfxAddress::new(to, network_id).to_string();
-    let nonce: U256 = net.rpc.call("cfx_getNextNonce", json!([from_b32])).unwrap();
-    let epoch = quantity(
-        &net.rpc
-            .call::<Value>("cfx_epochNumber", json!(["latest_state"]))
-            .unwrap(),
-    );
     let mut sent = vec![];
     for (i, ty) in [0u8, 1, 2].into_iter().enumerate() {
         let mut tx = json!({

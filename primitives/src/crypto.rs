@@ -6,7 +6,14 @@
 //! `cfx_key/src/keypair.rs`), which is what marks it as a user account.
 
 use ethereum_types::{H160, H256, H512, U256};
-use k256::ecdsa::{RecoveryId, Signature as EcdsaSignature, SigningKey, VerifyingKey};
+use k256::{
+    ecdsa::{RecoveryId, Signature as EcdsaSignature, SigningKey, VerifyingKey},
+    elliptic_curve::{
+        group::Group, ops::Invert, ops::LinearCombination, ops::Reduce, point::DecompressPoint,
+        sec1::ToEncodedPoint, subtle::Choice, PrimeField,
+    },
+    AffinePoint, FieldBytes, ProjectivePoint, Scalar,
+};
 use thiserror::Error;
 
 use crate::hash::keccak256;
@@ -83,15 +90,50 @@ pub fn sign_hash(key: &SigningKey, hash: &H256) -> Result<Signature, SignatureEr
 }
 
 /// Recovers the 64-byte public key that made `sig` over `hash`.
+///
+/// `Q = r⁻¹(s·R − z·G)` with one double-scalar multiplication. k256's
+/// `recover_from_prehash` also re-verifies the signature against `Q`, which holds by
+/// construction and doubles the cost; sender recovery is on the node's hot path, so the
+/// recovery is done here directly (checked against k256's in the tests).
 pub fn recover(hash: &H256, sig: &Signature) -> Result<H512, SignatureError> {
     if sig.v > 1 {
         return Err(SignatureError::InvalidV(sig.v));
     }
+    // Range checks (1 ≤ r, s < n) happen here.
     let ecdsa = EcdsaSignature::from_scalars(sig.r.to_big_endian(), sig.s.to_big_endian())
         .map_err(|_| SignatureError::InvalidScalars)?;
     if ecdsa.normalize_s().is_some() {
         return Err(SignatureError::HighS);
     }
+    let (r, s) = ecdsa.split_scalars();
+    let z = <Scalar as Reduce<k256::U256>>::reduce_bytes(&FieldBytes::from(hash.0));
+    let big_r: Option<AffinePoint> =
+        AffinePoint::decompress(&r.to_repr(), Choice::from(sig.v)).into();
+    let big_r = big_r.ok_or(SignatureError::RecoveryFailed)?;
+    // r is public, so variable-time inversion leaks nothing (and r ≠ 0).
+    let r_inv: Scalar = *r.invert_vartime();
+    let u1 = -(r_inv * z);
+    let u2 = r_inv * *s;
+    let q = ProjectivePoint::lincomb(
+        &ProjectivePoint::GENERATOR,
+        &u1,
+        &ProjectivePoint::from(big_r),
+        &u2,
+    );
+    if bool::from(q.is_identity()) {
+        return Err(SignatureError::RecoveryFailed);
+    }
+    let encoded = q.to_affine().to_encoded_point(false);
+    Ok(H512::from_slice(&encoded.as_bytes()[1..]))
+}
+
+/// k256's own recovery (recover, then verify): the reference [`recover`] is tested against.
+pub fn recover_reference(hash: &H256, sig: &Signature) -> Result<H512, SignatureError> {
+    if sig.v > 1 {
+        return Err(SignatureError::InvalidV(sig.v));
+    }
+    let ecdsa = EcdsaSignature::from_scalars(sig.r.to_big_endian(), sig.s.to_big_endian())
+        .map_err(|_| SignatureError::InvalidScalars)?;
     let recid = RecoveryId::new(sig.v == 1, false);
     let vk = VerifyingKey::recover_from_prehash(hash.as_bytes(), &ecdsa, recid)
         .map_err(|_| SignatureError::RecoveryFailed)?;
@@ -135,6 +177,39 @@ mod tests {
             let sig = sign_hash(&key, &hash).unwrap();
             assert!(sig.s <= half_order);
             assert_eq!(recover(&hash, &sig).unwrap(), public);
+        }
+    }
+
+    #[test]
+    fn fast_recovery_agrees_with_k256_on_valid_and_garbage_signatures() {
+        let key = signing_key(&[3u8; 32]).unwrap();
+        for i in 0u32..200 {
+            let hash = keccak256(i.to_be_bytes());
+            let sig = sign_hash(&key, &hash).unwrap();
+            assert_eq!(recover(&hash, &sig), recover_reference(&hash, &sig));
+            // A signature over another hash recovers *some* key, the same one both ways.
+            let other = keccak256(hash);
+            let flipped = Signature {
+                v: sig.v ^ 1,
+                ..sig
+            };
+            for (h, s) in [(other, sig), (hash, flipped)] {
+                let fast = recover(&h, &s);
+                assert_ne!(fast, Ok(public_of(key.verifying_key())));
+                assert_eq!(fast.is_ok(), recover_reference(&h, &s).is_ok());
+                if let (Ok(a), Ok(b)) = (fast, recover_reference(&h, &s)) {
+                    assert_eq!(a, b);
+                }
+            }
+            // An r that is no curve point's x fails cleanly.
+            let bogus = Signature {
+                r: U256::from(5u64),
+                ..sig
+            };
+            assert_eq!(
+                recover(&hash, &bogus).is_ok(),
+                recover_reference(&hash, &bogus).is_ok()
+            );
         }
     }
 

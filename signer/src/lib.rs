@@ -1,68 +1,40 @@
-//! The signing subsystem of cfxlight.
+//! The signing subsystem of cfxlight: who signs, under which rules, with what record.
 //!
-//! Every signature the node hands out comes from a backend behind one `Signer` trait: a
+//! Every signature the node hands out comes from a backend behind one [`Signer`] trait: a
 //! BSIM card over PC/SC, a software keystore, a PKCS#11 token, a plugin or a remote signer.
-//! The node itself never holds a key. This crate is a placeholder until the signer issue
-//! fills it; for now it only parses the backend spec so the CLI contract can be fixed early.
+//! The node itself never holds a key. What this crate provides:
+//! - [`Signer`] (module [`signer`]): accounts, native transactions (the signer computes the
+//!   signing hash and is bound to one chain id), personal messages ([`message`]), CIP-23
+//!   typed data ([`typed_data`]); raw hash signing only when explicitly enabled. Every
+//!   signature is checked against the account's public key before it is returned.
+//! - Backends: the software keystore ([`keystore`], V3 JSON as conflux-rust and
+//!   js-conflux-sdk write it). The BSIM backend lives in its own crate and plugs in here.
+//! - [`SignerSpec`] and [`open_signer`] (module [`spec`]): `--signer bsim|keystore:<dir>|…`.
+//! - [`PolicySigner`] (module [`policy`]): a wrapper for any backend that enforces a policy
+//!   file (chain id, value caps, daily caps, recipient and method allow-lists) and writes a
+//!   hash-chained audit log ([`audit`]).
+//! - [`cli`]: the `cfxlight signer …` subcommands for the node binary.
+//!
+//! What it is not: it does not talk to the network (no nonces or gas estimation) and does
+//! not decide what to sign; that is the node's and the user's job.
 
-use thiserror::Error;
+pub mod audit;
+pub mod cli;
+pub mod error;
+pub mod keystore;
+pub mod message;
+pub mod numbers;
+pub mod policy;
+pub mod signer;
+pub mod spec;
+pub mod time;
+pub mod txjson;
+pub mod typed_data;
 
-/// Why a signer spec string could not be understood.
-#[derive(Debug, Error, PartialEq, Eq)]
-pub enum SpecError {
-    /// The part before the first `:` names no known backend.
-    #[error("unknown signer backend `{0}` (known: bsim, keystore, pkcs11, plugin, remote)")]
-    UnknownBackend(String),
-    /// The spec string was empty.
-    #[error("empty signer spec")]
-    Empty,
-}
-
-/// A parsed `--signer` value: which backend, and its backend-specific argument.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignerSpec {
-    /// Backend name, e.g. `bsim` or `keystore`.
-    pub backend: String,
-    /// Everything after the first `:`, uninterpreted here (e.g. `reader=<name>` or a directory).
-    pub arg: Option<String>,
-}
-
-impl std::str::FromStr for SignerSpec {
-    type Err = SpecError;
-    fn from_str(s: &str) -> Result<Self, SpecError> {
-        let s = s.trim();
-        if s.is_empty() {
-            return Err(SpecError::Empty);
-        }
-        let (backend, arg) = match s.split_once(':') {
-            Some((b, a)) => (b, Some(a.to_string())),
-            None => (s, None),
-        };
-        match backend {
-            "bsim" | "keystore" | "pkcs11" | "plugin" | "remote" => Ok(SignerSpec {
-                backend: backend.to_string(),
-                arg,
-            }),
-            other => Err(SpecError::UnknownBackend(other.to_string())),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_backend_and_argument() {
-        let s: SignerSpec = "bsim:reader=Virtual PCD 00 00".parse().unwrap();
-        assert_eq!(s.backend, "bsim");
-        assert_eq!(s.arg.as_deref(), Some("reader=Virtual PCD 00 00"));
-        let k: SignerSpec = "keystore".parse().unwrap();
-        assert_eq!(k.arg, None);
-        assert_eq!(
-            "ledger".parse::<SignerSpec>(),
-            Err(SpecError::UnknownBackend("ledger".into()))
-        );
-        assert_eq!("  ".parse::<SignerSpec>(), Err(SpecError::Empty));
-    }
-}
+pub use audit::{verify_audit, AuditLog};
+pub use error::SignerError;
+pub use keystore::KeystoreSigner;
+pub use policy::{Policy, PolicySigner};
+pub use signer::{Account, Method, SignRequest, Signer};
+pub use spec::{open_signer, OpenOptions, SignerSpec, SpecError};
+pub use typed_data::TypedData;

@@ -1,0 +1,415 @@
+//! `cfxlight signer …`: the signer subcommands, for the node binary to mount.
+//!
+//! ```text
+//! cfxlight signer list         --signer <spec> [--network-id N] [--json]
+//! cfxlight signer sign-tx      --signer <spec> --chain-id N <unsigned tx JSON | ->
+//! cfxlight signer sign-message --signer <spec> [--from ADDR] <message | 0xhex>
+//! cfxlight signer new          --signer keystore:<dir> [--kdf pbkdf2|scrypt]
+//! cfxlight signer import       --signer keystore:<dir> [--secret-file F] [--kdf …]
+//! cfxlight signer verify-audit <file>
+//! ```
+//! Every command that opens a signer takes `--pin-file F`, `--policy F`, `--audit-log F`.
+//! The PIN or password comes from `--pin-file`, else `CFXLIGHT_PASSWORD` / `CFXLIGHT_PIN`,
+//! else a prompt on the terminal; it is held in zeroizing memory and never printed.
+//!
+//! The binary calls [`run`]; to add backends this crate does not build (BSIM), it calls
+//! [`run_with`] and passes an opener that handles them and defers to [`open_signer`].
+//! `anyhow` is used here only: this is the binary's edge.
+
+use std::{
+    io::{IsTerminal, Read, Write},
+    path::{Path, PathBuf},
+};
+
+use anyhow::{anyhow, bail, Context};
+use cfxlight_primitives::{address::CfxAddress, H160};
+use clap::{Args, Subcommand, ValueEnum};
+use zeroize::Zeroizing;
+
+use crate::{
+    audit::{verify_audit, AuditLog},
+    error::SignerError,
+    keystore::{self, KdfKind},
+    message::message_bytes,
+    policy::{Policy, PolicySigner},
+    signer::{signature_to_bytes, Signer},
+    spec::{needs_secret, open_signer, OpenOptions, SignerSpec},
+    txjson::parse_tx_json,
+    typed_data::parse_address,
+};
+
+/// Environment variable holding a keystore password.
+pub const ENV_PASSWORD: &str = "CFXLIGHT_PASSWORD";
+/// Environment variable holding a card PIN.
+pub const ENV_PIN: &str = "CFXLIGHT_PIN";
+
+/// The options every signer-opening command shares.
+#[derive(Debug, Clone, Args)]
+pub struct BackendArgs {
+    /// Signer backend: `keystore:<dir>`, `bsim`, `bsim:reader=<name>`, ….
+    #[arg(long = "signer", value_name = "SPEC")]
+    pub signer: String,
+    /// File holding the PIN or password (first line; the trailing newline is ignored).
+    #[arg(long, value_name = "FILE")]
+    pub pin_file: Option<PathBuf>,
+    /// Policy file (TOML) to enforce.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Hash-chained audit log (JSON lines) to append every request to.
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+}
+
+/// Key-derivation function for new key files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum KdfArg {
+    /// pbkdf2-hmac-sha256, c = 10240 (conflux-rust's form).
+    #[default]
+    Pbkdf2,
+    /// scrypt n = 8192 (js-conflux-sdk's form; the only one js-conflux-sdk decrypts).
+    Scrypt,
+}
+
+impl From<KdfArg> for KdfKind {
+    fn from(k: KdfArg) -> Self {
+        match k {
+            KdfArg::Pbkdf2 => KdfKind::Pbkdf2,
+            KdfArg::Scrypt => KdfKind::Scrypt,
+        }
+    }
+}
+
+/// `cfxlight signer …` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum SignerCommand {
+    /// List the signer's accounts: base32 address, then the 0x public key, one per line.
+    List {
+        /// Backend and secrets.
+        #[command(flatten)]
+        backend: BackendArgs,
+        /// Network id for the base32 addresses (default: the chain id, else 1029).
+        #[arg(long)]
+        network_id: Option<u64>,
+        /// Chain id the signer is bound to (default: the policy's, else 1029).
+        #[arg(long)]
+        chain_id: Option<u32>,
+        /// JSON array instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sign an unsigned transaction (js-conflux-sdk JSON) and print the raw signed hex.
+    SignTx {
+        /// Backend and secrets.
+        #[command(flatten)]
+        backend: BackendArgs,
+        /// Core-space chain id the transaction is for.
+        #[arg(long)]
+        chain_id: u32,
+        /// The transaction JSON, or `-` to read it from standard input.
+        tx: String,
+    },
+    /// Sign a personal message (Conflux prefix) and print `0x` r‖s‖v.
+    SignMessage {
+        /// Backend and secrets.
+        #[command(flatten)]
+        backend: BackendArgs,
+        /// Account to sign with (base32 or hex; default: the only account).
+        #[arg(long)]
+        from: Option<String>,
+        /// Chain id the signer is bound to (default: the policy's, else 1029).
+        #[arg(long)]
+        chain_id: Option<u32>,
+        /// The message: text, or `0x…` hex bytes.
+        message: String,
+    },
+    /// Generate a new key into a keystore directory.
+    New {
+        /// Backend (must be `keystore:<dir>`) and password source.
+        #[command(flatten)]
+        backend: BackendArgs,
+        /// Key-derivation function of the new file.
+        #[arg(long, value_enum, default_value_t)]
+        kdf: KdfArg,
+        /// Network id for the printed base32 address.
+        #[arg(long, default_value_t = 1029)]
+        network_id: u64,
+    },
+    /// Import a hex secret key into a keystore directory.
+    Import {
+        /// Backend (must be `keystore:<dir>`) and password source.
+        #[command(flatten)]
+        backend: BackendArgs,
+        /// File holding the hex secret (else read from stdin, or prompted on a terminal).
+        #[arg(long, value_name = "FILE")]
+        secret_file: Option<PathBuf>,
+        /// Key-derivation function of the new file.
+        #[arg(long, value_enum, default_value_t)]
+        kdf: KdfArg,
+        /// Network id for the printed base32 address.
+        #[arg(long, default_value_t = 1029)]
+        network_id: u64,
+    },
+    /// Verify an audit log's hash chain; names the first bad line.
+    VerifyAudit {
+        /// The audit log.
+        file: PathBuf,
+    },
+}
+
+/// Opens a backend from a spec: [`open_signer`], or the binary's own for more backends.
+pub type Opener<'a> = dyn Fn(&SignerSpec, u32, OpenOptions) -> Result<Box<dyn Signer>, SignerError>
+    + Send
+    + Sync
+    + 'a;
+
+/// Runs a subcommand with the backends of this crate, printing to standard output.
+pub async fn run(cmd: SignerCommand) -> anyhow::Result<()> {
+    let mut out = std::io::stdout();
+    run_with(cmd, &open_signer, &mut out).await
+}
+
+/// Runs a subcommand with the given backend opener, printing to `out`.
+pub async fn run_with(
+    cmd: SignerCommand,
+    opener: &Opener<'_>,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    match cmd {
+        SignerCommand::List {
+            backend,
+            network_id,
+            chain_id,
+            json,
+        } => {
+            let (signer, chain_id) = open(&backend, chain_id, opener)?;
+            let network_id = network_id.unwrap_or(u64::from(chain_id));
+            let accounts = signer.accounts().await?;
+            if json {
+                let list: Vec<_> = accounts
+                    .iter()
+                    .map(|a| {
+                        serde_json::json!({
+                            "address": CfxAddress::new(a.address, network_id).to_string(),
+                            "hexAddress": format!("{:?}", a.address),
+                            "publicKey": format!("{:?}", a.public),
+                        })
+                    })
+                    .collect();
+                writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
+            } else {
+                for a in accounts {
+                    writeln!(
+                        out,
+                        "{} {:?}",
+                        CfxAddress::new(a.address, network_id),
+                        a.public
+                    )?;
+                }
+            }
+        }
+        SignerCommand::SignTx {
+            backend,
+            chain_id,
+            tx,
+        } => {
+            let text = if tx == "-" {
+                let mut s = String::new();
+                std::io::stdin().read_to_string(&mut s)?;
+                s
+            } else {
+                tx
+            };
+            let req =
+                parse_tx_json(&text, chain_id).map_err(|e| anyhow!("transaction JSON: {e}"))?;
+            let (signer, _) = open(&backend, Some(chain_id), opener)?;
+            let from = pick_account(signer.as_ref(), req.from).await?;
+            let signed = signer.sign_transaction(&from, &req.tx).await?;
+            writeln!(out, "0x{}", hex::encode(signed.encode()))?;
+        }
+        SignerCommand::SignMessage {
+            backend,
+            from,
+            chain_id,
+            message,
+        } => {
+            let from = from
+                .map(|f| parse_address(&f))
+                .transpose()
+                .map_err(|e| anyhow!("--from: {e}"))?;
+            let (signer, _) = open(&backend, chain_id, opener)?;
+            let from = pick_account(signer.as_ref(), from).await?;
+            let sig = signer.sign_message(&from, &message_bytes(&message)).await?;
+            writeln!(out, "0x{}", hex::encode(signature_to_bytes(&sig)))?;
+        }
+        SignerCommand::New {
+            backend,
+            kdf,
+            network_id,
+        } => {
+            let dir = keystore_dir(&backend)?;
+            let password = read_secret(&backend, true, true)?
+                .ok_or_else(|| anyhow!(SignerError::PinRequired))?;
+            let (account, path) = keystore::new_key(&dir, password.as_bytes(), kdf.into())?;
+            writeln!(
+                out,
+                "{} {:?}",
+                CfxAddress::new(account.address, network_id),
+                account.public
+            )?;
+            eprintln!("key file: {}", path.display());
+        }
+        SignerCommand::Import {
+            backend,
+            secret_file,
+            kdf,
+            network_id,
+        } => {
+            let dir = keystore_dir(&backend)?;
+            let secret = read_key_secret(secret_file.as_deref())?;
+            let password = read_secret(&backend, true, true)?
+                .ok_or_else(|| anyhow!(SignerError::PinRequired))?;
+            let (account, path) =
+                keystore::import_key(&dir, &secret, password.as_bytes(), kdf.into())?;
+            writeln!(
+                out,
+                "{} {:?}",
+                CfxAddress::new(account.address, network_id),
+                account.public
+            )?;
+            eprintln!("key file: {}", path.display());
+        }
+        SignerCommand::VerifyAudit { file } => {
+            let s = verify_audit(&file)?;
+            writeln!(
+                out,
+                "ok: {} lines, last hash {:?}, {}",
+                s.lines,
+                s.last_hash,
+                if s.head_checked {
+                    "head file matches"
+                } else {
+                    "no head file (a cut-off tail would not be detected)"
+                }
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Opens the backend, wrapped in policy and audit when asked; returns it and its chain id.
+fn open(
+    args: &BackendArgs,
+    chain_id: Option<u32>,
+    opener: &Opener<'_>,
+) -> anyhow::Result<(Box<dyn Signer>, u32)> {
+    let spec: SignerSpec = args
+        .signer
+        .parse()
+        .with_context(|| format!("--signer {:?}", args.signer))?;
+    let policy = args.policy.as_deref().map(Policy::load).transpose()?;
+    let chain_id = chain_id
+        .or(policy.as_ref().and_then(|p| p.chain_id))
+        .unwrap_or(1029);
+    let secret = read_secret(args, needs_secret(&spec), false)?;
+    let signer = opener(
+        &spec,
+        chain_id,
+        OpenOptions {
+            secret,
+            allow_blind_signing: false,
+        },
+    )?;
+    if policy.is_none() && args.audit_log.is_none() {
+        return Ok((signer, chain_id));
+    }
+    let audit = args.audit_log.as_deref().map(AuditLog::open).transpose()?;
+    let wrapped = PolicySigner::new(signer, policy.unwrap_or_else(Policy::allow_all), audit)?;
+    Ok((Box::new(wrapped), chain_id))
+}
+
+/// `from` if given (it must be one of the signer's), else the signer's only account.
+async fn pick_account(signer: &dyn Signer, from: Option<H160>) -> anyhow::Result<H160> {
+    let accounts = signer.accounts().await?;
+    match from {
+        Some(f) if accounts.iter().any(|a| a.address == f) => Ok(f),
+        Some(f) => Err(SignerError::UnknownAccount(f).into()),
+        None => match accounts.as_slice() {
+            [only] => Ok(only.address),
+            [] => bail!("the signer has no accounts"),
+            _ => bail!(
+                "the signer has {} accounts: say which with `from`",
+                accounts.len()
+            ),
+        },
+    }
+}
+
+fn keystore_dir(args: &BackendArgs) -> anyhow::Result<PathBuf> {
+    let spec: SignerSpec = args
+        .signer
+        .parse()
+        .with_context(|| format!("--signer {:?}", args.signer))?;
+    if spec.backend != "keystore" {
+        bail!(
+            "this command needs --signer keystore:<dir> (keys of `{}` are made on the device)",
+            spec.backend
+        );
+    }
+    Ok(spec.keystore()?.dir)
+}
+
+/// The first line of a secret file, without its line ending.
+fn first_line(text: Zeroizing<String>) -> Zeroizing<String> {
+    let line = text.lines().next().unwrap_or_default();
+    Zeroizing::new(line.to_string())
+}
+
+/// PIN or password: `--pin-file`, then the environment, then a terminal prompt (only when
+/// `prompt` is set and stdin is a terminal; `confirm` asks twice, for new passwords).
+fn read_secret(
+    args: &BackendArgs,
+    prompt: bool,
+    confirm: bool,
+) -> anyhow::Result<Option<Zeroizing<String>>> {
+    if let Some(path) = &args.pin_file {
+        let text = Zeroizing::new(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("--pin-file {}", path.display()))?,
+        );
+        return Ok(Some(first_line(text)));
+    }
+    for var in [ENV_PASSWORD, ENV_PIN] {
+        if let Ok(v) = std::env::var(var) {
+            return Ok(Some(Zeroizing::new(v)));
+        }
+    }
+    if !prompt || !std::io::stdin().is_terminal() {
+        return Ok(None);
+    }
+    let first = Zeroizing::new(rpassword::prompt_password("Password: ")?);
+    if confirm {
+        let again = Zeroizing::new(rpassword::prompt_password("Repeat password: ")?);
+        if *again != *first {
+            bail!("the passwords differ");
+        }
+    }
+    Ok(Some(first))
+}
+
+/// The hex secret to import: `--secret-file`, else a terminal prompt, else stdin.
+fn read_key_secret(path: Option<&Path>) -> anyhow::Result<Zeroizing<String>> {
+    let text = match path {
+        Some(p) => Zeroizing::new(
+            std::fs::read_to_string(p).with_context(|| format!("--secret-file {}", p.display()))?,
+        ),
+        None if std::io::stdin().is_terminal() => {
+            Zeroizing::new(rpassword::prompt_password("Secret key (hex): ")?)
+        }
+        None => {
+            let mut s = Zeroizing::new(String::new());
+            std::io::stdin().read_to_string(&mut s)?;
+            s
+        }
+    };
+    Ok(first_line(text))
+}

@@ -1,0 +1,271 @@
+//! `--signer` specs and the factory that opens a backend from one.
+//!
+//! A spec is `<backend>[:<argument>]`. Backends: `bsim` (`bsim:reader=<name>`),
+//! `keystore` (`keystore:<dir>` or `keystore:dir=<dir>,account=<addr>,blind_signing=true`),
+//! `pkcs11:…`, `plugin:…`, `remote:…`. The argument of a key=value form is a comma-separated
+//! list of `key=value` pairs; a keystore argument without `=` is the directory itself, so
+//! any path works.
+
+use std::{collections::BTreeMap, fmt, path::PathBuf};
+
+use cfxlight_primitives::H160;
+use thiserror::Error;
+use zeroize::Zeroizing;
+
+use crate::{
+    error::SignerError,
+    keystore::{KeystoreOptions, KeystoreSigner},
+    signer::Signer,
+    typed_data::parse_address,
+};
+
+/// Why a signer spec string could not be understood.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum SpecError {
+    /// The part before the first `:` names no known backend.
+    #[error("unknown signer backend `{0}` (known: bsim, keystore, pkcs11, plugin, remote)")]
+    UnknownBackend(String),
+    /// The spec string was empty.
+    #[error("empty signer spec")]
+    Empty,
+    /// An option is not `key=value`, is repeated, or is not known to the backend.
+    #[error("bad signer option `{0}`")]
+    BadOption(String),
+}
+
+/// A parsed `--signer` value: which backend, and its backend-specific argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignerSpec {
+    /// Backend name, e.g. `bsim` or `keystore`.
+    pub backend: String,
+    /// Everything after the first `:`, uninterpreted here (e.g. `reader=<name>` or a directory).
+    pub arg: Option<String>,
+}
+
+impl std::str::FromStr for SignerSpec {
+    type Err = SpecError;
+    fn from_str(s: &str) -> Result<Self, SpecError> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err(SpecError::Empty);
+        }
+        let (backend, arg) = match s.split_once(':') {
+            Some((b, a)) => (b, Some(a.to_string())),
+            None => (s, None),
+        };
+        match backend {
+            "bsim" | "keystore" | "pkcs11" | "plugin" | "remote" => Ok(SignerSpec {
+                backend: backend.to_string(),
+                arg,
+            }),
+            other => Err(SpecError::UnknownBackend(other.to_string())),
+        }
+    }
+}
+
+impl fmt::Display for SignerSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.arg {
+            Some(a) => write!(f, "{}:{a}", self.backend),
+            None => f.write_str(&self.backend),
+        }
+    }
+}
+
+impl SignerSpec {
+    /// The argument as `key=value` pairs (`a=1,b=2`); empty without an argument.
+    pub fn options(&self) -> Result<BTreeMap<String, String>, SpecError> {
+        let mut out = BTreeMap::new();
+        let Some(arg) = self.arg.as_deref().filter(|a| !a.is_empty()) else {
+            return Ok(out);
+        };
+        for part in arg.split(',') {
+            let (k, v) = part
+                .split_once('=')
+                .ok_or_else(|| SpecError::BadOption(part.to_string()))?;
+            let k = k.trim();
+            if k.is_empty() || out.insert(k.to_string(), v.to_string()).is_some() {
+                return Err(SpecError::BadOption(part.to_string()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The keystore settings of a `keystore:` spec.
+    pub fn keystore(&self) -> Result<KeystoreSpec, SpecError> {
+        if self.backend != "keystore" {
+            return Err(SpecError::BadOption(format!(
+                "`{}` is not a keystore spec",
+                self.backend
+            )));
+        }
+        let arg = self.arg.as_deref().unwrap_or_default();
+        if arg.is_empty() {
+            return Err(SpecError::BadOption(
+                "keystore needs a directory: keystore:<dir>".into(),
+            ));
+        }
+        if !arg.starts_with("dir=") {
+            return Ok(KeystoreSpec {
+                dir: PathBuf::from(arg),
+                account: None,
+                blind_signing: false,
+            });
+        }
+        let mut spec = KeystoreSpec {
+            dir: PathBuf::new(),
+            account: None,
+            blind_signing: false,
+        };
+        for (k, v) in self.options()? {
+            match k.as_str() {
+                "dir" => spec.dir = PathBuf::from(v),
+                "account" => {
+                    spec.account = Some(
+                        parse_address(&v)
+                            .map_err(|_| SpecError::BadOption(format!("account={v}")))?,
+                    )
+                }
+                "blind_signing" => {
+                    spec.blind_signing = match v.as_str() {
+                        "true" | "on" | "1" => true,
+                        "false" | "off" | "0" => false,
+                        _ => return Err(SpecError::BadOption(format!("blind_signing={v}"))),
+                    }
+                }
+                other => {
+                    return Err(SpecError::BadOption(format!(
+                        "{other} (keystore knows dir, account, blind_signing)"
+                    )))
+                }
+            }
+        }
+        Ok(spec)
+    }
+}
+
+/// The settings of a `keystore:` spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeystoreSpec {
+    /// The key directory.
+    pub dir: PathBuf,
+    /// Only this account's key file, if given.
+    pub account: Option<H160>,
+    /// Whether raw hash signing is allowed.
+    pub blind_signing: bool,
+}
+
+/// Run-time settings for [`open_signer`] that do not belong in a spec string.
+#[derive(Clone, Default)]
+pub struct OpenOptions {
+    /// The PIN or password, if the caller has one (keystore: required to list or sign).
+    pub secret: Option<Zeroizing<String>>,
+    /// Allow raw hash signing regardless of the spec (off by default).
+    pub allow_blind_signing: bool,
+}
+
+impl fmt::Debug for OpenOptions {
+    // By hand: the secret must never reach a log.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenOptions")
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("allow_blind_signing", &self.allow_blind_signing)
+            .finish()
+    }
+}
+
+/// Opens the backend a spec names, bound to `chain_id`.
+///
+/// Today: `keystore`. Every other backend is an [`SignerError::UnsupportedBackend`]
+/// (`bsim` is wired in by the BSIM sub-crate).
+pub fn open_signer(
+    spec: &SignerSpec,
+    chain_id: u32,
+    options: OpenOptions,
+) -> Result<Box<dyn Signer>, SignerError> {
+    match spec.backend.as_str() {
+        "keystore" => {
+            let ks = spec
+                .keystore()
+                .map_err(|e| SignerError::InvalidSpec(e.to_string()))?;
+            let signer = KeystoreSigner::open(
+                &ks.dir,
+                chain_id,
+                KeystoreOptions {
+                    password: options.secret,
+                    account: ks.account,
+                    allow_blind_signing: ks.blind_signing || options.allow_blind_signing,
+                },
+            )?;
+            Ok(Box::new(signer))
+        }
+        other => Err(SignerError::UnsupportedBackend(other.to_string())),
+    }
+}
+
+/// Whether opening this backend needs a password up front (so the CLI knows to prompt).
+pub fn needs_secret(spec: &SignerSpec) -> bool {
+    spec.backend == "keystore"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_backend_and_argument() {
+        let s: SignerSpec = "bsim:reader=Virtual PCD 00 00".parse().unwrap();
+        assert_eq!(s.backend, "bsim");
+        assert_eq!(s.arg.as_deref(), Some("reader=Virtual PCD 00 00"));
+        let k: SignerSpec = "keystore".parse().unwrap();
+        assert_eq!(k.arg, None);
+        assert_eq!(
+            "ledger".parse::<SignerSpec>(),
+            Err(SpecError::UnknownBackend("ledger".into()))
+        );
+        assert_eq!("  ".parse::<SignerSpec>(), Err(SpecError::Empty));
+    }
+
+    #[test]
+    fn key_value_options_and_keystore_forms() {
+        let s: SignerSpec = "bsim:reader=Virtual PCD 00 00".parse().unwrap();
+        assert_eq!(
+            s.options().unwrap().get("reader").map(String::as_str),
+            Some("Virtual PCD 00 00")
+        );
+        let plain: SignerSpec = "keystore:/tmp/a=b,c".parse().unwrap();
+        assert_eq!(plain.keystore().unwrap().dir, PathBuf::from("/tmp/a=b,c"));
+        let kv: SignerSpec =
+            "keystore:dir=/k,account=0x1111111111111111111111111111111111111111,blind_signing=on"
+                .parse()
+                .unwrap();
+        let ks = kv.keystore().unwrap();
+        assert_eq!(ks.dir, PathBuf::from("/k"));
+        assert_eq!(ks.account, Some(H160::repeat_byte(0x11)));
+        assert!(ks.blind_signing);
+        let bad: SignerSpec = "keystore:dir=/k,colour=red".parse().unwrap();
+        assert!(matches!(bad.keystore(), Err(SpecError::BadOption(_))));
+        let none: SignerSpec = "keystore".parse().unwrap();
+        assert!(none.keystore().is_err());
+        assert_eq!(
+            kv.to_string(),
+            "keystore:dir=/k,account=0x1111111111111111111111111111111111111111,blind_signing=on"
+        );
+    }
+
+    #[test]
+    fn backends_not_built_are_unsupported_not_silently_ignored() {
+        for s in [
+            "bsim",
+            "pkcs11:/usr/lib/softhsm/libsofthsm2.so",
+            "plugin:x",
+            "remote:y",
+        ] {
+            let spec: SignerSpec = s.parse().unwrap();
+            match open_signer(&spec, 1, OpenOptions::default()) {
+                Err(SignerError::UnsupportedBackend(b)) => assert_eq!(b, spec.backend),
+                other => panic!("{s}: {:?}", other.map(|_| ())),
+            }
+        }
+    }
+}

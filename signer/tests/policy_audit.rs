@@ -1,0 +1,325 @@
+#![allow(clippy::unwrap_used, missing_docs)]
+//! Policy rules and the hash-chained audit log around a real keystore backend.
+
+mod common;
+
+use std::{
+    path::Path,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+};
+
+use cfxlight_primitives::{
+    transaction::{Action, Transaction, TxKind},
+    H160, U256,
+};
+use cfxlight_signer::{
+    audit::{head_path, AuditError},
+    verify_audit, AuditLog, KeystoreSigner, Policy, PolicySigner, Signer, SignerError,
+};
+use common::*;
+use serde_json::Value;
+
+const BOB: &str = "0x1386b4185a223ef49592233b69291bbe5a80c527";
+
+fn tx(to: &str, value: u64) -> Transaction {
+    Transaction {
+        nonce: 0.into(),
+        gas: 21000.into(),
+        action: Action::Call(to.parse().unwrap()),
+        value: value.into(),
+        storage_limit: 0,
+        epoch_height: 1,
+        chain_id: 2029,
+        data: vec![],
+        kind: TxKind::Legacy {
+            gas_price: 1.into(),
+        },
+    }
+}
+
+fn policy(text: &str, dir: &Path) -> Policy {
+    Policy::from_toml_str(text, dir).unwrap()
+}
+
+async fn setup(dir: &Path, policy_text: &str) -> (PolicySigner<KeystoreSigner>, H160) {
+    let ks = keystore_with(&dir.join("keys"), SDK_KEY, "pw", 2029);
+    let me = ks.accounts().await.unwrap()[0].address;
+    let audit = AuditLog::open(&dir.join("audit.jsonl")).unwrap();
+    let signer = PolicySigner::new(ks, policy(policy_text, dir), Some(audit)).unwrap();
+    (signer, me)
+}
+
+fn refused_rule(r: Result<impl Sized, SignerError>) -> String {
+    match r {
+        Err(SignerError::PolicyRefused { rule, .. }) => rule,
+        Err(e) => panic!("not a policy refusal: {e}"),
+        Ok(_) => panic!("not refused"),
+    }
+}
+
+fn lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_value_above_the_per_tx_cap_is_refused_naming_max_value_per_tx_and_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (signer, me) = setup(dir.path(), "chain_id = 2029\nmax_value_per_tx = 1000").await;
+    let err = signer
+        .sign_transaction(&me, &tx(BOB, 1001))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("`max_value_per_tx`"), "{err}");
+    let signed = signer.sign_transaction(&me, &tx(BOB, 1000)).await.unwrap();
+    assert_eq!(signed.recover_sender().unwrap().0, me);
+
+    let log = lines(&dir.path().join("audit.jsonl"));
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[0]["decision"], "refused");
+    assert_eq!(log[0]["rule"], "max_value_per_tx");
+    assert_eq!(log[0]["value"], "0x3e9");
+    assert_eq!(log[0]["to"], BOB);
+    assert!(log[0].get("signature").is_none());
+    assert_eq!(log[1]["decision"], "allowed");
+    assert_eq!(log[1]["tx_hash"], format!("{:?}", signed.hash()));
+    assert_eq!(log[1]["digest"], format!("{:?}", signed.tx.signing_hash()));
+    assert_eq!(
+        log[1]["prev"],
+        format!(
+            "{:?}",
+            cfxlight_primitives::keccak256(
+                std::fs::read_to_string(dir.path().join("audit.jsonl"))
+                    .unwrap()
+                    .lines()
+                    .next()
+                    .unwrap()
+            )
+        )
+    );
+    assert_eq!(
+        verify_audit(&dir.path().join("audit.jsonl")).unwrap().lines,
+        2
+    );
+}
+
+#[tokio::test]
+async fn recipients_methods_and_chain_are_enforced_by_named_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let (signer, me) = setup(
+        dir.path(),
+        &format!(
+            "chain_id = 2029\nmethods = [\"sign_transaction\"]\nallowed_recipients = [\"{}\"]",
+            cfxlight_primitives::address::encode(&BOB.parse().unwrap(), 2029)
+        ),
+    )
+    .await;
+    signer.sign_transaction(&me, &tx(BOB, 1)).await.unwrap();
+    let carol = "0x1111111111111111111111111111111111111111";
+    assert_eq!(
+        refused_rule(signer.sign_transaction(&me, &tx(carol, 1)).await),
+        "allowed_recipients"
+    );
+    let mut deploy = tx(BOB, 0);
+    deploy.action = Action::Create;
+    assert_eq!(
+        refused_rule(signer.sign_transaction(&me, &deploy).await),
+        "allowed_recipients"
+    );
+    assert_eq!(
+        refused_rule(signer.sign_message(&me, b"hi").await),
+        "methods"
+    );
+    let mut other_chain = tx(BOB, 1);
+    other_chain.chain_id = 1029;
+    assert_eq!(
+        refused_rule(signer.sign_transaction(&me, &other_chain).await),
+        "chain_id"
+    );
+    // A policy pinning another chain than the signer's cannot even be set up.
+    let ks = keystore_with(&dir.path().join("k2"), SDK_KEY, "pw", 2029);
+    assert!(matches!(
+        PolicySigner::new(ks, policy("chain_id = 1029", dir.path()), None),
+        Err(SignerError::Policy(_))
+    ));
+}
+
+#[tokio::test]
+async fn daily_caps_survive_a_restart_and_reset_on_the_next_utc_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "max_tx_per_day = 2\nmax_value_per_day = \"3 CFX\"";
+    let cfx = |n: u64| U256::from(n) * U256::exp10(18);
+    let clock = Arc::new(AtomicU64::new(1_764_107_760)); // 2025-11-25T21:56:00Z
+    let c = clock.clone();
+    let (signer, me) = setup(dir.path(), text).await;
+    let signer = signer.with_clock(Arc::new(move || c.load(Ordering::SeqCst)));
+    let mut t = tx(BOB, 0);
+    t.value = cfx(2);
+    signer.sign_transaction(&me, &t).await.unwrap();
+    t.value = cfx(2);
+    assert_eq!(
+        refused_rule(signer.sign_transaction(&me, &t).await),
+        "max_value_per_day"
+    );
+    drop(signer);
+
+    // Restart: a new signer over the same files remembers today's totals.
+    let ks = KeystoreSigner::open(
+        &dir.path().join("keys"),
+        2029,
+        cfxlight_signer::keystore::KeystoreOptions {
+            password: Some(zeroize::Zeroizing::new("pw".into())),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let audit = AuditLog::open(&dir.path().join("audit.jsonl")).unwrap();
+    let c = clock.clone();
+    let signer = PolicySigner::new(ks, policy(text, dir.path()), Some(audit))
+        .unwrap()
+        .with_clock(Arc::new(move || c.load(Ordering::SeqCst)));
+    t.value = cfx(1);
+    signer.sign_transaction(&me, &t).await.unwrap();
+    t.value = U256::zero();
+    assert_eq!(
+        refused_rule(signer.sign_transaction(&me, &t).await),
+        "max_tx_per_day"
+    );
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("audit.jsonl.policy-state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state["day"], "2025-11-25");
+    assert_eq!(state["count"], 2);
+    assert_eq!(state["value"], format!("{:#x}", cfx(3)));
+
+    // Three hours later it is the 26th (UTC): fresh totals.
+    clock.fetch_add(3 * 3600, Ordering::SeqCst);
+    signer.sign_transaction(&me, &t).await.unwrap();
+    assert_eq!(
+        verify_audit(&dir.path().join("audit.jsonl")).unwrap().lines,
+        5
+    );
+}
+
+#[test]
+fn daily_caps_without_a_state_file_are_refused_at_setup() {
+    let dir = tempfile::tempdir().unwrap();
+    let ks = keystore_with(dir.path(), SDK_KEY, "pw", 2029);
+    assert!(matches!(
+        PolicySigner::new(ks, policy("max_tx_per_day = 1", dir.path()), None),
+        Err(SignerError::Policy(_))
+    ));
+    assert!(
+        Policy::from_toml_str("max_value_per_tx = 1\nmax_valu_per_day = 2", dir.path()).is_err()
+    );
+    assert!(Policy::from_toml_str("methods = [\"sign_everything\"]", dir.path()).is_err());
+    assert!(Policy::from_toml_str("max_value_per_tx = \"1 ETH\"", dir.path()).is_err());
+}
+
+/// A log with `n` signed messages.
+async fn log_with(n: usize) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let (signer, me) = setup(dir.path(), "").await;
+    for i in 0..n {
+        signer
+            .sign_message(&me, format!("message {i}").as_bytes())
+            .await
+            .unwrap();
+    }
+    let path = dir.path().join("audit.jsonl");
+    (dir, path)
+}
+
+fn broken_line(r: Result<impl Sized, AuditError>) -> u64 {
+    match r {
+        Err(AuditError::Broken { line, .. }) => line,
+        Err(e) => panic!("other error: {e}"),
+        Ok(_) => panic!("verified"),
+    }
+}
+
+#[tokio::test]
+async fn an_edited_audit_line_fails_verification_naming_the_line() {
+    let (_dir, path) = log_with(4).await;
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        !text.contains("message 1"),
+        "message text must not be logged"
+    );
+    let mut ls: Vec<String> = text.lines().map(str::to_string).collect();
+    ls[1] = ls[1].replace("\"message_len\":9", "\"message_len\":8");
+    std::fs::write(&path, ls.join("\n") + "\n").unwrap();
+    let err = verify_audit(&path).unwrap_err();
+    assert!(err.to_string().contains("line 2: edited"), "{err}");
+    // The last line edited: caught by the head file.
+    let (_dir, path) = log_with(3).await;
+    let mut ls: Vec<String> = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    ls[2] = ls[2].replace("\"decision\":\"allowed\"", "\"decision\":\"refused\"");
+    std::fs::write(&path, ls.join("\n") + "\n").unwrap();
+    assert_eq!(broken_line(verify_audit(&path)), 3);
+}
+
+#[tokio::test]
+async fn deleted_reordered_and_cut_off_lines_are_detected() {
+    let (_dir, path) = log_with(4).await;
+    let ls: Vec<String> = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let write = |v: Vec<&String>| {
+        std::fs::write(
+            &path,
+            v.iter().map(|l| format!("{l}\n")).collect::<String>(),
+        )
+        .unwrap()
+    };
+    write(vec![&ls[0], &ls[2], &ls[3]]);
+    assert_eq!(broken_line(verify_audit(&path)), 2);
+    write(vec![&ls[0], &ls[2], &ls[1], &ls[3]]);
+    assert_eq!(broken_line(verify_audit(&path)), 2);
+    // The tail cut off: the chain itself is intact, the head file is not.
+    write(vec![&ls[0], &ls[1], &ls[2]]);
+    assert!(matches!(
+        verify_audit(&path),
+        Err(AuditError::HeadMismatch { .. })
+    ));
+    // A half-written last line.
+    std::fs::write(&path, format!("{}\n{}", ls[0], &ls[1][..10])).unwrap();
+    assert_eq!(broken_line(verify_audit(&path)), 2);
+    // Without the head file the intact prefix verifies, and says the tail is unchecked.
+    write(vec![&ls[0], &ls[1]]);
+    std::fs::remove_file(head_path(&path)).unwrap();
+    let s = verify_audit(&path).unwrap();
+    assert_eq!((s.lines, s.head_checked), (2, false));
+    // Nothing is appended to a broken log.
+    write(vec![&ls[1]]);
+    assert!(AuditLog::open(&path).is_err());
+}
+
+#[tokio::test]
+async fn backend_failures_are_logged_as_failed_and_nothing_secret_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let (signer, me) = setup(dir.path(), "").await;
+    let h = cfxlight_primitives::keccak256(b"blind");
+    assert!(matches!(
+        signer.sign_hash(&me, &h).await,
+        Err(SignerError::BlindSigningDisabled)
+    ));
+    let log = lines(&dir.path().join("audit.jsonl"));
+    assert_eq!(log[0]["method"], "sign_hash");
+    assert_eq!(log[0]["decision"], "failed");
+    let text = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    assert!(!text.contains("\"pw\"") && !text.contains(&SDK_KEY[2..]));
+}

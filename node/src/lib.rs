@@ -8,5 +8,7 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod light;
 pub mod rpc_client;
 pub mod store;
+pub mod wire;

@@ -1,0 +1,347 @@
+//! One light-protocol peer: a session, a reader task that routes responses to waiting
+//! requests by id, and a heartbeat under the provider's 180 s limit.
+//!
+//! Every answer is checked against its request here (right message, only items that were
+//! asked for); what the answer *means* (hash chains, witnesses, proofs) is checked by sync.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use cfxlight_primitives::{header::BlockHeader, H256};
+use k256::SecretKey;
+use thiserror::Error;
+use tokio::{
+    io::WriteHalf,
+    net::TcpStream,
+    sync::{oneshot, watch, Mutex},
+    task::JoinHandle,
+};
+
+use super::message::{self, Incoming, StatusPong, WitnessInfo};
+use crate::wire::{
+    session::{self, Packet, SessionError, SessionWriter},
+    NodeUrl,
+};
+
+/// conflux-rust's light client pings every 30 s; the provider drops peers silent ≥ 180 s.
+pub const HEARTBEAT: Duration = Duration::from_secs(30);
+/// How long a request may wait for its answer.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a light peer needs to know about our chain.
+#[derive(Debug, Clone, Copy)]
+pub struct ChainIdentity {
+    /// P2P network id (HELLO).
+    pub network_id: u64,
+    /// Core chain id (StatusPing).
+    pub chain_id: u32,
+    /// Genesis hash (StatusPing), which the provider requires to match its own.
+    pub genesis_hash: H256,
+}
+
+/// Why a peer request failed.
+#[derive(Debug, Error)]
+pub enum PeerError {
+    /// Session-level failure.
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    /// The peer is on another chain.
+    #[error("peer is on another chain: genesis {genesis:?}, chain id {chain_id}")]
+    WrongChain {
+        /// Its genesis.
+        genesis: H256,
+        /// Its chain id.
+        chain_id: u32,
+    },
+    /// The peer is not a full or archive node.
+    #[error("peer is a light node (node type {0}); it cannot serve us")]
+    NotAProvider(u8),
+    /// No answer in time.
+    #[error("peer did not answer {what} within {REQUEST_TIMEOUT:?}")]
+    Timeout {
+        /// Which request.
+        what: &'static str,
+    },
+    /// The session ended.
+    #[error("peer connection closed")]
+    Closed,
+    /// The answer is not what was asked for.
+    #[error("peer misbehaved: {0}")]
+    Misbehaved(String),
+    /// The peer throttled the request.
+    #[error("peer throttled the request; retry in {0:?}")]
+    Throttled(Duration),
+}
+
+type Pending = Arc<std::sync::Mutex<HashMap<u64, oneshot::Sender<Incoming>>>>;
+
+/// A connected, status-checked light-protocol provider.
+pub struct LightPeer {
+    /// The peer's address and verified node id.
+    pub url: NodeUrl,
+    writer: Mutex<SessionWriter<WriteHalf<TcpStream>>>,
+    pending: Pending,
+    next_id: AtomicU64,
+    status: watch::Receiver<StatusPong>,
+    alive: watch::Receiver<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for LightPeer {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl LightPeer {
+    /// Connects, handshakes, exchanges HELLO and StatusPingV2/PongV2, and checks that the
+    /// peer is a provider on our chain.
+    pub async fn connect(
+        url: &NodeUrl,
+        key: &SecretKey,
+        chain: ChainIdentity,
+        local: Option<std::net::IpAddr>,
+    ) -> Result<LightPeer, PeerError> {
+        let mut s = session::connect(url, key, chain.network_id, 1, local).await?;
+        let (ping, id) = message::status_ping(chain.chain_id, &chain.genesis_hash);
+        s.writer.send(&session::user_packet(&ping, id)).await?;
+        let pong = tokio::time::timeout(REQUEST_TIMEOUT, async {
+            loop {
+                match s.reader.next().await? {
+                    Packet::User { protocol, payload } if protocol == session::LIGHT_PROTOCOL => {
+                        if let Ok(Incoming::StatusPong(p)) = message::decode(&payload) {
+                            return Ok(p);
+                        }
+                    }
+                    Packet::Disconnect(r) => {
+                        return Err(PeerError::Session(SessionError::Disconnected(r)))
+                    }
+                    _ => {}
+                }
+            }
+        })
+        .await
+        .map_err(|_| PeerError::Timeout { what: "StatusPing" })??;
+        if pong.genesis_hash != chain.genesis_hash || pong.chain_id != chain.chain_id {
+            return Err(PeerError::WrongChain {
+                genesis: pong.genesis_hash,
+                chain_id: pong.chain_id,
+            });
+        }
+        if pong.node_type == message::NODE_TYPE_LIGHT {
+            return Err(PeerError::NotAProvider(pong.node_type));
+        }
+        let (status_tx, status) = watch::channel(pong);
+        let (alive_tx, alive) = watch::channel(true);
+        let pending: Pending = Arc::default();
+        let reader_pending = pending.clone();
+        let mut reader = s.reader;
+        let reader_task = tokio::spawn(async move {
+            loop {
+                let packet = match reader.next().await {
+                    Ok(p) => p,
+                    Err(_) => break,
+                };
+                let Packet::User { protocol, payload } = packet else {
+                    if matches!(packet, Packet::Disconnect(_)) {
+                        break;
+                    }
+                    continue;
+                };
+                if protocol != session::LIGHT_PROTOCOL {
+                    continue;
+                }
+                let Ok(msg) = message::decode(&payload) else {
+                    // A malformed message ends the session: the peer is broken or lying.
+                    break;
+                };
+                let request_id = match &msg {
+                    Incoming::BlockHashes { request_id, .. }
+                    | Incoming::BlockHeaders { request_id, .. }
+                    | Incoming::WitnessInfo { request_id, .. } => Some(*request_id),
+                    Incoming::Throttled { request_id, .. } => *request_id,
+                    Incoming::StatusPong(p) => {
+                        let _ = status_tx.send(p.clone());
+                        None
+                    }
+                    Incoming::NewBlockHashes(_) | Incoming::Other(_) => None,
+                };
+                if let Some(id) = request_id {
+                    let waiter = reader_pending.lock().ok().and_then(|mut m| m.remove(&id));
+                    if let Some(w) = waiter {
+                        let _ = w.send(msg);
+                    }
+                }
+            }
+            let _ = alive_tx.send(false);
+            // Wake every waiter: their senders drop with the map entries.
+            if let Ok(mut m) = reader_pending.lock() {
+                m.clear();
+            }
+        });
+        let peer = LightPeer {
+            url: url.clone(),
+            writer: Mutex::new(s.writer),
+            pending,
+            next_id: AtomicU64::new(1),
+            status,
+            alive,
+            tasks: vec![reader_task],
+        };
+        Ok(peer)
+    }
+
+    /// Starts the heartbeat; the returned handle stops it when aborted or dropped with the peer.
+    pub fn spawn_heartbeat(self: &Arc<Self>, chain: ChainIdentity) {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(HEARTBEAT);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(peer) = weak.upgrade() else { break };
+                let (ping, id) = message::status_ping(chain.chain_id, &chain.genesis_hash);
+                if peer
+                    .send_raw_packet(&session::user_packet(&ping, id))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
+    }
+
+    /// The provider's latest status (updated by every pong).
+    pub fn status(&self) -> StatusPong {
+        self.status.borrow().clone()
+    }
+
+    /// Whether the session is still up.
+    pub fn is_alive(&self) -> bool {
+        *self.alive.borrow()
+    }
+
+    async fn send_raw_packet(&self, packet: &[u8]) -> Result<(), PeerError> {
+        self.writer
+            .lock()
+            .await
+            .send(packet)
+            .await
+            .map_err(PeerError::from)
+    }
+
+    async fn request(
+        &self,
+        what: &'static str,
+        build: impl FnOnce(u64) -> (Vec<u8>, u8),
+    ) -> Result<Incoming, PeerError> {
+        if !self.is_alive() {
+            return Err(PeerError::Closed);
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.pending
+            .lock()
+            .map_err(|_| PeerError::Closed)?
+            .insert(id, tx);
+        let (body, msg_id) = build(id);
+        if let Err(e) = self
+            .send_raw_packet(&session::user_packet(&body, msg_id))
+            .await
+        {
+            self.forget(id);
+            return Err(e);
+        }
+        let answer = tokio::time::timeout(REQUEST_TIMEOUT, rx).await;
+        self.forget(id);
+        match answer {
+            Err(_) => Err(PeerError::Timeout { what }),
+            Ok(Err(_)) => Err(PeerError::Closed),
+            Ok(Ok(Incoming::Throttled { wait_nanos, .. })) => {
+                Err(PeerError::Throttled(Duration::from_nanos(wait_nanos)))
+            }
+            Ok(Ok(msg)) => Ok(msg),
+        }
+    }
+
+    fn forget(&self, id: u64) {
+        if let Ok(mut m) = self.pending.lock() {
+            m.remove(&id);
+        }
+    }
+
+    /// Block hashes of `epochs`, flattened per epoch (each epoch's pivot block last).
+    pub async fn block_hashes_by_epoch(&self, epochs: &[u64]) -> Result<Vec<H256>, PeerError> {
+        match self
+            .request("GetBlockHashesByEpoch", |id| {
+                message::get_block_hashes_by_epoch(id, epochs)
+            })
+            .await?
+        {
+            Incoming::BlockHashes { hashes, .. } => Ok(hashes),
+            other => Err(PeerError::Misbehaved(format!(
+                "answered GetBlockHashesByEpoch with {other:?}"
+            ))),
+        }
+    }
+
+    /// Headers by hash; every returned header must hash to one that was asked for.
+    pub async fn block_headers(&self, hashes: &[H256]) -> Result<Vec<BlockHeader>, PeerError> {
+        match self
+            .request("GetBlockHeaders", |id| {
+                message::get_block_headers(id, hashes)
+            })
+            .await?
+        {
+            Incoming::BlockHeaders { headers, .. } => {
+                if let Some(h) = headers.iter().find(|h| !hashes.contains(&h.hash())) {
+                    return Err(PeerError::Misbehaved(format!(
+                        "sent header {:?} that was not asked for (or altered)",
+                        h.hash()
+                    )));
+                }
+                Ok(headers)
+            }
+            other => Err(PeerError::Misbehaved(format!(
+                "answered GetBlockHeaders with {other:?}"
+            ))),
+        }
+    }
+
+    /// Blame witnesses for `heights`.
+    pub async fn witness_info(&self, heights: &[u64]) -> Result<Vec<WitnessInfo>, PeerError> {
+        match self
+            .request("GetWitnessInfo", |id| {
+                message::get_witness_info(id, heights)
+            })
+            .await?
+        {
+            Incoming::WitnessInfo { infos, .. } => {
+                if infos.iter().any(|w| !heights.contains(&w.height)) {
+                    return Err(PeerError::Misbehaved(
+                        "sent a witness that was not asked for".into(),
+                    ));
+                }
+                Ok(infos)
+            }
+            other => Err(PeerError::Misbehaved(format!(
+                "answered GetWitnessInfo with {other:?}"
+            ))),
+        }
+    }
+
+    /// Relays a raw signed transaction (no answer is defined by the protocol).
+    pub async fn send_raw_tx(&self, raw: &[u8]) -> Result<(), PeerError> {
+        let (body, id) = message::send_raw_tx(raw);
+        self.send_raw_packet(&session::user_packet(&body, id)).await
+    }
+}

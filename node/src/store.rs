@@ -17,6 +17,8 @@ pub const COLUMN_FAMILIES: [&str; 5] = ["headers", "pivot", "roots", "meta", "pe
 pub const SCHEMA_VERSION: u32 = 1;
 
 const KEY_GENESIS: &[u8] = b"genesis_hash";
+const KEY_BEST_EPOCH: &[u8] = b"best_epoch";
+const KEY_LATEST_STATE: &[u8] = b"latest_state";
 const KEY_CHAIN_ID: &[u8] = b"chain_id";
 const KEY_SCHEMA: &[u8] = b"schema_version";
 
@@ -57,6 +59,30 @@ pub enum StoreError {
         /// Version found.
         found: String,
     },
+}
+
+/// One epoch of the pivot chain, verified and ready to be stored.
+#[derive(Debug, Clone)]
+pub struct EpochRecord {
+    /// Epoch number (= pivot block height).
+    pub epoch: u64,
+    /// Pivot block hash.
+    pub pivot: H256,
+    /// Every block hash executed in this epoch, pivot last.
+    pub blocks: Vec<H256>,
+    /// The headers of those blocks, as `(hash, wire RLP)`.
+    pub headers: Vec<(H256, Vec<u8>)>,
+}
+
+/// Deferred roots of an epoch's state, verified against the pivot chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifiedRoots {
+    /// State root (keccak of snapshot ‖ intermediate ‖ delta roots).
+    pub state_root: H256,
+    /// Receipts root.
+    pub receipts_root: H256,
+    /// Logs bloom hash.
+    pub logs_bloom_hash: H256,
 }
 
 /// An open store, bound to one chain.
@@ -151,6 +177,137 @@ impl Store {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        self.db
+            .cf_handle(name)
+            .expect("column families exist after open")
+    }
+
+    fn db_err(&self, source: rocksdb::Error) -> StoreError {
+        StoreError::Db {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn get_u64(&self, key: &[u8]) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .get_meta(key)?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+            .map(u64::from_be_bytes))
+    }
+
+    /// The highest epoch whose pivot header is stored and verified (None before the first).
+    pub fn best_epoch(&self) -> Result<Option<u64>, StoreError> {
+        self.get_u64(KEY_BEST_EPOCH)
+    }
+
+    /// The highest epoch whose deferred roots are verified.
+    pub fn latest_state(&self) -> Result<Option<u64>, StoreError> {
+        self.get_u64(KEY_LATEST_STATE)
+    }
+
+    /// The pivot hash of an epoch.
+    pub fn pivot(&self, epoch: u64) -> Result<Option<H256>, StoreError> {
+        let v = self
+            .db
+            .get_cf(self.cf("pivot"), epoch.to_be_bytes())
+            .map_err(|e| self.db_err(e))?;
+        Ok(v.filter(|v| v.len() == 32).map(|v| H256::from_slice(&v)))
+    }
+
+    /// A header's wire RLP by block hash.
+    pub fn header(&self, hash: &H256) -> Result<Option<Vec<u8>>, StoreError> {
+        self.db
+            .get_cf(self.cf("headers"), hash.as_bytes())
+            .map_err(|e| self.db_err(e))
+    }
+
+    /// The block hashes of an epoch (pivot last).
+    pub fn epoch_blocks(&self, epoch: u64) -> Result<Option<Vec<H256>>, StoreError> {
+        let v = self
+            .db
+            .get_cf(
+                self.cf("pivot"),
+                [&epoch.to_be_bytes()[..], b"/blocks"].concat(),
+            )
+            .map_err(|e| self.db_err(e))?;
+        Ok(v.map(|v| v.chunks_exact(32).map(H256::from_slice).collect()))
+    }
+
+    /// Verified deferred roots of an epoch.
+    pub fn roots(&self, epoch: u64) -> Result<Option<VerifiedRoots>, StoreError> {
+        let v = self
+            .db
+            .get_cf(self.cf("roots"), epoch.to_be_bytes())
+            .map_err(|e| self.db_err(e))?;
+        Ok(v.filter(|v| v.len() == 96).map(|v| VerifiedRoots {
+            state_root: H256::from_slice(&v[..32]),
+            receipts_root: H256::from_slice(&v[32..64]),
+            logs_bloom_hash: H256::from_slice(&v[64..]),
+        }))
+    }
+
+    /// Stores verified epochs and roots and moves the markers, all in one atomic batch:
+    /// after a crash either all of it is there or none of it.
+    pub fn commit(
+        &self,
+        epochs: &[EpochRecord],
+        roots: &[(u64, VerifiedRoots)],
+    ) -> Result<(), StoreError> {
+        let mut batch = WriteBatch::default();
+        for e in epochs {
+            for (hash, rlp) in &e.headers {
+                batch.put_cf(self.cf("headers"), hash.as_bytes(), rlp);
+            }
+            batch.put_cf(self.cf("pivot"), e.epoch.to_be_bytes(), e.pivot.as_bytes());
+            let blocks: Vec<u8> = e.blocks.iter().flat_map(|h| h.0).collect();
+            batch.put_cf(
+                self.cf("pivot"),
+                [&e.epoch.to_be_bytes()[..], b"/blocks"].concat(),
+                blocks,
+            );
+        }
+        if let Some(last) = epochs.last() {
+            batch.put_cf(self.meta(), KEY_BEST_EPOCH, last.epoch.to_be_bytes());
+        }
+        for (epoch, r) in roots {
+            let v = [r.state_root.0, r.receipts_root.0, r.logs_bloom_hash.0].concat();
+            batch.put_cf(self.cf("roots"), epoch.to_be_bytes(), v);
+        }
+        if let Some((epoch, _)) = roots.last() {
+            batch.put_cf(self.meta(), KEY_LATEST_STATE, epoch.to_be_bytes());
+        }
+        self.db.write(batch).map_err(|e| self.db_err(e))
+    }
+
+    /// Forgets the pivot chain above `epoch` and roots above `roots_epoch` (a reorg of the
+    /// recent pivot chain); the markers move back in the same batch as the deletions.
+    pub fn rewind_to(&self, epoch: u64, roots_epoch: Option<u64>) -> Result<(), StoreError> {
+        let best = self.best_epoch()?.unwrap_or(0);
+        let mut batch = WriteBatch::default();
+        for e in (epoch + 1)..=best {
+            batch.delete_cf(self.cf("pivot"), e.to_be_bytes());
+            batch.delete_cf(
+                self.cf("pivot"),
+                [&e.to_be_bytes()[..], b"/blocks"].concat(),
+            );
+        }
+        let first_dropped_root = roots_epoch.map_or(0, |r| r + 1);
+        for e in first_dropped_root..=best {
+            batch.delete_cf(self.cf("roots"), e.to_be_bytes());
+        }
+        batch.put_cf(self.meta(), KEY_BEST_EPOCH, epoch.to_be_bytes());
+        match roots_epoch {
+            Some(r) if self.latest_state()?.is_some_and(|s| s > r) => {
+                batch.put_cf(self.meta(), KEY_LATEST_STATE, r.to_be_bytes())
+            }
+            None => batch.delete_cf(self.meta(), KEY_LATEST_STATE),
+            _ => {}
+        }
+        self.db.write(batch).map_err(|e| self.db_err(e))
+    }
 }
 
 #[cfg(test)]
@@ -180,6 +337,43 @@ mod tests {
         for cf in COLUMN_FAMILIES {
             assert!(s.db.cf_handle(cf).is_some(), "{cf}");
         }
+    }
+
+    #[test]
+    fn epochs_and_roots_commit_atomically_and_rewind() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), H256::zero(), 1).unwrap();
+        assert_eq!(s.best_epoch().unwrap(), None);
+        let rec = |e: u64| EpochRecord {
+            epoch: e,
+            pivot: H256::from_low_u64_be(e),
+            blocks: vec![H256::repeat_byte(e as u8), H256::from_low_u64_be(e)],
+            headers: vec![(H256::from_low_u64_be(e), vec![0xc0, e as u8])],
+        };
+        let roots = VerifiedRoots {
+            state_root: H256::repeat_byte(1),
+            receipts_root: H256::repeat_byte(2),
+            logs_bloom_hash: H256::repeat_byte(3),
+        };
+        s.commit(&[rec(1), rec(2), rec(3)], &[(1, roots)]).unwrap();
+        assert_eq!(s.best_epoch().unwrap(), Some(3));
+        assert_eq!(s.latest_state().unwrap(), Some(1));
+        assert_eq!(s.pivot(2).unwrap(), Some(H256::from_low_u64_be(2)));
+        assert_eq!(s.epoch_blocks(3).unwrap().unwrap().len(), 2);
+        assert_eq!(
+            s.header(&H256::from_low_u64_be(3)).unwrap(),
+            Some(vec![0xc0, 3])
+        );
+        assert_eq!(s.roots(1).unwrap(), Some(roots));
+        s.rewind_to(1, None).unwrap();
+        assert_eq!(s.latest_state().unwrap(), None);
+        assert_eq!(s.roots(1).unwrap(), None);
+        assert_eq!(s.best_epoch().unwrap(), Some(1));
+        assert_eq!(s.pivot(2).unwrap(), None);
+        // What was committed survives a reopen.
+        drop(s);
+        let s = Store::open(dir.path(), H256::zero(), 1).unwrap();
+        assert_eq!(s.pivot(1).unwrap(), Some(H256::from_low_u64_be(1)));
     }
 
     #[test]

@@ -88,6 +88,7 @@ pub struct LightPeer {
     writer: Mutex<SessionWriter<WriteHalf<TcpStream>>>,
     pending: Pending,
     next_id: AtomicU64,
+    chain: ChainIdentity,
     status: watch::Receiver<StatusPong>,
     alive: watch::Receiver<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -192,6 +193,7 @@ impl LightPeer {
             writer: Mutex::new(s.writer),
             pending,
             next_id: AtomicU64::new(1),
+            chain,
             status,
             alive,
             tasks: vec![reader_task],
@@ -199,8 +201,8 @@ impl LightPeer {
         Ok(peer)
     }
 
-    /// Starts the heartbeat; the returned handle stops it when aborted or dropped with the peer.
-    pub fn spawn_heartbeat(self: &Arc<Self>, chain: ChainIdentity) {
+    /// Starts the heartbeat, which ends when the peer is dropped or the session fails.
+    pub fn spawn_heartbeat(self: &Arc<Self>) {
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(HEARTBEAT);
@@ -208,16 +210,17 @@ impl LightPeer {
             loop {
                 tick.tick().await;
                 let Some(peer) = weak.upgrade() else { break };
-                let (ping, id) = message::status_ping(chain.chain_id, &chain.genesis_hash);
-                if peer
-                    .send_raw_packet(&session::user_packet(&ping, id))
-                    .await
-                    .is_err()
-                {
+                if peer.ping().await.is_err() {
                     break;
                 }
             }
         });
+    }
+
+    /// Sends a StatusPing; the pong updates [`LightPeer::status`] when it arrives.
+    pub async fn ping(&self) -> Result<(), PeerError> {
+        let (ping, id) = message::status_ping(self.chain.chain_id, &self.chain.genesis_hash);
+        self.send_raw_packet(&session::user_packet(&ping, id)).await
     }
 
     /// The provider's latest status (updated by every pong).

@@ -1,0 +1,190 @@
+//! Header sync against a real conflux-rust node (`scripts/devnet`): what we store is the
+//! node's pivot chain, with the node's deferred roots, and a `kill -9` loses nothing.
+//!
+//! Gated like `devnet.rs`: `CFXLIGHT_DEVNET=<dir>`, required under CI.
+
+#![allow(clippy::unwrap_used, missing_docs)] // a test may stop at the first surprise
+
+use std::{
+    net::IpAddr,
+    path::PathBuf,
+    process::{Command, Stdio},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use cfxlight_chainspec::PowMode;
+use cfxlight_node::{
+    light::peer::{ChainIdentity, LightPeer},
+    rpc_client::RpcClient,
+    store::Store,
+    sync::{Progress, Syncer, DEFERRED_STATE_EPOCHS},
+    wire::NodeUrl,
+};
+use cfxlight_primitives::{header::BlockHeader, rpc};
+use serde_json::{json, Value};
+
+struct Net {
+    dir: PathBuf,
+    url: NodeUrl,
+    chain: ChainIdentity,
+    rpc: RpcClient,
+}
+
+fn devnet() -> Option<Net> {
+    let Some(dir) = std::env::var_os("CFXLIGHT_DEVNET") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs the devnet tests: set CFXLIGHT_DEVNET"
+        );
+        eprintln!("skipped: CFXLIGHT_DEVNET is not set (run scripts/test)");
+        return None;
+    };
+    let dir = PathBuf::from(dir);
+    let d: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("devnet.json")).unwrap()).unwrap();
+    Some(Net {
+        url: d["bootnode"].as_str().unwrap().parse().unwrap(),
+        chain: ChainIdentity {
+            network_id: d["network_id"].as_u64().unwrap(),
+            chain_id: d["chain_id"].as_u64().unwrap() as u32,
+            genesis_hash: d["genesis_hash"].as_str().unwrap().parse().unwrap(),
+        },
+        rpc: RpcClient::new(d["rpc_url"].as_str().unwrap()),
+        dir,
+    })
+}
+
+fn pivot_by_rpc(rpc: &RpcClient, epoch: u64) -> rpc::Block {
+    rpc.call(
+        "cfx_getBlockByEpochNumber",
+        json!([format!("{epoch:#x}"), false]),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn synced_pivot_chain_and_deferred_roots_equal_the_full_nodes() {
+    let Some(net) = devnet() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        Arc::new(Store::open(dir.path(), net.chain.genesis_hash, net.chain.chain_id).unwrap());
+    let key = k256::SecretKey::random(&mut rand::rngs::OsRng);
+    let peer = LightPeer::connect(
+        &net.url,
+        &key,
+        net.chain,
+        Some(IpAddr::from([127, 0, 0, 21])),
+    )
+    .await
+    .unwrap();
+    let syncer = Syncer::new(store.clone(), PowMode::Test, net.chain.genesis_hash);
+    syncer.init(&peer).await.unwrap();
+    let started = Instant::now();
+    // Sync to the peer's tip, then keep following it until 20 more epochs have been
+    // verified on top (about 10 s at the devnet's 500 ms blocks).
+    let mut target = None;
+    loop {
+        match syncer.round(&peer).await.unwrap() {
+            Progress::Advanced(_) => {}
+            Progress::Rewound(to) => eprintln!("rewound to {to}"),
+            Progress::AtTip => {
+                let best = store.best_epoch().unwrap().unwrap();
+                let t = *target.get_or_insert(best + 20);
+                if best >= t {
+                    break;
+                }
+                peer.ping().await.unwrap();
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "sync did not follow the tip"
+        );
+    }
+    let best = store.best_epoch().unwrap().unwrap();
+    let latest_state = store.latest_state().unwrap().unwrap();
+    assert_eq!(latest_state, best - DEFERRED_STATE_EPOCHS);
+    tokio::task::block_in_place(|| {
+        for epoch in 0..=best {
+            let theirs = pivot_by_rpc(&net.rpc, epoch);
+            assert_eq!(
+                store.pivot(epoch).unwrap(),
+                Some(theirs.hash),
+                "pivot of epoch {epoch}"
+            );
+            let raw = store.header(&theirs.hash).unwrap().unwrap();
+            assert_eq!(BlockHeader::decode(&raw).unwrap().hash(), theirs.hash);
+            let blocks: Vec<cfxlight_primitives::H256> = net
+                .rpc
+                .call("cfx_getBlocksByEpoch", json!([format!("{epoch:#x}")]))
+                .unwrap();
+            assert_eq!(
+                store.epoch_blocks(epoch).unwrap().unwrap(),
+                blocks,
+                "blocks of epoch {epoch}"
+            );
+        }
+        for epoch in 0..=latest_state {
+            let carrier = pivot_by_rpc(&net.rpc, epoch + DEFERRED_STATE_EPOCHS);
+            let roots = store.roots(epoch).unwrap().unwrap();
+            assert_eq!(
+                roots.state_root, carrier.deferred_state_root,
+                "state root of epoch {epoch}"
+            );
+            assert_eq!(roots.receipts_root, carrier.deferred_receipts_root);
+            assert_eq!(roots.logs_bloom_hash, carrier.deferred_logs_bloom_hash);
+        }
+    });
+    eprintln!("verified {} epochs against the full node", best + 1);
+}
+
+fn spawn_node(net: &Net, datadir: &std::path::Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_cfxlight"))
+        .args(["node", "--chain", "devnet", "--chain-id"])
+        .arg(net.chain.chain_id.to_string())
+        .arg("--genesis-hash")
+        .arg(format!("{:?}", net.chain.genesis_hash))
+        .arg("--bootnode")
+        .arg(net.url.to_string())
+        .arg("--datadir")
+        .arg(datadir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn kill_9_during_sync_then_restart_resumes_without_gaps() {
+    let Some(net) = devnet() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    // Each run dials from 127.0.0.1 (one session per IP): runs are sequential.
+    for round in 0..3 {
+        let mut child = spawn_node(&net, dir.path());
+        std::thread::sleep(Duration::from_millis(700 + 400 * round));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    }
+    let genesis = net.chain.genesis_hash;
+    let store = Store::open(dir.path(), genesis, net.chain.chain_id).unwrap();
+    let best = store.best_epoch().unwrap().expect("something was synced");
+    assert!(best > 0);
+    // Every stored epoch is present and links to the one before: nothing missing, nothing twice.
+    let mut parent = None;
+    for epoch in 0..=best {
+        let hash = store
+            .pivot(epoch)
+            .unwrap()
+            .unwrap_or_else(|| panic!("epoch {epoch} missing"));
+        let h = BlockHeader::decode(&store.header(&hash).unwrap().unwrap()).unwrap();
+        assert_eq!(h.height, epoch);
+        if let Some(p) = parent {
+            assert_eq!(h.parent_hash, p, "epoch {epoch} does not link");
+        }
+        parent = Some(hash);
+    }
+    assert!(store.pivot(best + 1).unwrap().is_none());
+    let _ = &net.dir;
+}

@@ -34,6 +34,9 @@ pub enum Command {
     /// Query a Conflux node's JSON-RPC and check what it reports.
     #[command(subcommand)]
     Chain(ChainCommand),
+    /// Accounts and signatures from a signer backend (BSIM card, keystore).
+    #[command(subcommand)]
+    Signer(cfxlight_signer::cli::SignerCommand),
 }
 
 /// `cfxlight node` flags. Precedence: flags > config file > chain spec > defaults.

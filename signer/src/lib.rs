@@ -19,6 +19,7 @@
 //! not decide what to sign; that is the node's and the user's job.
 
 pub mod audit;
+pub mod bsim;
 pub mod cli;
 pub mod error;
 pub mod keystore;

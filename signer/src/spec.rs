@@ -199,13 +199,26 @@ pub fn open_signer(
             )?;
             Ok(Box::new(signer))
         }
+        "bsim" => {
+            let opts = spec
+                .options()
+                .map_err(|e| SignerError::InvalidSpec(e.to_string()))?;
+            let reader = opts.get("reader").cloned();
+            let signer = crate::bsim::BsimSigner::open(
+                crate::bsim::BsimSpec { reader },
+                chain_id,
+                options.secret,
+            )?;
+            Ok(Box::new(signer))
+        }
         other => Err(SignerError::UnsupportedBackend(other.to_string())),
     }
 }
 
-/// Whether opening this backend needs a password up front (so the CLI knows to prompt).
+/// Whether opening this backend needs a password or PIN up front (so the CLI knows to
+/// prompt): a keystore to decrypt, a card to unlock for signing.
 pub fn needs_secret(spec: &SignerSpec) -> bool {
-    spec.backend == "keystore"
+    spec.backend == "keystore" || spec.backend == "bsim"
 }
 
 #[cfg(test)]
@@ -256,7 +269,6 @@ mod tests {
     #[test]
     fn backends_not_built_are_unsupported_not_silently_ignored() {
         for s in [
-            "bsim",
             "pkcs11:/usr/lib/softhsm/libsofthsm2.so",
             "plugin:x",
             "remote:y",
@@ -266,6 +278,19 @@ mod tests {
                 Err(SignerError::UnsupportedBackend(b)) => assert_eq!(b, spec.backend),
                 other => panic!("{s}: {:?}", other.map(|_| ())),
             }
+        }
+    }
+
+    #[test]
+    fn bsim_with_a_reader_that_does_not_exist_says_card_absent() {
+        let spec: SignerSpec = "bsim:reader=No Such Reader 99".parse().unwrap();
+        match open_signer(&spec, 1, OpenOptions::default()) {
+            // Without pcscd at all the context fails; either way the user is told clearly.
+            Err(SignerError::CardAbsent { reader }) => {
+                assert_eq!(reader.as_deref(), Some("No Such Reader 99"))
+            }
+            Err(SignerError::Backend(m)) => assert!(m.contains("BSIM"), "{m}"),
+            other => panic!("{:?}", other.map(|_| ())),
         }
     }
 }

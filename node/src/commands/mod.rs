@@ -27,6 +27,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Tx(c) => tx::run(c),
         Command::Chainspec(c) => chainspec::run(c),
         Command::Chain(c) => chain::run(c),
+        Command::Signer(c) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(cfxlight_signer::cli::run(c)),
     }
 }
 

@@ -1,0 +1,128 @@
+//! The BSIM card as a [`Signer`]: the card keeps the keys, the host only asks it to sign
+//! the digest this crate computed, and checks the answer before it leaves.
+//!
+//! Each key on the card is an account (coin type 503, indexes from 1). The card client
+//! (`cfxlight-bsim`) holds one PC/SC exchange at a time, detects a removed or swapped card
+//! and re-reads the public keys after any reconnect; here every signature is additionally
+//! recovered and compared with the account's public key. PC/SC calls block: `open` blocks
+//! (call it from a blocking context), signing runs on the blocking pool. The PIN is verified
+//! once at open, from zeroizing memory, never retried.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use cfxlight_bsim::{BsimCard, BsimOptions, Error as CardError};
+use cfxlight_primitives::{crypto::Signature, H160, H256, H512};
+use zeroize::Zeroizing;
+
+use crate::{
+    error::SignerError,
+    signer::{check_signature, Account, SignRequest, Signer},
+};
+
+/// Options of the `bsim` backend (`bsim`, `bsim:reader=<name>`).
+#[derive(Debug, Clone, Default)]
+pub struct BsimSpec {
+    /// Reader name; the first reader with a card when absent.
+    pub reader: Option<String>,
+}
+
+/// A key on the card: its index and 64-byte public key.
+type CardKey = (u8, [u8; 64]);
+
+/// A BSIM card behind the [`Signer`] trait.
+pub struct BsimSigner {
+    card: Arc<Mutex<BsimCard>>,
+    chain_id: u32,
+    reader: Option<String>,
+    accounts: Vec<(u8, Account)>,
+}
+
+fn map_card_error(e: CardError, reader: &Option<String>) -> SignerError {
+    match e {
+        CardError::CardAbsent(_) | CardError::NoReader(_) => SignerError::CardAbsent {
+            reader: reader.clone(),
+        },
+        CardError::PinRequired => SignerError::PinRequired,
+        CardError::WrongPin { tries_left } => SignerError::WrongPin { tries_left },
+        CardError::PinBlocked => SignerError::PinBlocked { tries_left: 0 },
+        CardError::WrongCard { expected, found } => SignerError::Backend(format!(
+            "wrong card: expected {expected}, found {found}; insert the original card"
+        )),
+        other => SignerError::Backend(format!("BSIM card: {other}")),
+    }
+}
+
+impl BsimSigner {
+    /// Connects to the card, verifies the PIN (when given) and reads its accounts. Blocks.
+    pub fn open(
+        spec: BsimSpec,
+        chain_id: u32,
+        pin: Option<Zeroizing<String>>,
+    ) -> Result<BsimSigner, SignerError> {
+        let reader = spec.reader.clone();
+        let open = || -> Result<(BsimCard, Vec<CardKey>), CardError> {
+            let mut card = BsimCard::connect(BsimOptions {
+                reader: spec.reader.clone(),
+                ..BsimOptions::default()
+            })?;
+            if let Some(pin) = &pin {
+                card.verify_pin(pin)?;
+            }
+            let keys = card.list_keys()?;
+            Ok((card, keys))
+        };
+        let (card, keys) = open().map_err(|e| map_card_error(e, &reader))?;
+        let accounts = keys
+            .into_iter()
+            .map(|(index, public)| (index, Account::from_public(H512::from(public))))
+            .collect();
+        Ok(BsimSigner {
+            card: Arc::new(Mutex::new(card)),
+            chain_id,
+            reader,
+            accounts,
+        })
+    }
+
+    fn account(&self, from: &H160) -> Result<(u8, Account), SignerError> {
+        self.accounts
+            .iter()
+            .find(|(_, a)| a.address == *from)
+            .cloned()
+            .ok_or(SignerError::UnknownAccount(*from))
+    }
+}
+
+#[async_trait]
+impl Signer for BsimSigner {
+    fn chain_id(&self) -> u32 {
+        self.chain_id
+    }
+
+    async fn accounts(&self) -> Result<Vec<Account>, SignerError> {
+        Ok(self.accounts.iter().map(|(_, a)| *a).collect())
+    }
+
+    async fn sign_request(&self, req: &SignRequest<'_>) -> Result<Signature, SignerError> {
+        // Raw hashes only with an explicit opt-in, which this backend never gives: no blind
+        // signing on a hardware key.
+        req.check_basic(self.chain_id, false)?;
+        let (index, account) = self.account(&req.from())?;
+        let digest: H256 = req.digest();
+        let card = self.card.clone();
+        let reader = self.reader.clone();
+        let sig = tokio::task::spawn_blocking(move || {
+            let mut card = card
+                .lock()
+                .map_err(|_| SignerError::Backend("card lock poisoned".into()))?;
+            card.sign_hash(index, &digest.0)
+                .map_err(|e| map_card_error(e, &reader))
+        })
+        .await
+        .map_err(|e| SignerError::Backend(format!("card task failed: {e}")))??;
+        let sig = sig.to_conflux();
+        check_signature(&account, &digest, &sig)?;
+        Ok(sig)
+    }
+}

@@ -214,7 +214,8 @@ fn parse_hello(b: &[u8]) -> Result<Hello, SessionError> {
     })
 }
 
-fn hello_packet(network_id: u64, port: u16) -> Vec<u8> {
+/// Builds our HELLO: network id, `[["clp", 2]]`, and a loopback endpoint with `port`.
+pub fn hello_packet(network_id: u64, port: u16) -> Vec<u8> {
     let mut s = RlpStream::new_list(3);
     s.append(&network_id);
     s.begin_list(1)

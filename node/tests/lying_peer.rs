@@ -1,0 +1,231 @@
+//! Fault injection: a *lying* light-protocol provider in front of the real node.
+//!
+//! The fake (named as such: it exists only to lie) accepts our connection, runs the
+//! responder side of the handshake, and relays every request to the real conflux-rust
+//! node through an honest session, altering what it is told to alter on the way back.
+//! Whatever it alters, sync must refuse the batch and store nothing it sent.
+//!
+//! Gated like `devnet.rs`: `CFXLIGHT_DEVNET=<dir>`, required under CI.
+
+#![allow(clippy::unwrap_used, missing_docs)] // a test may stop at the first surprise
+
+use std::{net::IpAddr, path::PathBuf, sync::Arc};
+
+use cfxlight_chainspec::PowMode;
+use cfxlight_node::{
+    light::{
+        message,
+        peer::{ChainIdentity, LightPeer, PeerError},
+    },
+    store::Store,
+    sync::{SyncError, Syncer},
+    wire::{ecies, frame, session, NodeUrl},
+};
+use cfxlight_primitives::{header::BlockHeader, H256};
+use k256::SecretKey;
+use rand::RngCore;
+use rlp::RlpStream;
+use serde_json::Value;
+use tokio::net::{TcpListener, TcpStream};
+
+/// How the fake lies.
+#[derive(Clone, Copy)]
+enum Lie {
+    /// Change a field of one header (its hash no longer matches the one asked for).
+    AlterHeader,
+    /// Answer with a header of another epoch than the one asked for.
+    SwapHeader,
+}
+
+fn devnet() -> Option<(NodeUrl, ChainIdentity)> {
+    let Some(dir) = std::env::var_os("CFXLIGHT_DEVNET") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs the devnet tests: set CFXLIGHT_DEVNET"
+        );
+        eprintln!("skipped: CFXLIGHT_DEVNET is not set (run scripts/test)");
+        return None;
+    };
+    let d: Value = serde_json::from_str(
+        &std::fs::read_to_string(PathBuf::from(dir).join("devnet.json")).unwrap(),
+    )
+    .unwrap();
+    Some((
+        d["bootnode"].as_str().unwrap().parse().unwrap(),
+        ChainIdentity {
+            network_id: d["network_id"].as_u64().unwrap(),
+            chain_id: d["chain_id"].as_u64().unwrap() as u32,
+            genesis_hash: d["genesis_hash"].as_str().unwrap().parse().unwrap(),
+        },
+    ))
+}
+
+/// Responder side of conflux-rust's handshake, then our HELLO.
+async fn accept(stream: &mut TcpStream, key: &SecretKey, network_id: u64) {
+    let auth = frame::read(stream, 1024).await.unwrap();
+    let plain = ecies::decrypt(key, &auth).unwrap();
+    let initiator =
+        ecies::public_key(&cfxlight_primitives::H512::from_slice(&plain[..64])).unwrap();
+    let mut nonce = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    let reply = [&plain[64..96], &nonce[..]].concat();
+    frame::write(stream, &ecies::encrypt(&initiator, &reply))
+        .await
+        .unwrap();
+    let ack = frame::read(stream, 1024).await.unwrap();
+    assert_eq!(ecies::decrypt(key, &ack).unwrap(), nonce);
+    frame::write(stream, &session::hello_packet(network_id, 1))
+        .await
+        .unwrap();
+}
+
+/// Serves one lying session, relaying to `upstream`.
+async fn serve_lies(
+    mut stream: TcpStream,
+    key: SecretKey,
+    chain: ChainIdentity,
+    upstream: Arc<LightPeer>,
+    lie: Lie,
+) {
+    accept(&mut stream, &key, chain.network_id).await;
+    loop {
+        let Ok(p) = frame::read(&mut stream, session::MAX_PACKET).await else {
+            return;
+        };
+        let Ok(session::Packet::User { payload, .. }) = session::parse_packet(&p) else {
+            continue;
+        };
+        let (msg_id, body) = (payload[payload.len() - 1], &payload[..payload.len() - 1]);
+        let r = rlp::Rlp::new(body);
+        let (answer, id): (Vec<u8>, u8) = match msg_id {
+            message::id::STATUS_PING_V2 => {
+                let st = upstream.status();
+                let mut s = RlpStream::new_list(5);
+                s.append(&st.best_epoch);
+                s.begin_list(1).append(&st.chain_id);
+                s.append(&st.genesis_hash)
+                    .append(&1u8)
+                    .append_list::<H256, H256>(&[]);
+                (s.out().to_vec(), message::id::STATUS_PONG_V2)
+            }
+            message::id::GET_BLOCK_HASHES_BY_EPOCH => {
+                let req: u64 = r.val_at(0).unwrap();
+                let epochs: Vec<u64> = r.list_at(1).unwrap();
+                let hashes = upstream.block_hashes_by_epoch(&epochs).await.unwrap();
+                let mut s = RlpStream::new_list(2);
+                s.append(&req).append_list(&hashes);
+                (s.out().to_vec(), message::id::BLOCK_HASHES)
+            }
+            message::id::GET_BLOCK_HEADERS => {
+                let req: u64 = r.val_at(0).unwrap();
+                let hashes: Vec<H256> = r.list_at(1).unwrap();
+                let mut headers = upstream.block_headers(&hashes).await.unwrap();
+                let victim = headers.len() / 2;
+                match lie {
+                    Lie::AlterHeader => headers[victim].timestamp += 1,
+                    Lie::SwapHeader => {
+                        let other = upstream.block_hashes_by_epoch(&[1]).await.unwrap();
+                        headers[victim] = upstream.block_headers(&other).await.unwrap().remove(0);
+                    }
+                }
+                let mut s = RlpStream::new_list(2);
+                s.append(&req).begin_list(headers.len());
+                for h in &headers {
+                    s.append_raw(&h.rlp(), 1);
+                }
+                (s.out().to_vec(), message::id::BLOCK_HEADERS)
+            }
+            _ => continue,
+        };
+        if frame::write(&mut stream, &session::user_packet(&answer, id))
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+async fn lying_round(lie: Lie, local: u8) -> (Result<(), SyncError>, Store, tempfile::TempDir) {
+    let (real, chain) = devnet().unwrap();
+    let upstream = Arc::new(
+        LightPeer::connect(
+            &real,
+            &SecretKey::random(&mut rand::rngs::OsRng),
+            chain,
+            Some(IpAddr::from([127, 0, 0, local])),
+        )
+        .await
+        .unwrap(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let fake_key = SecretKey::random(&mut rand::rngs::OsRng);
+    let fake_url = NodeUrl {
+        id: ecies::node_id(&fake_key.public_key()),
+        host: "127.0.0.1".into(),
+        port: listener.local_addr().unwrap().port(),
+    };
+    let up = upstream.clone();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        serve_lies(stream, fake_key, chain, up, lie).await;
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), chain.genesis_hash, chain.chain_id).unwrap();
+    let store = Arc::new(store);
+    let syncer = Syncer::new(store.clone(), PowMode::Test, chain.genesis_hash);
+    let liar = LightPeer::connect(
+        &fake_url,
+        &SecretKey::random(&mut rand::rngs::OsRng),
+        chain,
+        None,
+    )
+    .await
+    .unwrap();
+    // Genesis comes from the honest peer; the liar only gets to answer the sync round.
+    syncer.init(&upstream).await.unwrap();
+    let result = syncer.round(&liar).await.map(|_| ());
+    drop(syncer);
+    let store = Arc::try_unwrap(store).ok().unwrap();
+    (result, store, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_altered_header_is_refused_and_nothing_is_stored() {
+    if devnet().is_none() {
+        return;
+    }
+    let (result, store, _dir) = lying_round(Lie::AlterHeader, 31).await;
+    match result {
+        Err(SyncError::Peer(PeerError::Misbehaved(why))) => {
+            assert!(why.contains("not asked for"), "{why}")
+        }
+        other => panic!("an altered header was not refused: {other:?}"),
+    }
+    assert_eq!(
+        store.best_epoch().unwrap(),
+        Some(0),
+        "only the genesis from the honest peer"
+    );
+    assert!(store.pivot(1).unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_header_from_another_epoch_is_refused_and_nothing_is_stored() {
+    if devnet().is_none() {
+        return;
+    }
+    let (result, store, _dir) = lying_round(Lie::SwapHeader, 32).await;
+    assert!(result.is_err(), "a swapped header was accepted");
+    assert_eq!(store.best_epoch().unwrap(), Some(0));
+    assert!(store.pivot(1).unwrap().is_none());
+    // The header the liar slipped in is not stored either.
+    let first = BlockHeader::decode(
+        &store
+            .header(&store.pivot(0).unwrap().unwrap())
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(first.height, 0);
+}

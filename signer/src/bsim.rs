@@ -85,6 +85,21 @@ impl BsimSigner {
         })
     }
 
+    /// Generates a new key inside the card (after verifying the PIN) and returns its account.
+    pub fn generate_key(spec: BsimSpec, pin: &Zeroizing<String>) -> Result<Account, SignerError> {
+        let reader = spec.reader.clone();
+        let run = || -> Result<[u8; 64], CardError> {
+            let mut card = BsimCard::connect(BsimOptions {
+                reader: spec.reader.clone(),
+                ..BsimOptions::default()
+            })?;
+            card.verify_pin(pin)?;
+            Ok(card.generate_key()?.1)
+        };
+        let public = run().map_err(|e| map_card_error(e, &reader))?;
+        Ok(Account::from_public(H512::from(public)))
+    }
+
     fn account(&self, from: &H160) -> Result<(u8, Account), SignerError> {
         self.accounts
             .iter()

@@ -124,7 +124,8 @@ pub enum SignerCommand {
     },
     /// Generate a new key into a keystore directory.
     New {
-        /// Backend (must be `keystore:<dir>`) and password source.
+        /// Backend (`keystore:<dir>`, or `bsim[:reader=<name>]` to generate inside the
+        /// card) and password/PIN source.
         #[command(flatten)]
         backend: BackendArgs,
         /// Key-derivation function of the new file.
@@ -246,6 +247,22 @@ pub async fn run_with(
             kdf,
             network_id,
         } => {
+            let spec: SignerSpec = backend.signer.parse()?;
+            if spec.backend == "bsim" {
+                // The key is generated inside the card and never leaves it.
+                let reader = spec.options()?.get("reader").cloned();
+                let pin = read_secret(&backend, true, false)?
+                    .ok_or_else(|| anyhow!(SignerError::PinRequired))?;
+                let account =
+                    crate::bsim::BsimSigner::generate_key(crate::bsim::BsimSpec { reader }, &pin)?;
+                writeln!(
+                    out,
+                    "{} {:?}",
+                    CfxAddress::new(account.address, network_id),
+                    account.public
+                )?;
+                return Ok(());
+            }
             let dir = keystore_dir(&backend)?;
             let password = read_secret(&backend, true, true)?
                 .ok_or_else(|| anyhow!(SignerError::PinRequired))?;

@@ -11,6 +11,7 @@ pub mod config;
 pub mod light;
 pub mod log;
 pub mod node_key;
+pub mod rpc;
 pub mod rpc_client;
 pub mod store;
 pub mod sync;

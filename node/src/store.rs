@@ -19,6 +19,12 @@ pub const SCHEMA_VERSION: u32 = 1;
 const KEY_GENESIS: &[u8] = b"genesis_hash";
 const KEY_BEST_EPOCH: &[u8] = b"best_epoch";
 const KEY_LATEST_STATE: &[u8] = b"latest_state";
+/// Blocks in the total order up to and including the best epoch.
+const KEY_BLOCK_COUNT: &[u8] = b"block_count";
+
+fn epoch_key(epoch: u64, suffix: &[u8]) -> Vec<u8> {
+    [&epoch.to_be_bytes()[..], suffix].concat()
+}
 const KEY_CHAIN_ID: &[u8] = b"chain_id";
 const KEY_SCHEMA: &[u8] = b"schema_version";
 
@@ -236,6 +242,31 @@ impl Store {
         Ok(v.map(|v| v.chunks_exact(32).map(H256::from_slice).collect()))
     }
 
+    /// The epoch a stored block was executed in.
+    pub fn block_epoch(&self, hash: &H256) -> Result<Option<u64>, StoreError> {
+        let v = self
+            .db
+            .get_cf(self.cf("headers"), [hash.as_bytes(), b"/epoch"].concat())
+            .map_err(|e| self.db_err(e))?;
+        Ok(v.and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+            .map(u64::from_be_bytes))
+    }
+
+    /// Number, in the total order, of the first block executed in `epoch`.
+    pub fn first_block_number(&self, epoch: u64) -> Result<Option<u64>, StoreError> {
+        let v = self
+            .db
+            .get_cf(self.cf("pivot"), epoch_key(epoch, b"/first"))
+            .map_err(|e| self.db_err(e))?;
+        Ok(v.and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+            .map(u64::from_be_bytes))
+    }
+
+    /// Blocks in the total order up to the best epoch.
+    pub fn block_count(&self) -> Result<u64, StoreError> {
+        Ok(self.get_u64(KEY_BLOCK_COUNT)?.unwrap_or(0))
+    }
+
     /// Verified deferred roots of an epoch.
     pub fn roots(&self, epoch: u64) -> Result<Option<VerifiedRoots>, StoreError> {
         let v = self
@@ -257,7 +288,21 @@ impl Store {
         roots: &[(u64, VerifiedRoots)],
     ) -> Result<(), StoreError> {
         let mut batch = WriteBatch::default();
+        let mut count = self.block_count()?;
         for e in epochs {
+            batch.put_cf(
+                self.cf("pivot"),
+                epoch_key(e.epoch, b"/first"),
+                count.to_be_bytes(),
+            );
+            for h in &e.blocks {
+                batch.put_cf(
+                    self.cf("headers"),
+                    [h.as_bytes(), b"/epoch"].concat(),
+                    e.epoch.to_be_bytes(),
+                );
+            }
+            count += e.blocks.len() as u64;
             for (hash, rlp) in &e.headers {
                 batch.put_cf(self.cf("headers"), hash.as_bytes(), rlp);
             }
@@ -271,6 +316,7 @@ impl Store {
         }
         if let Some(last) = epochs.last() {
             batch.put_cf(self.meta(), KEY_BEST_EPOCH, last.epoch.to_be_bytes());
+            batch.put_cf(self.meta(), KEY_BLOCK_COUNT, count.to_be_bytes());
         }
         for (epoch, r) in roots {
             let v = [r.state_root.0, r.receipts_root.0, r.logs_bloom_hash.0].concat();
@@ -288,11 +334,19 @@ impl Store {
         let best = self.best_epoch()?.unwrap_or(0);
         let mut batch = WriteBatch::default();
         for e in (epoch + 1)..=best {
+            // Blocks of a dropped epoch no longer belong to any epoch we know.
+            for h in self.epoch_blocks(e)?.unwrap_or_default() {
+                batch.delete_cf(self.cf("headers"), [h.as_bytes(), b"/epoch"].concat());
+            }
             batch.delete_cf(self.cf("pivot"), e.to_be_bytes());
-            batch.delete_cf(
-                self.cf("pivot"),
-                [&e.to_be_bytes()[..], b"/blocks"].concat(),
-            );
+            batch.delete_cf(self.cf("pivot"), epoch_key(e, b"/blocks"));
+            batch.delete_cf(self.cf("pivot"), epoch_key(e, b"/first"));
+        }
+        if let (Some(first), Some(blocks)) =
+            (self.first_block_number(epoch)?, self.epoch_blocks(epoch)?)
+        {
+            let count = first + blocks.len() as u64;
+            batch.put_cf(self.meta(), KEY_BLOCK_COUNT, count.to_be_bytes());
         }
         let first_dropped_root = roots_epoch.map_or(0, |r| r + 1);
         for e in first_dropped_root..=best {
@@ -365,7 +419,12 @@ mod tests {
             Some(vec![0xc0, 3])
         );
         assert_eq!(s.roots(1).unwrap(), Some(roots));
+        assert_eq!(s.first_block_number(3).unwrap(), Some(4));
+        assert_eq!(s.block_count().unwrap(), 6);
         s.rewind_to(1, None).unwrap();
+        assert_eq!(s.block_count().unwrap(), 2);
+        assert_eq!(s.block_epoch(&H256::from_low_u64_be(1)).unwrap(), Some(1));
+        assert_eq!(s.block_epoch(&H256::from_low_u64_be(3)).unwrap(), None);
         assert_eq!(s.latest_state().unwrap(), None);
         assert_eq!(s.roots(1).unwrap(), None);
         assert_eq!(s.best_epoch().unwrap(), Some(1));

@@ -150,6 +150,8 @@ fn spawn_node(net: &Net, datadir: &std::path::Path) -> std::process::Child {
         .arg(net.url.to_string())
         .arg("--datadir")
         .arg(datadir)
+        // Port 0: the devnet's own node may hold the default RPC ports.
+        .args(["--rpc-http-port", "0", "--rpc-ws-port", "0"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -226,6 +226,14 @@ impl BlockHeader {
         keccak256(self.stream(false).out())
     }
 
+    /// `powQuality` of this header under test-mode PoW.
+    pub fn test_pow_quality(&self) -> U256 {
+        pow_quality(
+            &test_pow_hash(&self.problem_hash(), &self.nonce),
+            &self.nonce,
+        )
+    }
+
     /// Checks the test-mode PoW used by dev chains (`use_octopus_in_test_mode = false`).
     pub fn verify_test_pow(&self) -> Result<(), HeaderError> {
         let pow_hash = test_pow_hash(&self.problem_hash(), &self.nonce);
@@ -252,6 +260,19 @@ fn decode_base_price(item: &Rlp<'_>) -> Result<Option<BasePrice>, DecoderError> 
             }))
         }
         _ => Err(DecoderError::RlpIncorrectListLen),
+    }
+}
+
+/// PoW quality of a pow hash: `2^256 / (pow_hash − lower_bound + 1)` (1 for the maximum),
+/// what the RPC reports as `powQuality`.
+pub fn pow_quality(pow_hash: &H256, nonce: &U256) -> U256 {
+    let (diff, _) =
+        U256::from_big_endian(pow_hash.as_bytes()).overflowing_sub(nonce_to_lower_bound(nonce));
+    if diff == U256::MAX {
+        U256::one()
+    } else {
+        // ⌊2^256 / x⌋ is the same map as difficulty → boundary.
+        difficulty_to_boundary(&(diff + U256::one()))
     }
 }
 

@@ -18,6 +18,7 @@ use crate::{
     config::NodeConfig,
     light::peer::{ChainIdentity, LightPeer},
     log, node_key,
+    rpc::{self, RpcContext},
     store::Store,
     sync::{Progress, SyncError, Syncer},
     wire::NodeUrl,
@@ -66,7 +67,13 @@ pub fn run(args: &NodeArgs) -> Result<()> {
         .enable_all()
         .build()?;
     let shown = store.clone();
+    let rpc_ctx = Arc::new(RpcContext::new(store.clone(), &config.spec));
     runtime.block_on(async {
+        let servers = rpc::start(rpc_ctx, config.rpc_http_port, config.rpc_ws_port).await?;
+        log::info(&format!(
+            "JSON-RPC on http://{} and ws://{}",
+            servers.http_addr, servers.ws_addr
+        ));
         tokio::select! {
             r = follow(&config, store, key, urls) => r,
             _ = tokio::signal::ctrl_c() => {

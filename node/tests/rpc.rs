@@ -1,0 +1,184 @@
+//! `cfxlight node` as a dapp sees it: started against the real devnet, it reaches the full
+//! node's tip within seconds, keeps following it, and answers `cfx_*` in the full node's
+//! JSON shapes with the full node's values.
+//!
+//! Gated like `devnet.rs`: `CFXLIGHT_DEVNET=<dir>`, required under CI.
+
+#![allow(clippy::unwrap_used, missing_docs)] // a test may stop at the first surprise
+
+use std::{
+    net::TcpListener,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use cfxlight_node::rpc_client::RpcClient;
+use serde_json::{json, Value};
+
+struct Node(Child);
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn raw_call(url: &str, method: &str, params: Value) -> Value {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    ureq::post(url)
+        .send_json(body)
+        .unwrap()
+        .into_json()
+        .unwrap()
+}
+
+fn quantity(v: &Value) -> u64 {
+    u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+}
+
+#[test]
+fn the_node_reaches_the_tip_follows_it_and_answers_like_the_full_node() {
+    let Some(dir) = std::env::var_os("CFXLIGHT_DEVNET") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs the devnet tests: set CFXLIGHT_DEVNET"
+        );
+        eprintln!("skipped: CFXLIGHT_DEVNET is not set (run scripts/test)");
+        return;
+    };
+    let d: Value = serde_json::from_str(
+        &std::fs::read_to_string(PathBuf::from(dir).join("devnet.json")).unwrap(),
+    )
+    .unwrap();
+    let full_url = d["rpc_url"].as_str().unwrap().to_string();
+    let full = RpcClient::new(&full_url);
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let ours_url = format!("http://127.0.0.1:{port}");
+    let ours = RpcClient::new(&ours_url);
+    let start = Instant::now();
+    let tip_at_start = quantity(
+        &full
+            .call::<Value>("cfx_epochNumber", json!(["latest_mined"]))
+            .unwrap(),
+    );
+    let _node = Node(
+        Command::new(env!("CARGO_BIN_EXE_cfxlight"))
+            .args(["node", "--chain", "devnet", "--chain-id"])
+            .arg(d["chain_id"].as_u64().unwrap().to_string())
+            .args(["--genesis-hash", d["genesis_hash"].as_str().unwrap()])
+            .args(["--bootnode", d["bootnode"].as_str().unwrap()])
+            .arg("--datadir")
+            .arg(data.path())
+            .args(["--rpc-http-port", &port.to_string()])
+            .args(["--rpc-ws-port", &free_port().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // Reaches the tip the full node had when we started, within seconds.
+    let reached = loop {
+        if let Ok(v) = ours.call::<Value>("cfx_epochNumber", json!([])) {
+            if quantity(&v) >= tip_at_start {
+                break start.elapsed();
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "did not reach epoch {tip_at_start}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    eprintln!("reached epoch {tip_at_start} {reached:?} after start");
+    // Keeps following: a few seconds later it is within two epochs of the full node.
+    std::thread::sleep(Duration::from_secs(3));
+    let theirs_now = quantity(
+        &full
+            .call::<Value>("cfx_epochNumber", json!(["latest_mined"]))
+            .unwrap(),
+    );
+    let ours_now = quantity(
+        &ours
+            .call::<Value>("cfx_epochNumber", json!(["latest_mined"]))
+            .unwrap(),
+    );
+    assert!(
+        ours_now + 2 >= theirs_now,
+        "ours {ours_now}, full node {theirs_now}"
+    );
+    let state = quantity(
+        &ours
+            .call::<Value>("cfx_epochNumber", json!(["latest_state"]))
+            .unwrap(),
+    );
+    assert_eq!(state + 5, ours_now);
+
+    // Blocks: the full node's JSON, field for field (gasUsed is null on a light node, as on
+    // conflux-rust's own); a block with transactions is refused, not made up.
+    let mut compared = 0;
+    for epoch in 0..=ours_now.min(80) {
+        let e = format!("{epoch:#x}");
+        let theirs = full
+            .call::<Value>("cfx_getBlockByEpochNumber", json!([e, false]))
+            .unwrap();
+        let reply = raw_call(&ours_url, "cfx_getBlockByEpochNumber", json!([e, false]));
+        if theirs["transactions"].as_array().unwrap().is_empty() {
+            let mut mine = reply["result"].clone();
+            assert_eq!(mine["gasUsed"], Value::Null);
+            mine["gasUsed"] = theirs["gasUsed"].clone();
+            assert_eq!(mine, theirs, "epoch {epoch}");
+            let by_hash = raw_call(
+                &ours_url,
+                "cfx_getBlockByHash",
+                json!([theirs["hash"], false]),
+            );
+            assert_eq!(by_hash["result"]["hash"], theirs["hash"]);
+            compared += 1;
+        } else {
+            assert_eq!(reply["error"]["code"], -32000, "epoch {epoch}: {reply}");
+        }
+    }
+    assert!(compared >= 10, "only {compared} blocks compared");
+    // Status and the best block agree with the full node at our epoch.
+    let status = ours.call::<Value>("cfx_getStatus", json!([])).unwrap();
+    let fstatus = full.call::<Value>("cfx_getStatus", json!([])).unwrap();
+    for f in ["chainId", "networkId", "ethereumSpaceChainId"] {
+        assert_eq!(status[f], fstatus[f], "{f}");
+    }
+    // Our best block is the full node's pivot block of its epoch.
+    let best: Value = ours.call("cfx_getBestBlockHash", json!([])).unwrap();
+    let theirs_best = full
+        .call::<Value>("cfx_getBlockByHash", json!([best, false]))
+        .unwrap();
+    let at = theirs_best["epochNumber"].clone();
+    let pivot = full
+        .call::<Value>("cfx_getBlockByEpochNumber", json!([at, false]))
+        .unwrap();
+    assert_eq!(pivot["hash"], best);
+    assert!(quantity(&status["epochNumber"]) >= ours_now);
+    // Errors as conflux-rust's light node gives them.
+    let far = raw_call(&ours_url, "cfx_epochNumber", json!(["0x7fffffff"]));
+    assert_eq!(far["error"]["code"], -32602);
+    assert_eq!(far["error"]["message"], "Invalid parameters: epoch");
+    assert_eq!(
+        raw_call(&ours_url, "cfx_nope", json!([]))["error"]["code"],
+        -32601
+    );
+    assert_eq!(
+        raw_call(&ours_url, "cfx_getBlockByHash", json!(["0x12", false]))["error"]["code"],
+        -32602
+    );
+    let version: String = ours.call("cfx_clientVersion", json!([])).unwrap();
+    assert!(version.starts_with("cfxlight/"), "{version}");
+}

@@ -60,6 +60,10 @@ pub struct NodeArgs {
     /// P2P TCP port to listen on and advertise.
     #[arg(long, value_name = "PORT")]
     pub p2p_port: Option<u16>,
+    /// Local IP address to dial peers from (multi-homed hosts; several local nodes peering
+    /// with one conflux-rust node, which accepts one session per source IP).
+    #[arg(long, value_name = "IP")]
+    pub p2p_local_ip: Option<std::net::IpAddr>,
     /// JSON-RPC over HTTP port (bound to 127.0.0.1).
     #[arg(long, value_name = "PORT")]
     pub rpc_http_port: Option<u16>,

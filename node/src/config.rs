@@ -22,6 +22,7 @@ struct FileConfig {
     bootnodes: Vec<String>,
     datadir: Option<PathBuf>,
     p2p_port: Option<u16>,
+    p2p_local_ip: Option<std::net::IpAddr>,
     rpc_http_port: Option<u16>,
     rpc_ws_port: Option<u16>,
     signer: Option<String>,
@@ -40,6 +41,8 @@ pub struct NodeConfig {
     pub datadir: PathBuf,
     /// P2P port.
     pub p2p_port: u16,
+    /// Local address to dial peers from (the OS picks when absent).
+    pub p2p_local_ip: Option<std::net::IpAddr>,
     /// HTTP JSON-RPC port (127.0.0.1).
     pub rpc_http_port: u16,
     /// WebSocket JSON-RPC port (127.0.0.1).
@@ -120,6 +123,7 @@ impl NodeConfig {
                 .or(file.datadir)
                 .unwrap_or_else(|| default_datadir(&spec.name)),
             p2p_port: args.p2p_port.or(file.p2p_port).unwrap_or(spec.ports.p2p),
+            p2p_local_ip: args.p2p_local_ip.or(file.p2p_local_ip),
             rpc_http_port: args
                 .rpc_http_port
                 .or(file.rpc_http_port)

@@ -82,6 +82,8 @@ fn the_node_reaches_the_tip_follows_it_and_answers_like_the_full_node() {
             .arg(data.path())
             .args(["--rpc-http-port", &port.to_string()])
             .args(["--rpc-ws-port", &free_port().to_string()])
+            // One session per source IP on conflux-rust; keep clear of other tests' nodes.
+            .args(["--p2p-local-ip", "127.0.0.71"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

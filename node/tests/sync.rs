@@ -152,6 +152,9 @@ fn spawn_node(net: &Net, datadir: &std::path::Path) -> std::process::Child {
         .arg(datadir)
         // Port 0: the devnet's own node may hold the default RPC ports.
         .args(["--rpc-http-port", "0", "--rpc-ws-port", "0"])
+        // One session per source IP on conflux-rust: 127.0.0.1 may be taken by another
+        // test's second full node.
+        .args(["--p2p-local-ip", "127.0.0.61"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -162,7 +165,7 @@ fn spawn_node(net: &Net, datadir: &std::path::Path) -> std::process::Child {
 fn kill_9_during_sync_then_restart_resumes_without_gaps() {
     let Some(net) = devnet() else { return };
     let dir = tempfile::tempdir().unwrap();
-    // Each run dials from 127.0.0.1 (one session per IP): runs are sequential.
+    // Each run dials from the same address (one session per IP): runs are sequential.
     for round in 0..3 {
         let mut child = spawn_node(&net, dir.path());
         std::thread::sleep(Duration::from_millis(700 + 400 * round));

@@ -130,7 +130,7 @@ async fn follow(
                 if slot.peer.take().is_some() {
                     log::warn(&format!("peer {} disconnected", slot.url));
                 }
-                match LightPeer::connect(&slot.url, &key, chain, None).await {
+                match LightPeer::connect(&slot.url, &key, chain, config.p2p_local_ip).await {
                     Ok(p) => {
                         let p = Arc::new(p);
                         p.spawn_heartbeat();

@@ -12,6 +12,7 @@ const { format, sign } = require('js-conflux-sdk');
 
 const HELP = `usage:
   scripts/devnet up <dir> [--chain-id N] [--block-interval-ms M] [--light] [--bootnode cfxnode://ID@HOST:PORT] [--no-mine]
+  scripts/devnet light <dir>
   scripts/devnet down <dir>
   scripts/devnet status <dir>
   scripts/devnet --help
@@ -28,6 +29,8 @@ up      start a conflux-rust v3.0.2 dev full node on 127.0.0.1 (data and logs in
                                  ONE P2P session per remote IP: that node then takes the full node's 127.0.0.1 slot,
                                  so a second conflux node cannot peer with it, and cfxlight or wire_probe.py must
                                  dial from another loopback source address (bind 127.0.0.2 before connecting)
+light   add conflux-rust's light node to the running devnet in <dir> (same as --light, but later: e.g. to time
+        how long it takes to sync the epochs the devnet already has)
 down    stop every node started in <dir> (SIGTERM, SIGKILL after 20 s); no error if already down
 status  print devnet.json with the liveness and epoch of each node; exit 1 unless all are running`;
 
@@ -343,27 +346,8 @@ async function up(args) {
 
     if (opts.light) {
       current = p.light;
-      const lports = await pickPorts(PREFERRED_PORTS.light, taken);
-      const lconfig = { ...nodeConfig(opts, lports, p.light.data), nodeType: 'light', bootnodes: devnet.bootnode };
-      const lpid = launch(p.light, lconfig);
-      started.push({ kind: 'light', pid: lpid, dataDir: p.light.data });
-      const lrpc = `http://127.0.0.1:${lports.http}`;
-      process.stderr.write(`devnet: light node pid ${lpid} starting (rpc ${lrpc}, p2p ${lports.p2p}, log ${p.light.log})\n`);
-      await waitFor('light node RPC', lpid, p.light.data, deadline, async () => (await rpc(lrpc, 'cfx_epochNumber')) != null);
-      const lid = nodeId(p.light.data, p.light.log);
-      // The light node reaching the full node proves the full node's bootnode string (id, port) is right.
+      devnet.light = await startLight(p, opts, devnet, taken, deadline, started);
       current = p.node;
-      await waitFor('light node connected to the full node', pid, p.node.data, deadline, async () =>
-        (await rpc(rpcUrl, 'test_getPeerInfo')).some((peer) => peer.nodeid.replace(/^0x/, '') === lid));
-      devnet.light = {
-        rpc_url: lrpc,
-        ws_url: `ws://127.0.0.1:${lports.ws}`,
-        p2p_port: lports.p2p,
-        node_id: lid,
-        pid: lpid,
-        data_dir: p.light.data,
-        log: p.light.log,
-      };
     }
 
     fs.writeFileSync(p.json, `${JSON.stringify(devnet, null, 2)}\n`);
@@ -384,6 +368,57 @@ async function up(args) {
     err.detail = `--- last lines of ${current.log} ---\n${logTail(current.log)}`;
     throw err;
   }
+}
+
+// Starts conflux-rust's light node peered with the devnet's full node; returns its devnet.json entry.
+async function startLight(p, opts, devnet, taken, deadline, started) {
+  const lports = await pickPorts(PREFERRED_PORTS.light, taken);
+  const lconfig = { ...nodeConfig(opts, lports, p.light.data), nodeType: 'light', bootnodes: devnet.bootnode };
+  const lpid = launch(p.light, lconfig);
+  started.push({ kind: 'light', pid: lpid, dataDir: p.light.data });
+  const lrpc = `http://127.0.0.1:${lports.http}`;
+  process.stderr.write(`devnet: light node pid ${lpid} starting (rpc ${lrpc}, p2p ${lports.p2p}, log ${p.light.log})\n`);
+  await waitFor('light node RPC', lpid, p.light.data, deadline, async () => (await rpc(lrpc, 'cfx_epochNumber')) != null);
+  const lid = nodeId(p.light.data, p.light.log);
+  // The light node reaching the full node proves the full node's bootnode string (id, port) is right.
+  await waitFor('light node connected to the full node', devnet.pid, p.node.data, deadline, async () =>
+    (await rpc(devnet.rpc_url, 'test_getPeerInfo')).some((peer) => peer.nodeid.replace(/^0x/, '') === lid));
+  return {
+    rpc_url: lrpc,
+    ws_url: `ws://127.0.0.1:${lports.ws}`,
+    p2p_port: lports.p2p,
+    node_id: lid,
+    pid: lpid,
+    data_dir: p.light.data,
+    log: p.light.log,
+  };
+}
+
+// `light <dir>`: add conflux-rust's light node to a running devnet (e.g. once it has many epochs, to time its sync).
+async function light(args) {
+  if (args.length !== 1) throw new UsageError('light takes exactly one directory');
+  const dir = path.resolve(args[0]);
+  const p = paths(dir);
+  const text = readIf(p.json);
+  if (!text) throw new Error(`no devnet recorded in ${dir} (no devnet.json)`);
+  const devnet = JSON.parse(text);
+  if (!isOurNode(devnet.pid, devnet.data_dir)) throw new Error(`the full node of ${dir} is not running`);
+  if (devnet.light && isOurNode(devnet.light.pid, devnet.light.data_dir)) throw new Error(`a light node already runs in ${dir}`);
+  fs.rmSync(p.light.data, { recursive: true, force: true });
+  const t0 = Date.now();
+  const started = [];
+  const taken = new Set([devnet.p2p_port]);
+  try {
+    devnet.light = await startLight(p, { chainId: devnet.chain_id }, devnet, taken, t0 + READY_TIMEOUT_MS, started);
+  } catch (err) {
+    await stopNodes(started);
+    err.detail = `--- last lines of ${p.light.log} ---\n${logTail(p.light.log)}`;
+    throw err;
+  }
+  fs.writeFileSync(p.json, `${JSON.stringify(devnet, null, 2)}\n`);
+  fs.writeFileSync(path.join(dir, 'light_rpc_url'), `${devnet.light.rpc_url}\n`);
+  process.stderr.write(`devnet: light node up in ${dir} after ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+  process.stdout.write(`${JSON.stringify(devnet.light, null, 2)}\n`);
 }
 
 async function down(args) {
@@ -433,7 +468,7 @@ async function main() {
     if (!cmd) process.exitCode = 1;
     return;
   }
-  const commands = { up, down, status };
+  const commands = { up, light, down, status };
   if (!commands[cmd]) throw new UsageError(`unknown command ${JSON.stringify(cmd)} (try --help)`);
   await commands[cmd](args);
 }

@@ -18,14 +18,17 @@
 //! Trust assumptions (also in the README): the pivot chain the providers show is the one
 //! the network's consensus chose; we check its linkage and PoW, not GHAST weights.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{collections::HashMap, future::Future, sync::Arc};
 
 use cfxlight_chainspec::PowMode;
 use cfxlight_primitives::{header::BlockHeader, keccak256, H256};
 use thiserror::Error;
 
 use crate::{
-    light::peer::{LightPeer, PeerError},
+    light::{
+        message::WitnessInfo,
+        peer::{LightPeer, PeerError},
+    },
     store::{EpochRecord, Store, StoreError, VerifiedRoots},
 };
 
@@ -207,64 +210,144 @@ impl Syncer {
         peer: &LightPeer,
         pivots: &[&BlockHeader],
     ) -> Result<Vec<(u64, VerifiedRoots)>, SyncError> {
-        let mut out: Vec<(u64, VerifiedRoots)> = Vec::new();
-        for p in pivots {
-            if p.blame == 0 {
-                if let Some(epoch) = p.height.checked_sub(DEFERRED_STATE_EPOCHS) {
-                    out.push((
-                        epoch,
-                        VerifiedRoots {
-                            state_root: p.deferred_state_root,
-                            receipts_root: p.deferred_receipts_root,
-                            logs_bloom_hash: p.deferred_logs_bloom_hash,
-                        },
-                    ));
-                }
-                continue;
-            }
-            let w = peer
-                .witness_info(&[p.height])
-                .await?
-                .into_iter()
-                .next()
-                .ok_or_else(|| {
-                    SyncError::Invalid(format!("no witness for blamed height {}", p.height))
-                })?;
-            let n = p.blame as usize + 1;
-            let ok = w.state_root_hashes.len() == n
-                && w.receipt_hashes.len() == n
-                && w.bloom_hashes.len() == n
-                && fold(&w.state_root_hashes) == Some(p.deferred_state_root)
-                && fold(&w.receipt_hashes) == Some(p.deferred_receipts_root)
-                && fold(&w.bloom_hashes) == Some(p.deferred_logs_bloom_hash);
-            if !ok {
-                return Err(SyncError::Invalid(format!(
-                    "witness for height {} fails the fold check",
-                    p.height
-                )));
-            }
-            for i in 0..n {
-                let Some(epoch) = p.height.checked_sub(i as u64 + DEFERRED_STATE_EPOCHS) else {
-                    break;
-                };
-                let roots = VerifiedRoots {
-                    state_root: w.state_root_hashes[i],
-                    receipts_root: w.receipt_hashes[i],
-                    logs_bloom_hash: w.bloom_hashes[i],
-                };
-                // A later witness corrects what an earlier (blamed) header said.
-                out.retain(|(e, _)| *e != epoch);
-                out.push((epoch, roots));
-            }
-        }
-        out.sort_by_key(|(e, _)| *e);
-        Ok(out)
+        roots_of(pivots, |height| async move {
+            Ok(peer.witness_info(&[height]).await?.into_iter().next())
+        })
+        .await
     }
+}
+
+/// The verified roots a run of pivot headers carries. A header with blame 0 carries its
+/// epoch's roots plainly; one with blame `b` carries the fold of the true roots of heights
+/// `h … h−b`, which the witness from `witness(h)` must reproduce before it is believed
+/// (and it then corrects the roots of the blamed ancestors).
+pub async fn roots_of<F, Fut>(
+    pivots: &[&BlockHeader],
+    mut witness: F,
+) -> Result<Vec<(u64, VerifiedRoots)>, SyncError>
+where
+    F: FnMut(u64) -> Fut,
+    Fut: Future<Output = Result<Option<WitnessInfo>, SyncError>>,
+{
+    let mut out: Vec<(u64, VerifiedRoots)> = Vec::new();
+    for p in pivots {
+        if p.blame == 0 {
+            if let Some(epoch) = p.height.checked_sub(DEFERRED_STATE_EPOCHS) {
+                out.retain(|(e, _)| *e != epoch);
+                out.push((
+                    epoch,
+                    VerifiedRoots {
+                        state_root: p.deferred_state_root,
+                        receipts_root: p.deferred_receipts_root,
+                        logs_bloom_hash: p.deferred_logs_bloom_hash,
+                    },
+                ));
+            }
+            continue;
+        }
+        let w = witness(p.height).await?.ok_or_else(|| {
+            SyncError::Invalid(format!("no witness for blamed height {}", p.height))
+        })?;
+        let n = p.blame as usize + 1;
+        let ok = w.height == p.height
+            && w.state_root_hashes.len() == n
+            && w.receipt_hashes.len() == n
+            && w.bloom_hashes.len() == n
+            && fold(&w.state_root_hashes) == Some(p.deferred_state_root)
+            && fold(&w.receipt_hashes) == Some(p.deferred_receipts_root)
+            && fold(&w.bloom_hashes) == Some(p.deferred_logs_bloom_hash);
+        if !ok {
+            return Err(SyncError::Invalid(format!(
+                "witness for height {} fails the fold check",
+                p.height
+            )));
+        }
+        for i in 0..n {
+            let Some(epoch) = p.height.checked_sub(i as u64 + DEFERRED_STATE_EPOCHS) else {
+                break;
+            };
+            let roots = VerifiedRoots {
+                state_root: w.state_root_hashes[i],
+                receipts_root: w.receipt_hashes[i],
+                logs_bloom_hash: w.bloom_hashes[i],
+            };
+            // A later witness corrects what an earlier (blamed) header said.
+            out.retain(|(e, _)| *e != epoch);
+            out.push((epoch, roots));
+        }
+    }
+    out.sort_by_key(|(e, _)| *e);
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn header(height: u64, blame: u32, roots: [H256; 3]) -> BlockHeader {
+        let mut s = rlp::RlpStream::new_list(14);
+        s.append(&H256::repeat_byte(1))
+            .append(&height)
+            .append(&1_700_000_000u64);
+        s.append(&cfxlight_primitives::H160::repeat_byte(0x10));
+        s.append(&H256::repeat_byte(2));
+        for r in &roots {
+            s.append(r);
+        }
+        s.append(&blame)
+            .append(&cfxlight_primitives::U256::from(4))
+            .append(&0u8);
+        s.append(&cfxlight_primitives::U256::from(30_000_000u64));
+        s.append_list::<H256, H256>(&[]);
+        s.append(&cfxlight_primitives::U256::zero());
+        BlockHeader::decode(&s.out()).unwrap()
+    }
+
+    fn witness(height: u64, roots: &[H256]) -> WitnessInfo {
+        WitnessInfo {
+            height,
+            state_root_hashes: roots.to_vec(),
+            receipt_hashes: roots.to_vec(),
+            bloom_hashes: roots.to_vec(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_blamed_header_needs_a_witness_that_folds_to_its_roots() {
+        let r: Vec<H256> = (10..14u8).map(H256::repeat_byte).collect();
+        let plain = header(20, 0, [r[3]; 3]);
+        let folded = fold(&r[..2]).unwrap();
+        let blamed = header(21, 1, [folded; 3]);
+        // An honest witness: epoch 16 gets r0, and epoch 15 is corrected to r1.
+        let good = roots_of(&[&plain, &blamed], |h| {
+            let w = witness(h, &r[..2]);
+            async move { Ok(Some(w)) }
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            good.iter()
+                .map(|(e, v)| (*e, v.state_root))
+                .collect::<Vec<_>>(),
+            vec![(15, r[1]), (16, r[0])]
+        );
+        // A lying witness (one root altered) fails the fold check; nothing is returned.
+        let lie = roots_of(&[&plain, &blamed], |h| {
+            let w = witness(h, &[r[0], r[2]]);
+            async move { Ok(Some(w)) }
+        })
+        .await;
+        assert!(matches!(lie, Err(SyncError::Invalid(m)) if m.contains("fold check")));
+        // A witness of the wrong length, or none at all, is refused too.
+        let short = roots_of(&[&blamed], |h| {
+            let w = witness(h, &r[..1]);
+            async move { Ok(Some(w)) }
+        })
+        .await;
+        assert!(short.is_err());
+        let none = roots_of(&[&blamed], |_| async { Ok(None) }).await;
+        assert!(none.is_err());
+    }
 
     #[test]
     fn fold_matches_conflux_blame_root() {

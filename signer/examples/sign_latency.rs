@@ -1,0 +1,152 @@
+//! Signing latency per backend (benchmark, not a test): p50/p99 of `sign_transaction` for
+//! the software keystore and for the BSIM backend talking to a virtual card through real
+//! pcscd (vsmartcard-vpcd, second slot "Virtual PCD 00 01").
+//!
+//!   cargo run --release -p cfxlight-signer --example sign_latency [-- N]
+//!
+//! The BSIM part needs pcscd with the vpcd driver (`signer/bsim/scripts/pcscd-up.sh`); it
+//! is skipped with a message otherwise.
+
+#![allow(clippy::unwrap_used, missing_docs)] // a benchmark may stop at the first surprise
+
+use std::{
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+
+use cfxlight_bsim::{
+    card::{random_iccid, CardState, VirtualCard},
+    BsimCard, BsimOptions,
+};
+use cfxlight_primitives::{
+    transaction::{Action, Transaction, TxKind},
+    H160, U256,
+};
+use cfxlight_signer::{
+    keystore::{self, KdfKind, KeystoreOptions},
+    open_signer, KeystoreSigner, OpenOptions, Signer, SignerSpec,
+};
+use zeroize::Zeroizing;
+
+const CHAIN: u32 = 2029;
+
+fn tx(nonce: u64) -> Transaction {
+    Transaction {
+        nonce: nonce.into(),
+        gas: 21000.into(),
+        action: Action::Call(H160::repeat_byte(0x11)),
+        value: U256::exp10(18),
+        storage_limit: 0,
+        epoch_height: 100,
+        chain_id: CHAIN,
+        data: vec![],
+        kind: TxKind::Cip1559 {
+            max_priority_fee_per_gas: 1.into(),
+            max_fee_per_gas: 10.into(),
+            access_list: vec![],
+        },
+    }
+}
+
+async fn measure(name: &str, signer: &dyn Signer, n: usize) {
+    let from = signer.accounts().await.unwrap()[0].address;
+    for i in 0..10 {
+        signer.sign_transaction(&from, &tx(i)).await.unwrap();
+    }
+    let mut times: Vec<Duration> = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = Instant::now();
+        signer.sign_transaction(&from, &tx(i as u64)).await.unwrap();
+        times.push(t.elapsed());
+    }
+    times.sort();
+    let pct = |p: f64| times[((n as f64 - 1.0) * p) as usize].as_secs_f64() * 1e3;
+    println!(
+        "{name:<34} n={n:<6} p50 {:>7.3} ms   p99 {:>7.3} ms   max {:>7.3} ms",
+        pct(0.5),
+        pct(0.99),
+        pct(1.0)
+    );
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1000);
+    let dir = tempfile::tempdir().unwrap();
+
+    // Keystore: the key file is decrypted again for each signature (the secret is not
+    // kept decrypted between signatures), so pbkdf2 dominates.
+    let ks_dir = dir.path().join("keystore");
+    std::fs::create_dir_all(&ks_dir).unwrap();
+    keystore::import_key(&ks_dir, &"42".repeat(32), b"pw", KdfKind::Pbkdf2).unwrap();
+    let ks = KeystoreSigner::open(
+        &ks_dir,
+        CHAIN,
+        KeystoreOptions {
+            password: Some(Zeroizing::new("pw".into())),
+            account: None,
+            allow_blind_signing: false,
+        },
+    )
+    .unwrap();
+    measure("keystore (V3 pbkdf2, per-sign decrypt)", &ks, n).await;
+
+    // BSIM: a virtual card served to real pcscd; every signature is an APDU round trip.
+    let state = dir.path().join("card.json");
+    let issuer = k256::ecdsa::SigningKey::random(&mut rand::rngs::OsRng);
+    CardState::new(&random_iccid(), "111111", 5, issuer)
+        .unwrap()
+        .save(&state)
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let s2 = stop.clone();
+    let serve = std::thread::spawn(move || {
+        let mut card = VirtualCard::open(&state).unwrap();
+        let _ = cfxlight_bsim::vpcd::serve(
+            &mut card,
+            "127.0.0.1:35964".parse().unwrap(),
+            None,
+            &s2,
+            &mut |_| {},
+        );
+    });
+    let reader = "Virtual PCD 00 01";
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut card = loop {
+        match BsimCard::connect(BsimOptions {
+            reader: Some(reader.into()),
+            ..BsimOptions::default()
+        }) {
+            Ok(c) => break Some(c),
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+            Err(e) => {
+                println!("BSIM skipped: no card in {reader} ({e}); start pcscd with signer/bsim/scripts/pcscd-up.sh");
+                break None;
+            }
+        }
+    };
+    if let Some(c) = card.as_mut() {
+        c.verify_pin(&Zeroizing::new("111111".into())).unwrap();
+        c.generate_key().unwrap();
+    }
+    drop(card.take());
+    let spec: SignerSpec = format!("bsim:reader={reader}").parse().unwrap();
+    if let Ok(bsim) = open_signer(
+        &spec,
+        CHAIN,
+        OpenOptions {
+            secret: Some(Zeroizing::new("111111".into())),
+            allow_blind_signing: false,
+        },
+    ) {
+        measure("bsim (virtual card via real pcscd)", &*bsim, n).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = serve.join();
+}

@@ -1,8 +1,8 @@
 //! Round trips against a real conflux-rust dev node (see `scripts/devnet`).
 //!
 //! These tests need a running devnet: `CFXLIGHT_DEVNET=<dir>` names the directory that
-//! `scripts/devnet up <dir>` wrote. Without it they are skipped, except under CI (`CI`
-//! set), where a missing devnet is a failure: `scripts/test` always provides one.
+//! `scripts/devnet up <dir>` wrote (see `common::devnet_dir` for how a missing one is
+//! treated).
 //!
 //! What they prove: our header encoding and hashes are the real node's; a transaction of
 //! every type that we sign is accepted and mined, under the hash we computed; and a
@@ -10,8 +10,9 @@
 
 #![allow(clippy::unwrap_used, missing_docs)] // a test may stop at the first surprise
 
+mod common;
+
 use std::{
-    path::PathBuf,
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
@@ -35,17 +36,7 @@ struct Devnet {
 }
 
 fn devnet() -> Option<Devnet> {
-    let Some(dir) = std::env::var_os("CFXLIGHT_DEVNET") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI runs the devnet tests: set CFXLIGHT_DEVNET (scripts/test does)"
-        );
-        eprintln!("skipped: CFXLIGHT_DEVNET is not set (run scripts/test)");
-        return None;
-    };
-    let path = PathBuf::from(dir).join("devnet.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let d: Value = serde_json::from_str(&text).expect("devnet.json");
+    let d = common::devnet_json(&common::devnet_dir()?);
     let keys = d["genesis_keys"]
         .as_array()
         .expect("genesis_keys")

@@ -9,7 +9,9 @@
 
 #![allow(clippy::unwrap_used, missing_docs)] // a test may stop at the first surprise
 
-use std::{net::IpAddr, path::PathBuf, sync::Arc};
+mod common;
+
+use std::{net::IpAddr, sync::Arc};
 
 use cfxlight_chainspec::PowMode;
 use cfxlight_node::{
@@ -38,18 +40,8 @@ enum Lie {
 }
 
 fn devnet() -> Option<(NodeUrl, ChainIdentity)> {
-    let Some(dir) = std::env::var_os("CFXLIGHT_DEVNET") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI runs the devnet tests: set CFXLIGHT_DEVNET"
-        );
-        eprintln!("skipped: CFXLIGHT_DEVNET is not set (run scripts/test)");
-        return None;
-    };
-    let d: Value = serde_json::from_str(
-        &std::fs::read_to_string(PathBuf::from(dir).join("devnet.json")).unwrap(),
-    )
-    .unwrap();
+    let dir = common::devnet_dir()?;
+    let d: Value = common::devnet_json(&dir);
     Some((
         d["bootnode"].as_str().unwrap().parse().unwrap(),
         ChainIdentity {

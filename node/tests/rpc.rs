@@ -6,9 +6,10 @@
 
 #![allow(clippy::unwrap_used, missing_docs)] // a test may stop at the first surprise
 
+mod common;
+
 use std::{
     net::TcpListener,
-    path::PathBuf,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -48,18 +49,10 @@ fn quantity(v: &Value) -> u64 {
 
 #[test]
 fn the_node_reaches_the_tip_follows_it_and_answers_like_the_full_node() {
-    let Some(dir) = std::env::var_os("CFXLIGHT_DEVNET") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI runs the devnet tests: set CFXLIGHT_DEVNET"
-        );
-        eprintln!("skipped: CFXLIGHT_DEVNET is not set (run scripts/test)");
+    let Some(dir) = common::devnet_dir() else {
         return;
     };
-    let d: Value = serde_json::from_str(
-        &std::fs::read_to_string(PathBuf::from(dir).join("devnet.json")).unwrap(),
-    )
-    .unwrap();
+    let d: Value = common::devnet_json(&dir);
     let full_url = d["rpc_url"].as_str().unwrap().to_string();
     let full = RpcClient::new(&full_url);
     let data = tempfile::tempdir().unwrap();

@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, missing_docs)] // a test may stop at the first surprise
 
+mod common;
+
 use std::{
     net::IpAddr,
     path::PathBuf,
@@ -32,17 +34,8 @@ struct Net {
 }
 
 fn devnet() -> Option<Net> {
-    let Some(dir) = std::env::var_os("CFXLIGHT_DEVNET") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI runs the devnet tests: set CFXLIGHT_DEVNET"
-        );
-        eprintln!("skipped: CFXLIGHT_DEVNET is not set (run scripts/test)");
-        return None;
-    };
-    let dir = PathBuf::from(dir);
-    let d: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("devnet.json")).unwrap()).unwrap();
+    let dir = common::devnet_dir()?;
+    let d: Value = common::devnet_json(&dir);
     Some(Net {
         url: d["bootnode"].as_str().unwrap().parse().unwrap(),
         chain: ChainIdentity {

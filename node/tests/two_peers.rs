@@ -7,9 +7,11 @@
 
 #![allow(clippy::unwrap_used, missing_docs)] // a test may stop at the first surprise
 
+mod common;
+
 use std::{
     net::TcpListener,
-    path::{Path, PathBuf},
+    path::PathBuf,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -36,10 +38,6 @@ impl Drop for Node {
     }
 }
 
-fn read(dir: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("devnet.json")).unwrap()).unwrap()
-}
-
 fn epoch(rpc: &RpcClient) -> u64 {
     let v: Value = rpc
         .call("cfx_epochNumber", json!(["latest_mined"]))
@@ -57,15 +55,10 @@ fn free_port() -> u16 {
 
 #[test]
 fn stopping_one_of_two_full_nodes_keeps_the_node_synced() {
-    let Some(dir) = std::env::var_os("CFXLIGHT_DEVNET") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI runs the devnet tests: set CFXLIGHT_DEVNET"
-        );
-        eprintln!("skipped: CFXLIGHT_DEVNET is not set (run scripts/test)");
+    let Some(dir) = common::devnet_dir() else {
         return;
     };
-    let a = read(Path::new(&dir));
+    let a = common::devnet_json(&dir);
     let b_dir = tempfile::tempdir().unwrap();
     let status = Command::new(DEVNET)
         .args(["up"])
@@ -77,7 +70,7 @@ fn stopping_one_of_two_full_nodes_keeps_the_node_synced() {
         .unwrap();
     assert!(status.success(), "second full node did not start");
     let b_down = Down(b_dir.path().to_path_buf());
-    let b = read(b_dir.path());
+    let b = common::devnet_json(b_dir.path());
 
     let full_a = RpcClient::new(a["rpc_url"].as_str().unwrap());
     let port = free_port();

@@ -5,7 +5,9 @@
 
 #![allow(clippy::unwrap_used, missing_docs)] // a test may stop at the first surprise
 
-use std::{net::IpAddr, path::PathBuf};
+mod common;
+
+use std::net::IpAddr;
 
 use cfxlight_node::{
     light::peer::{ChainIdentity, LightPeer, PeerError},
@@ -23,18 +25,8 @@ struct Net {
 }
 
 fn devnet() -> Option<Net> {
-    let Some(dir) = std::env::var_os("CFXLIGHT_DEVNET") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI runs the devnet tests: set CFXLIGHT_DEVNET"
-        );
-        eprintln!("skipped: CFXLIGHT_DEVNET is not set (run scripts/test)");
-        return None;
-    };
-    let d: Value = serde_json::from_str(
-        &std::fs::read_to_string(PathBuf::from(dir).join("devnet.json")).unwrap(),
-    )
-    .unwrap();
+    let dir = common::devnet_dir()?;
+    let d: Value = common::devnet_json(&dir);
     let chain_id = d["chain_id"].as_u64().unwrap();
     Some(Net {
         url: d["bootnode"].as_str().unwrap().parse().unwrap(),

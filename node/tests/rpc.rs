@@ -9,7 +9,6 @@
 mod common;
 
 use std::{
-    net::TcpListener,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -24,14 +23,6 @@ impl Drop for Node {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn raw_call(url: &str, method: &str, params: Value) -> Value {
@@ -56,7 +47,7 @@ fn the_node_reaches_the_tip_follows_it_and_answers_like_the_full_node() {
     let full_url = d["rpc_url"].as_str().unwrap().to_string();
     let full = RpcClient::new(&full_url);
     let data = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = common::free_port();
     let ours_url = format!("http://127.0.0.1:{port}");
     let ours = RpcClient::new(&ours_url);
     let start = Instant::now();
@@ -74,7 +65,7 @@ fn the_node_reaches_the_tip_follows_it_and_answers_like_the_full_node() {
             .arg("--datadir")
             .arg(data.path())
             .args(["--rpc-http-port", &port.to_string()])
-            .args(["--rpc-ws-port", &free_port().to_string()])
+            .args(["--rpc-ws-port", &common::free_port().to_string()])
             // One session per source IP on conflux-rust; keep clear of other tests' nodes.
             .args(["--p2p-local-ip", "127.0.0.71"])
             .stdout(Stdio::null())

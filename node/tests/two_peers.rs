@@ -10,7 +10,6 @@
 mod common;
 
 use std::{
-    net::TcpListener,
     path::PathBuf,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -45,14 +44,6 @@ fn epoch(rpc: &RpcClient) -> u64 {
     u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn stopping_one_of_two_full_nodes_keeps_the_node_synced() {
     let Some(dir) = common::devnet_dir() else {
@@ -73,7 +64,7 @@ fn stopping_one_of_two_full_nodes_keeps_the_node_synced() {
     let b = common::devnet_json(b_dir.path());
 
     let full_a = RpcClient::new(a["rpc_url"].as_str().unwrap());
-    let port = free_port();
+    let port = common::free_port();
     let ours = RpcClient::new(&format!("http://127.0.0.1:{port}"));
     let data = tempfile::tempdir().unwrap();
     // The second node holds a session with the first from 127.0.0.1, and conflux-rust
@@ -97,7 +88,7 @@ fn stopping_one_of_two_full_nodes_keeps_the_node_synced() {
                 "--rpc-http-port",
                 &port.to_string(),
                 "--rpc-ws-port",
-                &free_port().to_string(),
+                &common::free_port().to_string(),
             ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())

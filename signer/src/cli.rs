@@ -32,7 +32,7 @@ use crate::{
     keystore::{self, KdfKind},
     message::message_bytes,
     policy::{Policy, PolicySigner},
-    signer::{signature_to_bytes, Signer},
+    signer::{signature_to_bytes, Account, Signer},
     spec::{needs_secret, open_signer, OpenOptions, SignerSpec},
     txjson::parse_tx_json,
     typed_data::parse_address,
@@ -199,12 +199,7 @@ pub async fn run_with(
                 writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
             } else {
                 for a in accounts {
-                    writeln!(
-                        out,
-                        "{} {:?}",
-                        CfxAddress::new(a.address, network_id),
-                        a.public
-                    )?;
+                    write_account(out, &a, network_id)?;
                 }
             }
         }
@@ -255,24 +250,14 @@ pub async fn run_with(
                     .ok_or_else(|| anyhow!(SignerError::PinRequired))?;
                 let account =
                     crate::bsim::BsimSigner::generate_key(crate::bsim::BsimSpec { reader }, &pin)?;
-                writeln!(
-                    out,
-                    "{} {:?}",
-                    CfxAddress::new(account.address, network_id),
-                    account.public
-                )?;
+                write_account(out, &account, network_id)?;
                 return Ok(());
             }
             let dir = keystore_dir(&backend)?;
             let password = read_secret(&backend, true, true)?
                 .ok_or_else(|| anyhow!(SignerError::PinRequired))?;
             let (account, path) = keystore::new_key(&dir, password.as_bytes(), kdf.into())?;
-            writeln!(
-                out,
-                "{} {:?}",
-                CfxAddress::new(account.address, network_id),
-                account.public
-            )?;
+            write_account(out, &account, network_id)?;
             eprintln!("key file: {}", path.display());
         }
         SignerCommand::Import {
@@ -287,12 +272,7 @@ pub async fn run_with(
                 .ok_or_else(|| anyhow!(SignerError::PinRequired))?;
             let (account, path) =
                 keystore::import_key(&dir, &secret, password.as_bytes(), kdf.into())?;
-            writeln!(
-                out,
-                "{} {:?}",
-                CfxAddress::new(account.address, network_id),
-                account.public
-            )?;
+            write_account(out, &account, network_id)?;
             eprintln!("key file: {}", path.display());
         }
         SignerCommand::VerifyAudit { file } => {
@@ -383,6 +363,20 @@ fn first_line(text: Zeroizing<String>) -> Zeroizing<String> {
 
 /// PIN or password: `--pin-file`, then the environment, then a terminal prompt (only when
 /// `prompt` is set and stdin is a terminal; `confirm` asks twice, for new passwords).
+/// One account as `list`, `new` and `import` print it: base32 address, then the public key.
+fn write_account(
+    out: &mut (dyn Write + Send),
+    account: &Account,
+    network_id: u64,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{} {:?}",
+        CfxAddress::new(account.address, network_id),
+        account.public
+    )
+}
+
 fn read_secret(
     args: &BackendArgs,
     prompt: bool,

@@ -27,3 +27,12 @@ pub fn devnet_json(dir: &Path) -> Value {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).expect("devnet.json")
 }
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (for a node the test starts).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

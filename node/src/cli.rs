@@ -18,6 +18,8 @@ pub struct Cli {
 }
 
 /// Top-level subcommands.
+// Parsed once at start-up: the size of the node's many flags costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the light node (P2P sync, verified state, local JSON-RPC).
@@ -70,9 +72,51 @@ pub struct NodeArgs {
     /// JSON-RPC over WebSocket port (bound to 127.0.0.1).
     #[arg(long, value_name = "PORT")]
     pub rpc_ws_port: Option<u16>,
+    /// Interface the public JSON-RPC ports bind to (default 127.0.0.1; the local signing
+    /// port is always loopback).
+    #[arg(long, value_name = "IP")]
+    pub rpc_interface: Option<std::net::IpAddr>,
+    /// Loopback HTTP port of the local RPC, which serves the signing methods
+    /// (`cfx_sendTransaction`, …) besides the public ones; 0 turns it off. Default 12539.
+    #[arg(long, value_name = "PORT")]
+    pub rpc_local_port: Option<u16>,
+    /// Also serve the signing methods on the public HTTP/WS ports (off by default).
+    #[arg(long)]
+    pub rpc_public_signing: bool,
+    /// File holding a bearer token that requests to the signing endpoints must carry
+    /// (`Authorization: Bearer <token>`).
+    #[arg(long, value_name = "FILE")]
+    pub rpc_token_file: Option<PathBuf>,
+    /// Origins answered with CORS headers, comma-separated (`*` = any). Default: none.
+    #[arg(long, value_name = "ORIGINS", value_delimiter = ',')]
+    pub rpc_cors: Option<Vec<String>>,
+    /// Accepted `Host` header names, comma-separated (`*` = any). Default: any.
+    #[arg(long, value_name = "HOSTS", value_delimiter = ',')]
+    pub rpc_hosts: Option<Vec<String>>,
+    /// Most calls in one JSON-RPC batch (default 100).
+    #[arg(long, value_name = "N")]
+    pub rpc_max_batch: Option<u32>,
+    /// Largest JSON-RPC request body in bytes (default 10 MiB).
+    #[arg(long, value_name = "BYTES")]
+    pub rpc_max_body: Option<u32>,
+    /// Most simultaneous connections per RPC server (default 256).
+    #[arg(long, value_name = "N")]
+    pub rpc_max_connections: Option<u32>,
+    /// Most subscriptions per WebSocket connection (default 64).
+    #[arg(long, value_name = "N")]
+    pub rpc_max_subscriptions: Option<u32>,
     /// Signer backend spec, e.g. `bsim`, `bsim:reader=<name>`, `keystore:<dir>`.
     #[arg(long, value_name = "SPEC")]
     pub signer: Option<String>,
+    /// File holding the signer's PIN or password (else `CFXLIGHT_PIN` / `CFXLIGHT_PASSWORD`).
+    #[arg(long, value_name = "FILE")]
+    pub pin_file: Option<PathBuf>,
+    /// Signing policy file (TOML) enforced on every signature the node asks for.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Hash-chained audit log of every signing request.
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
     /// TOML config file with the same settings (keys as the flags, with `_`).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

@@ -9,7 +9,10 @@ use cfxlight_primitives::H256;
 use cfxlight_signer::SignerSpec;
 use serde::{Deserialize, Serialize};
 
-use crate::cli::NodeArgs;
+use crate::{
+    cli::NodeArgs,
+    rpc::{LocalConfig, RpcConfig},
+};
 
 /// The config file (TOML). Keys are the `cfxlight node` flags with `_` for `-`.
 #[derive(Debug, Default, Deserialize)]
@@ -25,7 +28,20 @@ struct FileConfig {
     p2p_local_ip: Option<std::net::IpAddr>,
     rpc_http_port: Option<u16>,
     rpc_ws_port: Option<u16>,
+    rpc_interface: Option<std::net::IpAddr>,
+    rpc_local_port: Option<u16>,
+    rpc_public_signing: Option<bool>,
+    rpc_token_file: Option<PathBuf>,
+    rpc_cors: Option<Vec<String>>,
+    rpc_hosts: Option<Vec<String>>,
+    rpc_max_batch: Option<u32>,
+    rpc_max_body: Option<u32>,
+    rpc_max_connections: Option<u32>,
+    rpc_max_subscriptions: Option<u32>,
     signer: Option<String>,
+    pin_file: Option<PathBuf>,
+    policy: Option<PathBuf>,
+    audit_log: Option<PathBuf>,
 }
 
 /// Everything the node needs to run, resolved and checked.
@@ -43,12 +59,16 @@ pub struct NodeConfig {
     pub p2p_port: u16,
     /// Local address to dial peers from (the OS picks when absent).
     pub p2p_local_ip: Option<std::net::IpAddr>,
-    /// HTTP JSON-RPC port (127.0.0.1).
-    pub rpc_http_port: u16,
-    /// WebSocket JSON-RPC port (127.0.0.1).
-    pub rpc_ws_port: u16,
+    /// Server limits, interfaces and access rules.
+    pub rpc: RpcConfig,
     /// Signer backend, when one is configured.
     pub signer: Option<String>,
+    /// PIN/password file for the signer.
+    pub pin_file: Option<PathBuf>,
+    /// Signing policy file.
+    pub policy: Option<PathBuf>,
+    /// Audit log file.
+    pub audit_log: Option<PathBuf>,
 }
 
 fn parse_hash(s: &str, what: &str) -> Result<H256> {
@@ -114,7 +134,75 @@ impl NodeConfig {
             s.parse::<SignerSpec>()
                 .with_context(|| format!("--signer {s:?}"))?;
         }
+        let defaults = RpcConfig::default();
+        let token = match args.rpc_token_file.clone().or(file.rpc_token_file) {
+            Some(path) => {
+                let t = std::fs::read_to_string(&path)
+                    .with_context(|| format!("--rpc-token-file {}", path.display()))?;
+                let t = t.lines().next().unwrap_or_default().trim().to_string();
+                if t.len() < 16 {
+                    bail!(
+                        "--rpc-token-file {}: the token must be at least 16 characters",
+                        path.display()
+                    );
+                }
+                Some(t)
+            }
+            None => None,
+        };
+        let local_port = args
+            .rpc_local_port
+            .or(file.rpc_local_port)
+            .unwrap_or(spec.ports.rpc_local);
+        let rpc = RpcConfig {
+            http_port: args
+                .rpc_http_port
+                .or(file.rpc_http_port)
+                .unwrap_or(spec.ports.rpc_http),
+            ws_port: args
+                .rpc_ws_port
+                .or(file.rpc_ws_port)
+                .unwrap_or(spec.ports.rpc_ws),
+            interface: args
+                .rpc_interface
+                .or(file.rpc_interface)
+                .unwrap_or(defaults.interface),
+            max_request_body: args
+                .rpc_max_body
+                .or(file.rpc_max_body)
+                .unwrap_or(defaults.max_request_body),
+            max_response_body: defaults.max_response_body,
+            max_batch: args
+                .rpc_max_batch
+                .or(file.rpc_max_batch)
+                .unwrap_or(defaults.max_batch),
+            max_connections: args
+                .rpc_max_connections
+                .or(file.rpc_max_connections)
+                .unwrap_or(defaults.max_connections),
+            max_subscriptions: args
+                .rpc_max_subscriptions
+                .or(file.rpc_max_subscriptions)
+                .unwrap_or(defaults.max_subscriptions),
+            cors: args.rpc_cors.clone().or(file.rpc_cors),
+            hosts: args.rpc_hosts.clone().or(file.rpc_hosts),
+            local: LocalConfig {
+                port: (local_port != 0).then_some(local_port),
+                public_signing: args.rpc_public_signing || file.rpc_public_signing.unwrap_or(false),
+                token,
+            },
+        };
+        if rpc.local.public_signing && !rpc.interface.is_loopback() && rpc.local.token.is_none() {
+            bail!(
+                "--rpc-public-signing on a non-loopback --rpc-interface needs --rpc-token-file: \
+                 anyone who can reach the port could spend from the signer"
+            );
+        }
         Ok(NodeConfig {
+            rpc,
+            pin_file: args.pin_file.clone().or(file.pin_file),
+            policy: args.policy.clone().or(file.policy),
+            audit_log: args.audit_log.clone().or(file.audit_log),
             genesis_hash,
             bootnodes,
             datadir: args
@@ -124,14 +212,6 @@ impl NodeConfig {
                 .unwrap_or_else(|| default_datadir(&spec.name)),
             p2p_port: args.p2p_port.or(file.p2p_port).unwrap_or(spec.ports.p2p),
             p2p_local_ip: args.p2p_local_ip.or(file.p2p_local_ip),
-            rpc_http_port: args
-                .rpc_http_port
-                .or(file.rpc_http_port)
-                .unwrap_or(spec.ports.rpc_http),
-            rpc_ws_port: args
-                .rpc_ws_port
-                .or(file.rpc_ws_port)
-                .unwrap_or(spec.ports.rpc_ws),
             signer,
             spec,
         })
@@ -195,8 +275,10 @@ mod tests {
         assert_eq!(c.spec.chain_id, 4242);
         assert_eq!(c.spec.address_prefix(), "net4242");
         assert_eq!(c.p2p_port, 41000); // flag wins
-        assert_eq!(c.rpc_http_port, 40001); // file wins over spec
-        assert_eq!(c.rpc_ws_port, 12535); // spec default
+        assert_eq!(c.rpc.http_port, 40001); // file wins over spec
+        assert_eq!(c.rpc.ws_port, 12535); // spec default
+        assert_eq!(c.rpc.local.port, Some(12539));
+        assert!(c.rpc.interface.is_loopback());
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -7,12 +7,17 @@
 
 use std::path::{Path, PathBuf};
 
-use cfxlight_primitives::H256;
+use cfxlight_primitives::{transaction::SignedTransaction, H256};
 use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, DB};
 use thiserror::Error;
 
 /// Column families of the store, in creation order.
-pub const COLUMN_FAMILIES: [&str; 5] = ["headers", "pivot", "roots", "meta", "peers"];
+/// `bodies` holds verified block transaction lists; `pending` the node's own transactions
+/// until they are mined (both added in schema 1 without a layout change: new families are
+/// created on open).
+pub const COLUMN_FAMILIES: [&str; 7] = [
+    "headers", "pivot", "roots", "meta", "peers", "bodies", "pending",
+];
 /// Bumped when the on-disk layout changes incompatibly.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -79,6 +84,9 @@ pub struct EpochRecord {
     /// The headers of those blocks, as `(hash, wire RLP)`.
     pub headers: Vec<(H256, Vec<u8>)>,
 }
+
+/// A raw `(key, value)` pair of a column family.
+pub type KeyValue = (Vec<u8>, Vec<u8>);
 
 /// Deferred roots of an epoch's state, verified against the pivot chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,6 +273,53 @@ impl Store {
     /// Blocks in the total order up to the best epoch.
     pub fn block_count(&self) -> Result<u64, StoreError> {
         Ok(self.get_u64(KEY_BLOCK_COUNT)?.unwrap_or(0))
+    }
+
+    /// A block's transactions, stored once verified against its transactions root.
+    pub fn block_body(&self, hash: &H256) -> Result<Option<Vec<SignedTransaction>>, StoreError> {
+        let v = self
+            .db
+            .get_cf(self.cf("bodies"), hash.as_bytes())
+            .map_err(|e| self.db_err(e))?;
+        // We wrote it; an undecodable value (disk damage) is treated as absent and refetched.
+        Ok(v.and_then(|v| rlp::Rlp::new(&v).as_list::<SignedTransaction>().ok()))
+    }
+
+    /// Stores a block's verified transactions.
+    pub fn put_block_body(&self, hash: &H256, txs: &[SignedTransaction]) -> Result<(), StoreError> {
+        let mut s = rlp::RlpStream::new_list(txs.len());
+        for t in txs {
+            s.append(t);
+        }
+        self.db
+            .put_cf(self.cf("bodies"), hash.as_bytes(), s.out())
+            .map_err(|e| self.db_err(e))
+    }
+
+    /// Every entry of the `pending` family, as `(key, value)`.
+    pub fn pending_entries(&self) -> Result<Vec<KeyValue>, StoreError> {
+        self.db
+            .iterator_cf(self.cf("pending"), rocksdb::IteratorMode::Start)
+            .map(|r| {
+                r.map(|(k, v)| (k.to_vec(), v.to_vec()))
+                    .map_err(|e| self.db_err(e))
+            })
+            .collect()
+    }
+
+    /// Writes (Some) or deletes (None) `pending` entries in one atomic, synced batch: a
+    /// transaction the node accepted must survive a crash right after the RPC answered.
+    pub fn put_pending(&self, entries: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<(), StoreError> {
+        let mut batch = WriteBatch::default();
+        for (k, v) in entries {
+            match v {
+                Some(v) => batch.put_cf(self.cf("pending"), k, v),
+                None => batch.delete_cf(self.cf("pending"), k),
+            }
+        }
+        let mut opts = rocksdb::WriteOptions::default();
+        opts.set_sync(true);
+        self.db.write_opt(batch, &opts).map_err(|e| self.db_err(e))
     }
 
     /// Verified deferred roots of an epoch.

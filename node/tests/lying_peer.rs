@@ -16,14 +16,20 @@ use std::{net::IpAddr, sync::Arc};
 use cfxlight_chainspec::PowMode;
 use cfxlight_node::{
     light::{
-        message,
+        message::{self, StateEntry},
         peer::{ChainIdentity, LightPeer, PeerError},
     },
+    query::{Peers, Query, QueryError},
     store::Store,
-    sync::{SyncError, Syncer},
+    sync::{Progress, SyncError, Syncer},
     wire::{ecies, frame, session, NodeUrl},
 };
-use cfxlight_primitives::{header::BlockHeader, H256};
+use cfxlight_primitives::{
+    account::Account,
+    header::BlockHeader,
+    mpt::{StateEntryProof, TrieProof},
+    H160, H256, U256,
+};
 use k256::SecretKey;
 use rand::RngCore;
 use rlp::RlpStream;
@@ -37,6 +43,45 @@ enum Lie {
     AlterHeader,
     /// Answer with a header of another epoch than the one asked for.
     SwapHeader,
+    /// Raise an account's balance in the state entry, proof untouched.
+    AlterStateValue,
+    /// Raise an account's balance in the entry *and* in the proof leaf that holds it,
+    /// leaving every claimed merkle as it was: the forgery that got past conflux-rust's
+    /// own light node (conflux-state-proofs.md). Only recomputing the hashes catches it.
+    ForgeStateLeaf,
+}
+
+/// The account value with its balance raised by one drip.
+fn richer(value: &[u8]) -> Vec<u8> {
+    let mut a = Account::decode_value(value).unwrap();
+    a.balance += U256::one();
+    rlp::encode(&a).to_vec()
+}
+
+fn lie_about_state(lie: Lie, e: &mut StateEntry) {
+    let Some(old) = e.value.clone() else { return };
+    let new = richer(&old);
+    if matches!(lie, Lie::ForgeStateLeaf) {
+        let mut proof: StateEntryProof = rlp::decode(&e.proof).unwrap();
+        let sp = &mut proof.state_proof;
+        let mut forged = false;
+        for trie in [&mut sp.delta, &mut sp.intermediate, &mut sp.snapshot]
+            .into_iter()
+            .flatten()
+        {
+            let mut nodes = trie.clone().into_nodes();
+            for n in nodes.iter_mut() {
+                if n.value.as_deref() == Some(&old[..]) {
+                    n.value = Some(new.clone());
+                    forged = true;
+                }
+            }
+            *trie = TrieProof::new(nodes);
+        }
+        assert!(forged, "the proof holds the value somewhere");
+        e.proof = rlp::encode(&proof).to_vec();
+    }
+    e.value = Some(new);
 }
 
 fn devnet() -> Option<(NodeUrl, ChainIdentity)> {
@@ -119,6 +164,8 @@ async fn serve_lies(
                         let other = upstream.block_hashes_by_epoch(&[1]).await.unwrap();
                         headers[victim] = upstream.block_headers(&other).await.unwrap().remove(0);
                     }
+                    // Headers pass through untouched when the lie is about state.
+                    Lie::AlterStateValue | Lie::ForgeStateLeaf => {}
                 }
                 let mut s = RlpStream::new_list(2);
                 s.append(&req).begin_list(headers.len());
@@ -126,6 +173,46 @@ async fn serve_lies(
                     s.append_raw(&h.rlp(), 1);
                 }
                 (s.out().to_vec(), message::id::BLOCK_HEADERS)
+            }
+            message::id::GET_STATE_ENTRIES => {
+                let req: u64 = r.val_at(0).unwrap();
+                let keys: Vec<(u64, Vec<u8>)> = r
+                    .at(1)
+                    .unwrap()
+                    .iter()
+                    .map(|k| {
+                        let key = k
+                            .at(1)
+                            .unwrap()
+                            .iter()
+                            .map(|b| b.as_val::<u8>().unwrap())
+                            .collect();
+                        (k.val_at(0).unwrap(), key)
+                    })
+                    .collect();
+                let mut entries = upstream.state_entries(&keys).await.unwrap();
+                for e in entries.iter_mut() {
+                    lie_about_state(lie, e);
+                }
+                let mut s = RlpStream::new_list(2);
+                s.append(&req).begin_list(entries.len());
+                for e in &entries {
+                    s.begin_list(3);
+                    s.begin_list(2).append(&e.epoch).begin_list(e.key.len());
+                    for b in &e.key {
+                        s.append(b);
+                    }
+                    match &e.value {
+                        Some(v) => {
+                            s.begin_list(1).append(v);
+                        }
+                        None => {
+                            s.begin_list(0);
+                        }
+                    }
+                    s.append_raw(&e.proof, 1);
+                }
+                (s.out().to_vec(), message::id::STATE_ENTRIES)
             }
             _ => continue,
         };
@@ -220,4 +307,115 @@ async fn a_header_from_another_epoch_is_refused_and_nothing_is_stored() {
     )
     .unwrap();
     assert_eq!(first.height, 0);
+}
+
+/// A store synced to the tip from the honest peer, a liar in front of the same node, and
+/// the honest peer itself.
+async fn state_setup(
+    lie: Lie,
+    local: u8,
+) -> (
+    Arc<Store>,
+    Arc<LightPeer>,
+    Arc<LightPeer>,
+    tempfile::TempDir,
+) {
+    let (real, chain) = devnet().unwrap();
+    let upstream = Arc::new(
+        LightPeer::connect(
+            &real,
+            &SecretKey::random(&mut rand::rngs::OsRng),
+            chain,
+            Some(IpAddr::from([127, 0, 0, local])),
+        )
+        .await
+        .unwrap(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let fake_key = SecretKey::random(&mut rand::rngs::OsRng);
+    let fake_url = NodeUrl {
+        id: ecies::node_id(&fake_key.public_key()),
+        host: "127.0.0.1".into(),
+        port: listener.local_addr().unwrap().port(),
+    };
+    let up = upstream.clone();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        serve_lies(stream, fake_key, chain, up, lie).await;
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path(), chain.genesis_hash, chain.chain_id).unwrap());
+    let syncer = Syncer::new(store.clone(), PowMode::Test, chain.genesis_hash);
+    syncer.init(&upstream).await.unwrap();
+    while !matches!(syncer.round(&upstream).await.unwrap(), Progress::AtTip) {}
+    let liar = Arc::new(
+        LightPeer::connect(
+            &fake_url,
+            &SecretKey::random(&mut rand::rngs::OsRng),
+            chain,
+            None,
+        )
+        .await
+        .unwrap(),
+    );
+    (store, liar, upstream, dir)
+}
+
+fn genesis_account() -> H160 {
+    let dir = common::devnet_dir().unwrap();
+    common::devnet_json(&dir)["genesis_keys"][0]["hex_address"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+async fn lying_state(lie: Lie, local: u8) {
+    let (store, liar, honest, _dir) = state_setup(lie, local).await;
+    let epoch = store.latest_state().unwrap().unwrap();
+    let who = genesis_account();
+    let truth = Query::new(store.clone(), {
+        let p = Arc::new(Peers::default());
+        p.set(vec![honest.clone()]);
+        p
+    })
+    .account(epoch, who)
+    .await
+    .unwrap()
+    .unwrap()
+    .balance;
+
+    // Only the liar: an error, never its number; and it is reported.
+    let peers = Arc::new(Peers::default());
+    peers.set(vec![liar.clone()]);
+    let q = Query::new(store.clone(), peers.clone());
+    match q.account(epoch, who).await {
+        Err(QueryError::Unverified(why)) => assert!(!why.is_empty()),
+        other => panic!("a lie reached the caller: {other:?}"),
+    }
+    assert_eq!(peers.take_reported().len(), 1, "the liar is reported");
+
+    // The liar first and the honest peer second: the honest answer, every time.
+    peers.set(vec![liar, honest]);
+    for _ in 0..4 {
+        let q = Query::new(store.clone(), peers.clone());
+        let got = q.account(epoch, who).await.unwrap().unwrap().balance;
+        assert_eq!(got, truth);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_altered_state_value_never_reaches_an_answer() {
+    if devnet().is_none() {
+        return;
+    }
+    lying_state(Lie::AlterStateValue, 33).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_proof_leaf_with_stale_merkles_is_caught() {
+    if devnet().is_none() {
+        return;
+    }
+    lying_state(Lie::ForgeStateLeaf, 34).await;
 }

@@ -58,7 +58,14 @@ fn the_node_reaches_the_tip_follows_it_and_answers_like_the_full_node() {
     );
     let _node = Node(
         Command::new(env!("CARGO_BIN_EXE_cfxlight"))
-            .args(["node", "--chain", "devnet", "--chain-id"])
+            .args([
+                "node",
+                "--rpc-local-port",
+                "0",
+                "--chain",
+                "devnet",
+                "--chain-id",
+            ])
             .arg(d["chain_id"].as_u64().unwrap().to_string())
             .args(["--genesis-hash", d["genesis_hash"].as_str().unwrap()])
             .args(["--bootnode", d["bootnode"].as_str().unwrap()])

@@ -135,7 +135,14 @@ async fn synced_pivot_chain_and_deferred_roots_equal_the_full_nodes() {
 
 fn spawn_node(net: &Net, datadir: &std::path::Path) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_cfxlight"))
-        .args(["node", "--chain", "devnet", "--chain-id"])
+        .args([
+            "node",
+            "--rpc-local-port",
+            "0",
+            "--chain",
+            "devnet",
+            "--chain-id",
+        ])
         .arg(net.chain.chain_id.to_string())
         .arg("--genesis-hash")
         .arg(format!("{:?}", net.chain.genesis_hash))

@@ -73,6 +73,8 @@ fn stopping_one_of_two_full_nodes_keeps_the_node_synced() {
         Command::new(env!("CARGO_BIN_EXE_cfxlight"))
             .args([
                 "node",
+                "--rpc-local-port",
+                "0",
                 "--chain",
                 "devnet",
                 "--chain-id",

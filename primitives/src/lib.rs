@@ -14,6 +14,7 @@ pub mod address;
 pub mod crypto;
 pub mod hash;
 pub mod header;
+pub mod mpt;
 pub mod receipt;
 pub mod rlp_util;
 pub mod rpc;

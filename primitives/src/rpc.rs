@@ -428,7 +428,8 @@ impl Transaction {
     }
 }
 
-/// One log in RPC form.
+/// One log in RPC form; the location fields are present in `cfx_getLogs` answers and
+/// absent inside receipts, as conflux-rust serialises them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Log {
@@ -438,17 +439,23 @@ pub struct Log {
     pub topics: Vec<H256>,
     /// Data.
     pub data: Bytes,
-    /// Block hash.
+    /// Containing block.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub block_hash: Option<H256>,
-    /// Epoch number.
+    /// Execution epoch.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub epoch_number: Option<U256>,
-    /// Transaction hash.
+    /// Emitting transaction.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub transaction_hash: Option<H256>,
-    /// Index of the transaction in the block.
+    /// Its index in the block.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub transaction_index: Option<U256>,
     /// Index of the log in the epoch.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub log_index: Option<U256>,
-    /// Index of the log in the transaction.
+    /// Index of the log in its transaction.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub transaction_log_index: Option<U256>,
 }
 

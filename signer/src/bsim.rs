@@ -6,7 +6,10 @@
 //! and re-reads the public keys after any reconnect; here every signature is additionally
 //! recovered and compared with the account's public key. PC/SC calls block: `open` blocks
 //! (call it from a blocking context), signing runs on the blocking pool. The PIN is verified
-//! once at open, from zeroizing memory, never retried.
+//! at open and kept in zeroizing memory: a card pulled and put back asks for it again
+//! (the client re-checked its keys first, so it is the same card), and an unattended node
+//! re-verifies it once. A PIN the card refuses is forgotten at once, so a changed PIN can
+//! never burn the card's remaining tries.
 
 use std::sync::{Arc, Mutex};
 
@@ -36,6 +39,7 @@ pub struct BsimSigner {
     chain_id: u32,
     reader: Option<String>,
     accounts: Vec<(u8, Account)>,
+    pin: Arc<Mutex<Option<Zeroizing<String>>>>,
 }
 
 fn map_card_error(e: CardError, reader: &Option<String>) -> SignerError {
@@ -82,6 +86,7 @@ impl BsimSigner {
             chain_id,
             reader,
             accounts,
+            pin: Arc::new(Mutex::new(pin)),
         })
     }
 
@@ -127,12 +132,32 @@ impl Signer for BsimSigner {
         let digest: H256 = req.digest();
         let card = self.card.clone();
         let reader = self.reader.clone();
+        let pin = self.pin.clone();
         let sig = tokio::task::spawn_blocking(move || {
             let mut card = card
                 .lock()
                 .map_err(|_| SignerError::Backend("card lock poisoned".into()))?;
-            card.sign_hash(index, &digest.0)
-                .map_err(|e| map_card_error(e, &reader))
+            match card.sign_hash(index, &digest.0) {
+                Err(CardError::PinRequired) => {
+                    // Re-inserted: verify the PIN we hold, once, then sign once more.
+                    let mut held = pin
+                        .lock()
+                        .map_err(|_| SignerError::Backend("PIN lock poisoned".into()))?;
+                    let Some(p) = held.as_ref() else {
+                        return Err(SignerError::PinRequired);
+                    };
+                    if let Err(e) = card.verify_pin(p) {
+                        if matches!(e, CardError::WrongPin { .. } | CardError::PinBlocked) {
+                            *held = None;
+                        }
+                        return Err(map_card_error(e, &reader));
+                    }
+                    drop(held);
+                    card.sign_hash(index, &digest.0)
+                        .map_err(|e| map_card_error(e, &reader))
+                }
+                r => r.map_err(|e| map_card_error(e, &reader)),
+            }
         })
         .await
         .map_err(|e| SignerError::Backend(format!("card task failed: {e}")))??;

@@ -293,6 +293,42 @@ pub async fn run_with(
     Ok(())
 }
 
+/// Opens the backend the node was given (`--signer`, `--pin-file`, `--policy`,
+/// `--audit-log`) for `chain_id`, wrapped in policy and audit when asked. The PIN or
+/// password comes from the file or the environment, never from a prompt (a node runs
+/// unattended).
+pub fn open_for_node(args: &BackendArgs, chain_id: u32) -> anyhow::Result<Box<dyn Signer>> {
+    let spec: SignerSpec = args
+        .signer
+        .parse()
+        .with_context(|| format!("--signer {:?}", args.signer))?;
+    let policy = args.policy.as_deref().map(Policy::load).transpose()?;
+    let secret = read_secret(args, false, false)?;
+    if secret.is_none() && needs_secret(&spec) {
+        bail!(
+            "the `{}` signer needs its PIN or password: pass --pin-file or set {ENV_PIN} / {ENV_PASSWORD}",
+            spec.backend
+        );
+    }
+    let signer = open_signer(
+        &spec,
+        chain_id,
+        OpenOptions {
+            secret,
+            allow_blind_signing: false,
+        },
+    )?;
+    if policy.is_none() && args.audit_log.is_none() {
+        return Ok(signer);
+    }
+    let audit = args.audit_log.as_deref().map(AuditLog::open).transpose()?;
+    Ok(Box::new(PolicySigner::new(
+        signer,
+        policy.unwrap_or_else(Policy::allow_all),
+        audit,
+    )?))
+}
+
 /// Opens the backend, wrapped in policy and audit when asked; returns it and its chain id.
 fn open(
     args: &BackendArgs,

@@ -18,9 +18,11 @@ use crate::{
     config::NodeConfig,
     light::peer::{ChainIdentity, LightPeer},
     log, node_key,
-    rpc::{self, RpcContext},
+    query::{Peers, Query},
+    rpc::{self, RpcContext, Signing},
     store::Store,
     sync::{Progress, SyncError, Syncer},
+    txpool::TxPool,
     wire::NodeUrl,
 };
 
@@ -62,20 +64,73 @@ pub fn run(args: &NodeArgs) -> Result<()> {
         config.genesis_hash,
         config.datadir.display()
     ));
+    let signer = match &config.signer {
+        Some(spec) => {
+            let backend = cfxlight_signer::cli::BackendArgs {
+                signer: spec.clone(),
+                pin_file: config.pin_file.clone(),
+                policy: config.policy.clone(),
+                audit_log: config.audit_log.clone(),
+            };
+            let s = cfxlight_signer::cli::open_for_node(&backend, config.spec.chain_id)
+                .with_context(|| format!("cannot open the signer {spec:?}"))?;
+            Some(Arc::<dyn cfxlight_signer::Signer>::from(s))
+        }
+        None => None,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     let shown = store.clone();
-    let rpc_ctx = Arc::new(RpcContext::new(store.clone(), &config.spec));
-    runtime.block_on(async {
-        let servers = rpc::start(rpc_ctx, config.rpc_http_port, config.rpc_ws_port).await?;
+    let peers = Arc::new(Peers::default());
+    let query = Arc::new(Query::new(store.clone(), peers.clone()));
+    let pool = Arc::new(TxPool::load(store.clone())?);
+    if !pool.is_empty() {
         log::info(&format!(
-            "JSON-RPC on http://{} and ws://{}",
-            servers.http_addr, servers.ws_addr
+            "{} pending transaction(s) from the last run: tracking them again",
+            pool.len()
         ));
+    }
+    let mut ctx = RpcContext::new(store.clone(), query.clone(), pool.clone(), &config.spec);
+    if let Some(signer) = &signer {
+        ctx = ctx.with_signing(Arc::new(Signing {
+            signer: signer.clone(),
+        }));
+    }
+    let rpc_ctx = Arc::new(ctx);
+    runtime.block_on(async {
+        if let Some(signer) = &signer {
+            let accounts = signer
+                .accounts()
+                .await
+                .context("the signer cannot list its accounts")?;
+            for a in &accounts {
+                query.pin(a.address);
+                log::info(&format!(
+                    "signer account {}",
+                    cfxlight_primitives::address::CfxAddress::new(a.address, config.spec.network_id)
+                ));
+            }
+        }
+        for p in pool.all() {
+            query.pin(p.sender);
+        }
+        let servers = rpc::start(rpc_ctx.clone(), &config.rpc).await?;
+        log::info(&format!(
+            "JSON-RPC on http://{} and ws://{}{}",
+            servers.http_addr,
+            servers.ws_addr,
+            servers
+                .local_addr
+                .map(|a| format!(", local (signing) RPC on http://{a}"))
+                .unwrap_or_default()
+        ));
+        tokio::spawn(rpc_ctx.hub().watch(rpc_ctx.clone()));
+        tokio::spawn(serve_state(rpc_ctx.clone()));
+        tokio::spawn(maintain_pool(store.clone(), query.clone(), pool.clone()));
         tokio::select! {
-            r = follow(&config, store, key, urls) => r,
+            r = follow(&config, store, key, urls, peers) => r,
             _ = tokio::signal::ctrl_c() => {
                 log::info(&format!(
                     "interrupted at epoch {} (latest_state {}): everything verified so far is stored",
@@ -86,6 +141,39 @@ pub fn run(args: &NodeArgs) -> Result<()> {
             }
         }
     })
+}
+
+/// Advances the `latest_state` the RPC serves once the watched accounts of a new state
+/// epoch are fetched and verified, so that their reads never wait on a peer.
+async fn serve_state(ctx: Arc<RpcContext>) {
+    let served = ctx.served_state();
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    loop {
+        tick.tick().await;
+        let Ok(Some(latest)) = ctx.store.latest_state() else {
+            continue;
+        };
+        let current = served.load(std::sync::atomic::Ordering::Acquire);
+        if current != u64::MAX && latest <= current {
+            continue;
+        }
+        // A failed prefetch does not hold the state back: reads then go to a peer.
+        let _ =
+            tokio::time::timeout(Duration::from_secs(3), ctx.query.prefetch_watched(latest)).await;
+        served.store(latest, std::sync::atomic::Ordering::Release);
+    }
+}
+
+/// Settles and rebroadcasts the node's pending transactions.
+async fn maintain_pool(store: Arc<Store>, query: Arc<Query>, pool: Arc<TxPool>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tick.tick().await;
+        let (Ok(Some(latest)), Ok(Some(best))) = (store.latest_state(), store.best_epoch()) else {
+            continue;
+        };
+        pool.maintain(&query, latest, best).await;
+    }
 }
 
 struct PeerSlot {
@@ -100,6 +188,7 @@ async fn follow(
     store: Arc<Store>,
     key: k256::SecretKey,
     urls: Vec<NodeUrl>,
+    peers: Arc<Peers>,
 ) -> Result<()> {
     let chain = ChainIdentity {
         network_id: config.spec.network_id,
@@ -124,6 +213,16 @@ async fn follow(
     let mut last_progress = Instant::now();
     let mut synced = false;
     loop {
+        let reported = peers.take_reported();
+        for slot in slots.iter_mut() {
+            if reported.contains(&slot.url.to_string()) && slot.peer.take().is_some() {
+                log::warn(&format!(
+                    "dropping peer {}: it sent data that failed verification",
+                    slot.url
+                ));
+                slot.next_try = Instant::now() + MISBEHAVIOUR_PENALTY;
+            }
+        }
         for slot in slots.iter_mut() {
             let dead = slot.peer.as_ref().is_none_or(|p| !p.is_alive());
             if dead && Instant::now() >= slot.next_try {
@@ -153,6 +252,12 @@ async fn follow(
                 }
             }
         }
+        peers.set(
+            slots
+                .iter()
+                .filter_map(|s| s.peer.clone().filter(|p| p.is_alive()))
+                .collect(),
+        );
         let best = slots
             .iter()
             .enumerate()

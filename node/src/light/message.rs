@@ -1,6 +1,9 @@
 //! Light protocol messages: `rlp(msg) ‖ msg_id` inside a `clp` USER packet.
 
-use cfxlight_primitives::{header::BlockHeader, rlp_util, H256};
+use cfxlight_primitives::{
+    header::BlockHeader, receipt::BlockReceipts, receipt::Receipt, rlp_util,
+    transaction::SignedTransaction, Bloom, H256,
+};
 use rlp::{DecoderError, Rlp, RlpStream};
 
 /// Message ids of `clp` v2 (conflux-rust `light_protocol/message/message.rs`).
@@ -9,6 +12,10 @@ pub mod id {
     pub const GET_STATE_ROOTS: u8 = 0x01;
     /// State roots.
     pub const STATE_ROOTS: u8 = 0x02;
+    /// `[id, [[epoch, key]…]]` → state entries with proofs.
+    pub const GET_STATE_ENTRIES: u8 = 0x03;
+    /// State entries.
+    pub const STATE_ENTRIES: u8 = 0x04;
     /// `[id, [epoch…]]` → block hashes, flattened per epoch (pivot last).
     pub const GET_BLOCK_HASHES_BY_EPOCH: u8 = 0x05;
     /// Block hashes.
@@ -21,10 +28,26 @@ pub mod id {
     pub const NEW_BLOCK_HASHES: u8 = 0x09;
     /// `[raw]`, no response.
     pub const SEND_RAW_TX: u8 = 0x0b;
+    /// `[id, [epoch…]]` → the receipts of every block of each epoch.
+    pub const GET_RECEIPTS: u8 = 0x0c;
+    /// Receipts.
+    pub const RECEIPTS: u8 = 0x0d;
     /// `[id, [height…]]` → blame witnesses.
     pub const GET_WITNESS_INFO: u8 = 0x10;
     /// Witnesses.
     pub const WITNESS_INFO: u8 = 0x11;
+    /// `[id, [epoch…]]` → aggregated logs bloom per epoch.
+    pub const GET_BLOOMS: u8 = 0x12;
+    /// Blooms.
+    pub const BLOOMS: u8 = 0x13;
+    /// `[id, [block hash…]]` → each block's transactions.
+    pub const GET_BLOCK_TXS: u8 = 0x14;
+    /// Block transactions.
+    pub const BLOCK_TXS: u8 = 0x15;
+    /// `[id, [tx hash…]]` → where each transaction was executed, with proofs.
+    pub const GET_TX_INFOS: u8 = 0x16;
+    /// Transaction infos.
+    pub const TX_INFOS: u8 = 0x17;
     /// `[[chain_id], genesis, node_type]`.
     pub const STATUS_PING_V2: u8 = 0x18;
     /// `[best_epoch, [chain_id], genesis, node_type, [terminals]]`.
@@ -64,6 +87,50 @@ pub struct WitnessInfo {
     pub bloom_hashes: Vec<H256>,
 }
 
+/// One state entry as the provider sent it. The proof stays raw RLP here: what it proves
+/// is decided by the verifier, against roots this node verified itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateEntry {
+    /// Epoch it was read at.
+    pub epoch: u64,
+    /// The plain state key that was asked for.
+    pub key: Vec<u8>,
+    /// The value the provider claims (None = absent).
+    pub value: Option<Vec<u8>>,
+    /// `StateEntryProof` RLP.
+    pub proof: Vec<u8>,
+}
+
+/// Where a transaction was executed, with the proofs that tie it to verified roots
+/// (conflux-rust `TxInfo`). Proofs stay raw RLP for the verifier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxInfo {
+    /// Execution epoch.
+    pub epoch: u64,
+    /// The transaction.
+    pub tx: SignedTransaction,
+    /// Its index in its block.
+    pub tx_index: u64,
+    /// Transactions in its block.
+    pub num_txs: u64,
+    /// Inclusion proof under the block's transactions root (`TrieProof` RLP).
+    pub tx_proof: Vec<u8>,
+    /// Its receipt.
+    pub receipt: Receipt,
+    /// Its block's index in the epoch.
+    pub block_index: u64,
+    /// Blocks executed in the epoch.
+    pub num_blocks: u64,
+    /// Proof of the block's receipts root under the epoch receipts root (`TrieProof` RLP).
+    pub block_index_proof: Vec<u8>,
+    /// Proof of the receipt under the block's receipts root (`TrieProof` RLP).
+    pub receipt_proof: Vec<u8>,
+    /// The previous receipt in the block (gas used is a difference of accumulated values).
+    pub prev_receipt: Option<Receipt>,
+    /// Its proof (`TrieProof` RLP).
+    pub prev_receipt_proof: Option<Vec<u8>>,
+}
+
 /// A response or push from the provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Incoming {
@@ -89,6 +156,41 @@ pub enum Incoming {
         request_id: u64,
         /// Witnesses.
         infos: Vec<WitnessInfo>,
+    },
+    /// Answer to GetStateEntries.
+    StateEntries {
+        /// Request id.
+        request_id: u64,
+        /// Entries with their proofs.
+        entries: Vec<StateEntry>,
+    },
+    /// Answer to GetBlockTxs: `(block hash, transactions)`.
+    BlockTxs {
+        /// Request id.
+        request_id: u64,
+        /// Per block.
+        blocks: Vec<(H256, Vec<SignedTransaction>)>,
+    },
+    /// Answer to GetReceipts: `(epoch, receipts per block)`.
+    Receipts {
+        /// Request id.
+        request_id: u64,
+        /// Per epoch.
+        epochs: Vec<(u64, Vec<BlockReceipts>)>,
+    },
+    /// Answer to GetTxInfos.
+    TxInfos {
+        /// Request id.
+        request_id: u64,
+        /// Per transaction found.
+        infos: Vec<TxInfo>,
+    },
+    /// Answer to GetBlooms: `(epoch, aggregated bloom)`.
+    Blooms {
+        /// Request id.
+        request_id: u64,
+        /// Per epoch.
+        blooms: Vec<(u64, Bloom)>,
     },
     /// New blocks announced.
     NewBlockHashes(Vec<H256>),
@@ -164,14 +266,131 @@ pub fn get_witness_info(request_id: u64, heights: &[u64]) -> (Vec<u8>, u8) {
     })
 }
 
-/// SendRawTx `[raw]`: the provider decodes `raw` as an RLP item, so typed transactions go
-/// wrapped in an RLP string (conflux-protocol.md §2, ⚠ SendRawTx note).
-pub fn send_raw_tx(raw: &[u8]) -> (Vec<u8>, u8) {
-    let mut s = RlpStream::new_list(1);
-    if raw.first().is_some_and(|b| *b >= 0xc0) {
-        s.append_raw(raw, 1);
+/// GetStateEntries `[id, [[epoch, key]…]]`; a key is written as a list of byte integers
+/// (it is a `Vec<u8>` under rlp-derive).
+pub fn get_state_entries(request_id: u64, keys: &[(u64, Vec<u8>)]) -> (Vec<u8>, u8) {
+    request(request_id, id::GET_STATE_ENTRIES, |s| {
+        s.begin_list(keys.len());
+        for (epoch, key) in keys {
+            s.begin_list(2).append(epoch).begin_list(key.len());
+            for b in key {
+                s.append(b);
+            }
+        }
+    })
+}
+
+/// GetBlockTxs `[id, [hash…]]`.
+pub fn get_block_txs(request_id: u64, hashes: &[H256]) -> (Vec<u8>, u8) {
+    request(request_id, id::GET_BLOCK_TXS, |s| {
+        s.append_list(hashes);
+    })
+}
+
+/// GetReceipts `[id, [epoch…]]`.
+pub fn get_receipts(request_id: u64, epochs: &[u64]) -> (Vec<u8>, u8) {
+    request(request_id, id::GET_RECEIPTS, |s| {
+        s.append_list(epochs);
+    })
+}
+
+/// GetTxInfos `[id, [hash…]]`.
+pub fn get_tx_infos(request_id: u64, hashes: &[H256]) -> (Vec<u8>, u8) {
+    request(request_id, id::GET_TX_INFOS, |s| {
+        s.append_list(hashes);
+    })
+}
+
+/// GetBlooms `[id, [epoch…]]`.
+pub fn get_blooms(request_id: u64, epochs: &[u64]) -> (Vec<u8>, u8) {
+    request(request_id, id::GET_BLOOMS, |s| {
+        s.append_list(epochs);
+    })
+}
+
+/// A transaction in the provider's local encoding `[tx, sender, Option<public>]`: only the
+/// signed transaction is kept; the sender is recovered from the signature, never believed.
+fn local_signed_tx(r: &Rlp<'_>) -> Result<SignedTransaction, DecoderError> {
+    rlp_util::expect_list_len(r, 3)?;
+    r.val_at(0)
+}
+
+/// A `Vec<u8>` written by rlp-derive: a list of byte integers.
+fn byte_list(r: &Rlp<'_>) -> Result<Vec<u8>, DecoderError> {
+    if !r.is_list() {
+        return Err(DecoderError::RlpExpectedToBeList);
+    }
+    r.iter().map(|b| b.as_val::<u8>()).collect()
+}
+
+/// Item `i`, which must be a list (rlp 0.6 would iterate a byte string as empty).
+fn list_item<'a>(r: &Rlp<'a>, i: usize) -> Result<Rlp<'a>, DecoderError> {
+    let l = r.at(i)?;
+    if l.is_list() {
+        Ok(l)
     } else {
-        s.append(&raw);
+        Err(DecoderError::RlpExpectedToBeList)
+    }
+}
+
+/// `Option<T>` as parity rlp writes it: `[]` or `[v]`; returns the inner item.
+fn option_at<'a>(r: &Rlp<'a>, i: usize) -> Result<Option<Rlp<'a>>, DecoderError> {
+    let o = r.at(i)?;
+    if !o.is_list() {
+        return Err(DecoderError::RlpExpectedToBeList);
+    }
+    match o.item_count()? {
+        0 => Ok(None),
+        1 => Ok(Some(o.at(0)?)),
+        _ => Err(DecoderError::RlpIncorrectListLen),
+    }
+}
+
+fn state_entry(r: &Rlp<'_>) -> Result<StateEntry, DecoderError> {
+    rlp_util::expect_list_len(r, 3)?;
+    let key = r.at(0)?;
+    rlp_util::expect_list_len(&key, 2)?;
+    Ok(StateEntry {
+        epoch: key.val_at(0)?,
+        key: byte_list(&key.at(1)?)?,
+        value: option_at(r, 1)?.map(|v| v.as_val()).transpose()?,
+        proof: r.at(2)?.as_raw().to_vec(),
+    })
+}
+
+fn tx_info(r: &Rlp<'_>) -> Result<TxInfo, DecoderError> {
+    rlp_util::expect_list_len(r, 12)?;
+    Ok(TxInfo {
+        epoch: r.val_at(0)?,
+        tx: local_signed_tx(&r.at(1)?)?,
+        tx_index: r.val_at(2)?,
+        num_txs: r.val_at(3)?,
+        tx_proof: r.at(4)?.as_raw().to_vec(),
+        receipt: r.val_at(5)?,
+        block_index: r.val_at(6)?,
+        num_blocks: r.val_at(7)?,
+        block_index_proof: r.at(8)?.as_raw().to_vec(),
+        receipt_proof: r.at(9)?.as_raw().to_vec(),
+        prev_receipt: option_at(r, 10)?.map(|v| v.as_val()).transpose()?,
+        prev_receipt_proof: option_at(r, 11)?.map(|v| v.as_raw().to_vec()),
+    })
+}
+
+/// SendRawTx `[raw]`. `raw` is a `Vec<u8>` under rlp-derive, so it goes as a *list of
+/// byte integers*, and the provider decodes those bytes as one `TransactionWithSignature`
+/// item: a legacy transaction's RLP list, or a typed one's `cfx‖type‖rlp` bytes wrapped in
+/// an RLP string (conflux-protocol.md §2, ⚠ SendRawTx note). Anything else gets the
+/// sender blacklisted as a sender of malformed messages.
+pub fn send_raw_tx(raw: &[u8]) -> (Vec<u8>, u8) {
+    let item = if raw.first().is_some_and(|b| *b >= 0xc0) {
+        raw.to_vec()
+    } else {
+        rlp::encode(&raw).to_vec()
+    };
+    let mut s = RlpStream::new_list(1);
+    s.begin_list(item.len());
+    for b in &item {
+        s.append(b);
     }
     with_id(id::SEND_RAW_TX, s)
 }
@@ -249,6 +468,85 @@ pub fn decode(payload: &[u8]) -> Result<Incoming, MessageError> {
             }
             Incoming::WitnessInfo { request_id, infos }
         }
+        id::STATE_ENTRIES => {
+            let request_id = req(&r).map_err(err)?;
+            let list = list_item(&r, 1).map_err(err)?;
+            let entries = list
+                .iter()
+                .map(|e| state_entry(&e))
+                .collect::<Result<_, _>>()
+                .map_err(err)?;
+            Incoming::StateEntries {
+                request_id,
+                entries,
+            }
+        }
+        id::BLOCK_TXS => {
+            let request_id = req(&r).map_err(err)?;
+            let f = || -> Result<Vec<(H256, Vec<SignedTransaction>)>, DecoderError> {
+                list_item(&r, 1)?
+                    .iter()
+                    .map(|b| {
+                        rlp_util::expect_list_len(&b, 2)?;
+                        let txs = b.at(1)?;
+                        if !txs.is_list() {
+                            return Err(DecoderError::RlpExpectedToBeList);
+                        }
+                        let txs = txs
+                            .iter()
+                            .map(|t| local_signed_tx(&t))
+                            .collect::<Result<_, _>>()?;
+                        Ok((b.val_at(0)?, txs))
+                    })
+                    .collect()
+            };
+            Incoming::BlockTxs {
+                request_id,
+                blocks: f().map_err(err)?,
+            }
+        }
+        id::RECEIPTS => {
+            let request_id = req(&r).map_err(err)?;
+            let f = || -> Result<Vec<(u64, Vec<BlockReceipts>)>, DecoderError> {
+                list_item(&r, 1)?
+                    .iter()
+                    .map(|e| {
+                        rlp_util::expect_list_len(&e, 2)?;
+                        Ok((e.val_at(0)?, rlp_util::list_at(&e, 1)?))
+                    })
+                    .collect()
+            };
+            Incoming::Receipts {
+                request_id,
+                epochs: f().map_err(err)?,
+            }
+        }
+        id::TX_INFOS => {
+            let request_id = req(&r).map_err(err)?;
+            let infos = list_item(&r, 1)
+                .map_err(err)?
+                .iter()
+                .map(|i| tx_info(&i))
+                .collect::<Result<_, _>>()
+                .map_err(err)?;
+            Incoming::TxInfos { request_id, infos }
+        }
+        id::BLOOMS => {
+            let request_id = req(&r).map_err(err)?;
+            let f = || -> Result<Vec<(u64, Bloom)>, DecoderError> {
+                list_item(&r, 1)?
+                    .iter()
+                    .map(|e| {
+                        rlp_util::expect_list_len(&e, 2)?;
+                        Ok((e.val_at(0)?, e.val_at(1)?))
+                    })
+                    .collect()
+            };
+            Incoming::Blooms {
+                request_id,
+                blooms: f().map_err(err)?,
+            }
+        }
         id::NEW_BLOCK_HASHES => {
             rlp_util::expect_list_len(&r, 1).map_err(err)?;
             Incoming::NewBlockHashes(rlp_util::list_at(&r, 0).map_err(err)?)
@@ -281,6 +579,62 @@ mod tests {
         let r = Rlp::new(&b);
         assert_eq!(r.at(0).unwrap().val_at::<u32>(0).unwrap(), 2029);
         assert_eq!(r.val_at::<u8>(2).unwrap(), NODE_TYPE_LIGHT);
+    }
+
+    #[test]
+    fn send_raw_tx_carries_one_tx_item_as_a_list_of_byte_integers() {
+        // The layout conflux-rust's provider decodes; anything else got us blacklisted.
+        let bytes_of = |b: &[u8]| -> Vec<u8> {
+            let r = Rlp::new(b);
+            r.at(0)
+                .unwrap()
+                .iter()
+                .map(|x| x.as_val::<u8>().unwrap())
+                .collect()
+        };
+        let legacy = [0xc3, 0x01, 0x80, 0x81];
+        let (b, id) = send_raw_tx(&legacy);
+        assert_eq!(id, id::SEND_RAW_TX);
+        assert_eq!(bytes_of(&b), legacy);
+        let typed = b"cfx\x02\xc0".to_vec();
+        let (b, _) = send_raw_tx(&typed);
+        assert_eq!(bytes_of(&b), rlp::encode(&typed).to_vec());
+    }
+
+    #[test]
+    fn state_entries_and_tx_infos_decode_strictly() {
+        // StateEntries [id, [[[epoch, key-bytes-list], [value], proof]]]
+        let mut s = RlpStream::new_list(2);
+        s.append(&9u64).begin_list(1).begin_list(3);
+        s.begin_list(2)
+            .append(&5u64)
+            .begin_list(2)
+            .append(&0xabu8)
+            .append(&0u8);
+        s.begin_list(1).append(&vec![1u8, 2]);
+        s.begin_list(0);
+        let mut p = s.out().to_vec();
+        p.push(id::STATE_ENTRIES);
+        let Incoming::StateEntries {
+            request_id,
+            entries,
+        } = decode(&p).unwrap()
+        else {
+            panic!("not StateEntries")
+        };
+        assert_eq!(request_id, 9);
+        assert_eq!(entries[0].key, vec![0xab, 0]);
+        assert_eq!(entries[0].value, Some(vec![1, 2]));
+        // A byte string where the entry list belongs is refused, not read as empty.
+        let mut s = RlpStream::new_list(2);
+        s.append(&9u64).append(&vec![1u8]);
+        let body = s.out().to_vec();
+        let mut p = body.clone();
+        p.push(id::STATE_ENTRIES);
+        assert!(decode(&p).is_err());
+        let mut p = body;
+        p.push(id::TX_INFOS);
+        assert!(decode(&p).is_err());
     }
 
     #[test]

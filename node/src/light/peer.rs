@@ -23,11 +23,12 @@ use tokio::{
     task::JoinHandle,
 };
 
-use super::message::{self, Incoming, StatusPong, WitnessInfo};
+use super::message::{self, Incoming, StateEntry, StatusPong, TxInfo, WitnessInfo};
 use crate::wire::{
     session::{self, Packet, SessionError, SessionWriter},
     NodeUrl,
 };
+use cfxlight_primitives::{receipt::BlockReceipts, transaction::SignedTransaction, Bloom};
 
 /// conflux-rust's light client pings every 30 s; the provider drops peers silent ≥ 180 s.
 pub const HEARTBEAT: Duration = Duration::from_secs(30);
@@ -167,7 +168,12 @@ impl LightPeer {
                 let request_id = match &msg {
                     Incoming::BlockHashes { request_id, .. }
                     | Incoming::BlockHeaders { request_id, .. }
-                    | Incoming::WitnessInfo { request_id, .. } => Some(*request_id),
+                    | Incoming::WitnessInfo { request_id, .. }
+                    | Incoming::StateEntries { request_id, .. }
+                    | Incoming::BlockTxs { request_id, .. }
+                    | Incoming::Receipts { request_id, .. }
+                    | Incoming::TxInfos { request_id, .. }
+                    | Incoming::Blooms { request_id, .. } => Some(*request_id),
                     Incoming::Throttled { request_id, .. } => *request_id,
                     Incoming::StatusPong(p) => {
                         let _ = status_tx.send(p.clone());
@@ -338,6 +344,118 @@ impl LightPeer {
             }
             other => Err(PeerError::Misbehaved(format!(
                 "answered GetWitnessInfo with {other:?}"
+            ))),
+        }
+    }
+
+    /// State entries with their (unverified) proofs; only keys that were asked for.
+    pub async fn state_entries(
+        &self,
+        keys: &[(u64, Vec<u8>)],
+    ) -> Result<Vec<StateEntry>, PeerError> {
+        match self
+            .request("GetStateEntries", |id| message::get_state_entries(id, keys))
+            .await?
+        {
+            Incoming::StateEntries { entries, .. } => {
+                if entries
+                    .iter()
+                    .any(|e| !keys.iter().any(|(ep, k)| *ep == e.epoch && *k == e.key))
+                {
+                    return Err(PeerError::Misbehaved(
+                        "sent a state entry that was not asked for".into(),
+                    ));
+                }
+                Ok(entries)
+            }
+            other => Err(PeerError::Misbehaved(format!(
+                "answered GetStateEntries with {other:?}"
+            ))),
+        }
+    }
+
+    /// Transactions of blocks (unverified); only blocks that were asked for.
+    pub async fn block_txs(
+        &self,
+        hashes: &[H256],
+    ) -> Result<Vec<(H256, Vec<SignedTransaction>)>, PeerError> {
+        match self
+            .request("GetBlockTxs", |id| message::get_block_txs(id, hashes))
+            .await?
+        {
+            Incoming::BlockTxs { blocks, .. } => {
+                if blocks.iter().any(|(h, _)| !hashes.contains(h)) {
+                    return Err(PeerError::Misbehaved(
+                        "sent transactions of a block that was not asked for".into(),
+                    ));
+                }
+                Ok(blocks)
+            }
+            other => Err(PeerError::Misbehaved(format!(
+                "answered GetBlockTxs with {other:?}"
+            ))),
+        }
+    }
+
+    /// Receipts of epochs (unverified); only epochs that were asked for.
+    pub async fn receipts(
+        &self,
+        epochs: &[u64],
+    ) -> Result<Vec<(u64, Vec<BlockReceipts>)>, PeerError> {
+        match self
+            .request("GetReceipts", |id| message::get_receipts(id, epochs))
+            .await?
+        {
+            Incoming::Receipts { epochs: got, .. } => {
+                if got.iter().any(|(e, _)| !epochs.contains(e)) {
+                    return Err(PeerError::Misbehaved(
+                        "sent receipts of an epoch that was not asked for".into(),
+                    ));
+                }
+                Ok(got)
+            }
+            other => Err(PeerError::Misbehaved(format!(
+                "answered GetReceipts with {other:?}"
+            ))),
+        }
+    }
+
+    /// Where transactions were executed, with proofs (unverified); only asked-for hashes.
+    pub async fn tx_infos(&self, hashes: &[H256]) -> Result<Vec<TxInfo>, PeerError> {
+        match self
+            .request("GetTxInfos", |id| message::get_tx_infos(id, hashes))
+            .await?
+        {
+            Incoming::TxInfos { infos, .. } => {
+                if infos.iter().any(|i| !hashes.contains(&i.tx.hash())) {
+                    return Err(PeerError::Misbehaved(
+                        "sent a transaction that was not asked for".into(),
+                    ));
+                }
+                Ok(infos)
+            }
+            other => Err(PeerError::Misbehaved(format!(
+                "answered GetTxInfos with {other:?}"
+            ))),
+        }
+    }
+
+    /// Aggregated logs blooms of epochs (unverified); only epochs that were asked for.
+    pub async fn blooms(&self, epochs: &[u64]) -> Result<Vec<(u64, Bloom)>, PeerError> {
+        match self
+            .request("GetBlooms", |id| message::get_blooms(id, epochs))
+            .await?
+        {
+            Incoming::Blooms { blooms, .. } => {
+                if blooms.iter().any(|(e, _)| !epochs.contains(e)) {
+                    return Err(PeerError::Misbehaved(
+                        "sent a bloom of an epoch that was not asked for".into(),
+                    ));
+                }
+                Ok(blooms)
+            }
+            other => Err(PeerError::Misbehaved(format!(
+                "answered GetBlooms with {other:?}"
             ))),
         }
     }

@@ -1,0 +1,670 @@
+//! Verified on-demand reads: state entries, block bodies, receipts, transaction locations
+//! and blooms, fetched from light-protocol peers and accepted only after they are checked
+//! against roots this node verified itself (the headers and deferred roots sync stored).
+//!
+//! A peer whose answer fails a check is reported (the follow loop drops it) and the next
+//! peer is asked; when no peer gives a verifiable answer the caller gets an error, never the
+//! unverified value. Verified state entries are cached by `(state root, key)`: a state root
+//! commits to the whole state, so the cache cannot go stale on a reorg.
+
+use std::{
+    collections::{HashMap, HashSet, VecDeque},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex, RwLock,
+    },
+    time::{Duration, Instant},
+};
+
+use cfxlight_primitives::{
+    account::Account,
+    header::BlockHeader,
+    mpt::{self, StateEntryProof, TrieProof},
+    receipt::{BlockReceipts, Receipt},
+    storage_key::StorageKey,
+    transaction::SignedTransaction,
+    Bloom, H160, H256, U256,
+};
+use thiserror::Error;
+
+use crate::{
+    light::{
+        message::TxInfo,
+        peer::{LightPeer, PeerError},
+    },
+    store::{Store, StoreError},
+};
+
+/// Epochs per snapshot period: an entry at epoch `e > 2000` may be proven by the
+/// intermediate trie, whose root is the state root of epoch `e − 2000`.
+pub const SNAPSHOT_EPOCHS: u64 = 2000;
+/// The provider answers at most this many items per request.
+const MAX_ITEMS_PER_REQUEST: usize = 50;
+/// How many verified state entries stay in memory.
+const STATE_CACHE_ENTRIES: usize = 100_000;
+/// An account a dapp asked about stays watched this long.
+const WATCH_FOR: Duration = Duration::from_secs(600);
+/// At most this many accounts are watched (the oldest are dropped first).
+const MAX_WATCHED: usize = 1024;
+
+/// Why a verified read failed.
+#[derive(Debug, Error)]
+pub enum QueryError {
+    /// No peer is connected.
+    #[error("no peer connected: cannot fetch a verifiable answer")]
+    NoPeers,
+    /// The epoch's roots are not verified (yet).
+    #[error("Unable to verify epoch {epoch} (latest verifiable epoch is {latest})")]
+    NotVerifiable {
+        /// Asked epoch.
+        epoch: u64,
+        /// Latest epoch with verified roots.
+        latest: u64,
+    },
+    /// Some peer sent something that did not verify, and no other gave a verified answer.
+    #[error("no peer gave a verifiable answer: {0}")]
+    Unverified(String),
+    /// No peer had the item (none lied).
+    #[error("no peer could serve it: {0}")]
+    NotServed(String),
+    /// Local storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The peers the follow loop currently holds, shared with the readers.
+#[derive(Default)]
+pub struct Peers {
+    list: RwLock<Vec<Arc<LightPeer>>>,
+    reported: Mutex<HashSet<String>>,
+    next: AtomicUsize,
+}
+
+impl Peers {
+    /// Replaces the set of connected peers.
+    pub fn set(&self, peers: Vec<Arc<LightPeer>>) {
+        if let Ok(mut l) = self.list.write() {
+            *l = peers;
+        }
+    }
+
+    /// Live peers, starting from a rotating offset so load spreads across them.
+    pub fn alive(&self) -> Vec<Arc<LightPeer>> {
+        let mut v: Vec<_> = self
+            .list
+            .read()
+            .map(|l| l.iter().filter(|p| p.is_alive()).cloned().collect())
+            .unwrap_or_default();
+        if !v.is_empty() {
+            let k = self.next.fetch_add(1, Ordering::Relaxed) % v.len();
+            v.rotate_left(k);
+        }
+        v
+    }
+
+    /// Notes that a peer sent something unverifiable; the follow loop drops it.
+    pub fn report(&self, peer: &LightPeer, why: &str) {
+        crate::log::warn(&format!("peer {} sent unverifiable data: {why}", peer.url));
+        if let Ok(mut r) = self.reported.lock() {
+            r.insert(peer.url.to_string());
+        }
+    }
+
+    /// Takes the set of peers reported since the last call (by URL).
+    pub fn take_reported(&self) -> HashSet<String> {
+        self.reported
+            .lock()
+            .map(|mut r| std::mem::take(&mut *r))
+            .unwrap_or_default()
+    }
+}
+
+/// A transaction with where it was executed, every part verified.
+#[derive(Debug, Clone)]
+pub struct VerifiedTx {
+    /// The transaction.
+    pub tx: SignedTransaction,
+    /// Its sender, recovered from the signature.
+    pub sender: H160,
+    /// Execution epoch.
+    pub epoch: u64,
+    /// Containing block.
+    pub block_hash: H256,
+    /// Index in the block.
+    pub index: u64,
+    /// Its receipt.
+    pub receipt: Receipt,
+    /// Gas used by this transaction alone.
+    pub gas_used: U256,
+    /// The containing block's header.
+    pub header: BlockHeader,
+    /// The verified state root after executing the epoch.
+    pub state_root: H256,
+}
+
+/// Outcome of checking one peer's answer.
+enum Attempt<T> {
+    Ok(T),
+    /// The peer could not help (timeout, closed, omitted the item): ask another.
+    Skip(String),
+    /// The peer lied: report it and ask another.
+    Lie(String),
+}
+
+/// Verified reads over the shared peer set.
+pub struct Query {
+    store: Arc<Store>,
+    peers: Arc<Peers>,
+    state_cache: Mutex<StateCache>,
+    watched: Mutex<Watched>,
+}
+
+#[derive(Default)]
+struct StateCache {
+    map: HashMap<(H256, Vec<u8>), Option<Vec<u8>>>,
+    order: VecDeque<(H256, Vec<u8>)>,
+}
+
+impl StateCache {
+    fn insert(&mut self, k: (H256, Vec<u8>), v: Option<Vec<u8>>) {
+        if self.map.insert(k.clone(), v).is_none() {
+            self.order.push_back(k);
+            while self.order.len() > STATE_CACHE_ENTRIES {
+                if let Some(old) = self.order.pop_front() {
+                    self.map.remove(&old);
+                }
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct Watched {
+    /// Accounts watched for good (the signer's).
+    pinned: HashSet<H160>,
+    /// Accounts asked about recently, with when.
+    recent: HashMap<H160, Instant>,
+}
+
+fn peer_skip(e: PeerError) -> String {
+    e.to_string()
+}
+
+impl Query {
+    /// Verified reads from `peers`, checked against `store`.
+    pub fn new(store: Arc<Store>, peers: Arc<Peers>) -> Query {
+        Query {
+            store,
+            peers,
+            state_cache: Mutex::default(),
+            watched: Mutex::default(),
+        }
+    }
+
+    /// The store the checks run against.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// The shared peer set.
+    pub fn peers(&self) -> &Arc<Peers> {
+        &self.peers
+    }
+
+    /// Asks peers in turn until one answer passes `check`.
+    async fn ask<T, F, Fut>(&self, what: &str, f: F) -> Result<T, QueryError>
+    where
+        F: Fn(Arc<LightPeer>) -> Fut,
+        Fut: std::future::Future<Output = Attempt<T>>,
+    {
+        let peers = self.peers.alive();
+        if peers.is_empty() {
+            return Err(QueryError::NoPeers);
+        }
+        let mut why = vec![];
+        let mut lied = false;
+        for p in peers {
+            let at = format!("{}:{}", p.url.host, p.url.port);
+            match f(p.clone()).await {
+                Attempt::Ok(t) => return Ok(t),
+                Attempt::Skip(e) => why.push(format!("{at}: {e}")),
+                Attempt::Lie(e) => {
+                    lied = true;
+                    self.peers.report(&p, &format!("{what}: {e}"));
+                    why.push(format!("{at}: {e}"));
+                }
+            }
+        }
+        let why = format!("{what}: {}", why.join("; "));
+        Err(if lied {
+            QueryError::Unverified(why)
+        } else {
+            QueryError::NotServed(why)
+        })
+    }
+
+    fn state_root_of(&self, epoch: u64) -> Result<H256, QueryError> {
+        match self.store.roots(epoch)? {
+            Some(r) => Ok(r.state_root),
+            None => Err(QueryError::NotVerifiable {
+                epoch,
+                latest: self.store.latest_state()?.unwrap_or(0),
+            }),
+        }
+    }
+
+    /// Checks a state entry's proof against the verified roots of its epoch.
+    fn check_entry(
+        &self,
+        epoch: u64,
+        key: &StorageKey,
+        value: Option<&[u8]>,
+        proof: &[u8],
+        state_root: &H256,
+    ) -> Result<(), String> {
+        let proof: StateEntryProof = cfxlight_primitives::rlp_util::decode_exact(proof)
+            .map_err(|e| format!("undecodable state proof: {e}"))?;
+        if proof.state_root.hash() != *state_root {
+            return Err(format!(
+                "state root of epoch {epoch} does not match the verified header"
+            ));
+        }
+        if let Some(prev) = &proof.prev_snapshot_state_root {
+            let Some(prev_epoch) = epoch.checked_sub(SNAPSHOT_EPOCHS) else {
+                return Err("a previous snapshot root before the first snapshot".into());
+            };
+            match self.store.roots(prev_epoch) {
+                Ok(Some(r)) if r.state_root == prev.hash() => {}
+                Ok(Some(_)) => {
+                    return Err(format!(
+                        "previous snapshot root does not match epoch {prev_epoch}"
+                    ))
+                }
+                _ => {
+                    // Without that epoch's roots the intermediate trie cannot be trusted;
+                    // a delta-trie proof does not need it, so drop it and let the check decide.
+                    let mut p = proof.clone();
+                    p.prev_snapshot_state_root = None;
+                    return mpt::verify_state_entry(key, value, &p).map_err(|e| e.to_string());
+                }
+            }
+        }
+        mpt::verify_state_entry(key, value, &proof).map_err(|e| e.to_string())
+    }
+
+    /// The verified value of `key` in the state of `epoch` (None: absent).
+    pub async fn state_entry(
+        &self,
+        epoch: u64,
+        key: &StorageKey,
+    ) -> Result<Option<Vec<u8>>, QueryError> {
+        let mut got = self.state_entries(epoch, std::slice::from_ref(key)).await?;
+        Ok(got.pop().flatten())
+    }
+
+    /// Verified values of several keys in the state of `epoch`, in order.
+    pub async fn state_entries(
+        &self,
+        epoch: u64,
+        keys: &[StorageKey],
+    ) -> Result<Vec<Option<Vec<u8>>>, QueryError> {
+        let root = self.state_root_of(epoch)?;
+        let plain: Vec<Vec<u8>> = keys.iter().map(|k| k.to_key_bytes()).collect();
+        let mut out: Vec<Option<Option<Vec<u8>>>> = {
+            let c = self.state_cache.lock().map_err(|_| poisoned())?;
+            plain
+                .iter()
+                .map(|k| c.map.get(&(root, k.clone())).cloned())
+                .collect()
+        };
+        let missing: Vec<usize> = (0..keys.len()).filter(|i| out[*i].is_none()).collect();
+        let plain_ref = &plain;
+        for chunk in missing.chunks(MAX_ITEMS_PER_REQUEST) {
+            let asked: Vec<(u64, Vec<u8>)> =
+                chunk.iter().map(|i| (epoch, plain[*i].clone())).collect();
+            let values = self
+                .ask("GetStateEntries", |p| {
+                    let asked = &asked;
+                    async move {
+                        let entries = match p.state_entries(asked).await {
+                            Ok(e) => e,
+                            Err(e) => return Attempt::Skip(peer_skip(e)),
+                        };
+                        let mut vals = Vec::with_capacity(chunk.len());
+                        for &i in chunk {
+                            let Some(e) = entries.iter().find(|e| e.key == plain_ref[i]) else {
+                                return Attempt::Skip(format!(
+                                    "no entry for a key at epoch {epoch} (state not kept?)"
+                                ));
+                            };
+                            if let Err(why) = self.check_entry(
+                                epoch,
+                                &keys[i],
+                                e.value.as_deref(),
+                                &e.proof,
+                                &root,
+                            ) {
+                                return Attempt::Lie(why);
+                            }
+                            vals.push(e.value.clone());
+                        }
+                        Attempt::Ok(vals)
+                    }
+                })
+                .await?;
+            let mut c = self.state_cache.lock().map_err(|_| poisoned())?;
+            for (&i, v) in chunk.iter().zip(values) {
+                c.insert((root, plain[i].clone()), v.clone());
+                out[i] = Some(v);
+            }
+        }
+        Ok(out.into_iter().map(Option::flatten).collect())
+    }
+
+    /// The verified account at `epoch` (None: it does not exist).
+    pub async fn account(&self, epoch: u64, address: H160) -> Result<Option<Account>, QueryError> {
+        self.touch(address);
+        let raw = self
+            .state_entry(epoch, &StorageKey::Account(address))
+            .await?;
+        raw.map(|r| {
+            Account::decode_value(&r).map_err(|e| {
+                QueryError::Unverified(format!("verified account does not decode: {e}"))
+            })
+        })
+        .transpose()
+    }
+
+    /// Whether a verified answer for `address` at `epoch` is already at hand.
+    pub fn account_cached(&self, epoch: u64, address: H160) -> bool {
+        let Ok(Some(r)) = self.store.roots(epoch) else {
+            return false;
+        };
+        self.state_cache
+            .lock()
+            .map(|c| {
+                c.map
+                    .contains_key(&(r.state_root, StorageKey::Account(address).to_key_bytes()))
+            })
+            .unwrap_or(false)
+    }
+
+    /// Watches `address` for good: its account is prefetched at every new state epoch.
+    pub fn pin(&self, address: H160) {
+        if let Ok(mut w) = self.watched.lock() {
+            w.pinned.insert(address);
+        }
+    }
+
+    fn touch(&self, address: H160) {
+        if let Ok(mut w) = self.watched.lock() {
+            if w.pinned.contains(&address) {
+                return;
+            }
+            w.recent.insert(address, Instant::now());
+            if w.recent.len() > MAX_WATCHED {
+                if let Some(oldest) = w.recent.iter().min_by_key(|(_, t)| **t).map(|(a, _)| *a) {
+                    w.recent.remove(&oldest);
+                }
+            }
+        }
+    }
+
+    /// Accounts to prefetch: pinned ones and those asked about within the watch window.
+    pub fn watched(&self) -> Vec<H160> {
+        let Ok(mut w) = self.watched.lock() else {
+            return vec![];
+        };
+        w.recent.retain(|_, t| t.elapsed() < WATCH_FOR);
+        w.pinned.iter().chain(w.recent.keys()).copied().collect()
+    }
+
+    /// Prefetches the watched accounts at `epoch`, so that reads there are local.
+    pub async fn prefetch_watched(&self, epoch: u64) -> Result<(), QueryError> {
+        let keys: Vec<StorageKey> = self
+            .watched()
+            .into_iter()
+            .map(StorageKey::Account)
+            .collect();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        self.state_entries(epoch, &keys).await.map(|_| ())
+    }
+
+    /// A stored header by hash.
+    pub fn header(&self, hash: &H256) -> Result<Option<BlockHeader>, QueryError> {
+        Ok(self
+            .store
+            .header(hash)?
+            .and_then(|raw| BlockHeader::decode(&raw).ok()))
+    }
+
+    /// The transactions of a stored block, verified against its transactions root.
+    pub async fn block_txs(&self, hash: H256) -> Result<Vec<SignedTransaction>, QueryError> {
+        let header = self.header(&hash)?.ok_or_else(|| {
+            QueryError::Unverified(format!("block {hash:?} is not in the verified chain"))
+        })?;
+        if header.transactions_root == mpt::MERKLE_NULL_NODE {
+            return Ok(vec![]);
+        }
+        if let Some(txs) = self.store.block_body(&hash)? {
+            return Ok(txs);
+        }
+        let txs = self
+            .ask("GetBlockTxs", |p| {
+                let root = header.transactions_root;
+                async move {
+                    let blocks = match p.block_txs(&[hash]).await {
+                        Ok(b) => b,
+                        Err(e) => return Attempt::Skip(peer_skip(e)),
+                    };
+                    let Some((_, txs)) = blocks.into_iter().find(|(h, _)| *h == hash) else {
+                        return Attempt::Skip("block body not served".into());
+                    };
+                    let hashes: Vec<H256> = txs.iter().map(|t| t.hash()).collect();
+                    if mpt::transactions_root(&hashes) != root {
+                        return Attempt::Lie(format!(
+                            "transactions of block {hash:?} do not match its transactions root"
+                        ));
+                    }
+                    if let Some(bad) = txs.iter().find(|t| t.recover_sender().is_err()) {
+                        return Attempt::Lie(format!(
+                            "transaction {:?} has no valid signature",
+                            bad.hash()
+                        ));
+                    }
+                    Attempt::Ok(txs)
+                }
+            })
+            .await?;
+        self.store.put_block_body(&hash, &txs)?;
+        Ok(txs)
+    }
+
+    /// The receipts of every block of `epoch` (pivot last), verified against the epoch's
+    /// verified receipts root.
+    pub async fn epoch_receipts(&self, epoch: u64) -> Result<Vec<BlockReceipts>, QueryError> {
+        let Some(roots) = self.store.roots(epoch)? else {
+            return Err(QueryError::NotVerifiable {
+                epoch,
+                latest: self.store.latest_state()?.unwrap_or(0),
+            });
+        };
+        let blocks = self.store.epoch_blocks(epoch)?.unwrap_or_default();
+        self.ask("GetReceipts", |p| {
+            let n = blocks.len();
+            async move {
+                let got = match p.receipts(&[epoch]).await {
+                    Ok(g) => g,
+                    Err(e) => return Attempt::Skip(peer_skip(e)),
+                };
+                let Some((_, receipts)) = got.into_iter().find(|(e, _)| *e == epoch) else {
+                    return Attempt::Skip(format!("receipts of epoch {epoch} not served"));
+                };
+                if receipts.is_empty() && n > 0 {
+                    // The provider omits what it cannot serve (the genesis epoch, pruned
+                    // epochs): not a lie, just no answer.
+                    return Attempt::Skip(format!("receipts of epoch {epoch} not served"));
+                }
+                if receipts.len() != n {
+                    return Attempt::Lie(format!(
+                        "epoch {epoch} has {n} blocks but {} receipt lists came",
+                        receipts.len()
+                    ));
+                }
+                let block_roots: Vec<H256> = receipts
+                    .iter()
+                    .map(|b| mpt::block_receipts_root(&b.receipts))
+                    .collect();
+                if mpt::epoch_receipts_root(&block_roots) != roots.receipts_root {
+                    return Attempt::Lie(format!(
+                        "receipts of epoch {epoch} do not match its verified receipts root"
+                    ));
+                }
+                Attempt::Ok(receipts)
+            }
+        })
+        .await
+    }
+
+    /// The aggregated logs bloom of `epoch`, verified against its logs bloom hash.
+    pub async fn epoch_bloom(&self, epoch: u64) -> Result<Bloom, QueryError> {
+        let Some(roots) = self.store.roots(epoch)? else {
+            return Err(QueryError::NotVerifiable {
+                epoch,
+                latest: self.store.latest_state()?.unwrap_or(0),
+            });
+        };
+        self.ask("GetBlooms", |p| async move {
+            let got = match p.blooms(&[epoch]).await {
+                Ok(g) => g,
+                Err(e) => return Attempt::Skip(peer_skip(e)),
+            };
+            let Some((_, bloom)) = got.into_iter().find(|(e, _)| *e == epoch) else {
+                return Attempt::Skip(format!("bloom of epoch {epoch} not served"));
+            };
+            if cfxlight_primitives::hash::keccak256(bloom.as_bytes()) != roots.logs_bloom_hash {
+                return Attempt::Lie(format!("bloom of epoch {epoch} does not match its hash"));
+            }
+            Attempt::Ok(bloom)
+        })
+        .await
+    }
+
+    /// Where `hash` was executed, every part checked against verified roots; None when no
+    /// peer knows it as executed within the verified chain.
+    pub async fn tx(&self, hash: H256) -> Result<Option<VerifiedTx>, QueryError> {
+        let r = self
+            .ask("GetTxInfos", |p| async move {
+                let infos = match p.tx_infos(&[hash]).await {
+                    Ok(i) => i,
+                    Err(e) => return Attempt::Skip(peer_skip(e)),
+                };
+                let Some(info) = infos.into_iter().find(|i| i.tx.hash() == hash) else {
+                    return Attempt::Skip("transaction not known as executed".into());
+                };
+                match self.check_tx_info(info) {
+                    Ok(Some(v)) => Attempt::Ok(Some(v)),
+                    // Executed past what we have verified: not a fact for us yet.
+                    Ok(None) => Attempt::Ok(None),
+                    Err(why) => Attempt::Lie(why),
+                }
+            })
+            .await;
+        match r {
+            // Every peer merely did not know it: not executed (yet), as far as we can tell.
+            Err(QueryError::NotServed(_)) => Ok(None),
+            r => r,
+        }
+    }
+
+    fn check_tx_info(&self, i: TxInfo) -> Result<Option<VerifiedTx>, String> {
+        let store_err = |e: StoreError| e.to_string();
+        let Some(roots) = self.store.roots(i.epoch).map_err(store_err)? else {
+            return Ok(None);
+        };
+        let blocks = self
+            .store
+            .epoch_blocks(i.epoch)
+            .map_err(store_err)?
+            .unwrap_or_default();
+        if i.num_blocks != blocks.len() as u64 {
+            return Err(format!(
+                "says epoch {} has {} blocks; it has {}",
+                i.epoch,
+                i.num_blocks,
+                blocks.len()
+            ));
+        }
+        let block_hash = *blocks
+            .get(i.block_index as usize)
+            .ok_or("block index out of range")?;
+        let header = self
+            .header(&block_hash)
+            .map_err(|e| e.to_string())?
+            .ok_or("block header missing")?;
+        let proof = |raw: &[u8]| -> Result<TrieProof, String> {
+            cfxlight_primitives::rlp_util::decode_exact(raw)
+                .map_err(|e| format!("undecodable proof: {e}"))
+        };
+        let (idx, n) = (i.tx_index as usize, i.num_txs as usize);
+        let tx_hash =
+            mpt::simple_mpt_proof_value(&proof(&i.tx_proof)?, &header.transactions_root, idx, n)
+                .map_err(|e| format!("transaction proof: {e}"))?;
+        if tx_hash != i.tx.hash().as_bytes() {
+            return Err("transaction proof proves another transaction".into());
+        }
+        let block_root = mpt::simple_mpt_proof_value(
+            &proof(&i.block_index_proof)?,
+            &roots.receipts_root,
+            i.block_index as usize,
+            i.num_blocks as usize,
+        )
+        .map_err(|e| format!("block receipts proof: {e}"))?;
+        let block_root = <[u8; 32]>::try_from(block_root.as_slice())
+            .map(H256)
+            .map_err(|_| "block receipts root is not 32 bytes")?;
+        let receipt = mpt::simple_mpt_proof_value(&proof(&i.receipt_proof)?, &block_root, idx, n)
+            .map_err(|e| format!("receipt proof: {e}"))?;
+        if receipt != rlp::encode(&i.receipt).to_vec() {
+            return Err("receipt proof proves another receipt".into());
+        }
+        let prior = if idx == 0 {
+            U256::zero()
+        } else {
+            let (Some(prev), Some(prev_proof)) = (&i.prev_receipt, &i.prev_receipt_proof) else {
+                return Err("previous receipt missing".into());
+            };
+            let got = mpt::simple_mpt_proof_value(&proof(prev_proof)?, &block_root, idx - 1, n)
+                .map_err(|e| format!("previous receipt proof: {e}"))?;
+            if got != rlp::encode(prev).to_vec() {
+                return Err("previous receipt proof proves another receipt".into());
+            }
+            prev.accumulated_gas_used
+        };
+        let (sender, _) =
+            i.tx.recover_sender()
+                .map_err(|e| format!("transaction signature: {e}"))?;
+        let gas_used = i
+            .receipt
+            .accumulated_gas_used
+            .checked_sub(prior)
+            .ok_or("accumulated gas goes down")?;
+        Ok(Some(VerifiedTx {
+            tx: i.tx,
+            sender,
+            epoch: i.epoch,
+            block_hash,
+            index: i.tx_index,
+            receipt: i.receipt,
+            gas_used,
+            header,
+            state_root: roots.state_root,
+        }))
+    }
+}
+
+fn poisoned() -> QueryError {
+    QueryError::Unverified("internal lock poisoned".into())
+}

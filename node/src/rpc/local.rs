@@ -1,0 +1,523 @@
+//! The signing side of the RPC: `cfx_accounts`, `cfx_sendTransaction`,
+//! `cfx_signTransaction`, `cfx_sign`, served on the loopback-only local port
+//! (`--rpc-local-port`, default 12539 like conflux-rust) and on the public ports only
+//! when `--rpc-public-signing` says so; plus the relay behind `cfx_sendRawTransaction`,
+//! and the HTTP access layer (bearer token, Host allow-list, CORS).
+//!
+//! A send builds the transaction from verified state (nonce from the verified state nonce
+//! raised past our own pending transactions, epoch height from the verified tip, fees from
+//! verified headers and bodies), has the configured signer sign it, checks that the
+//! signature recovers to `from`, stores it durably in the pending set, and only then
+//! relays it. A signer failure (card pulled, wrong PIN, policy refusal) reaches the dapp
+//! as a clear error, with nothing relayed and no nonce used.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use cfxlight_primitives::{
+    address::AddressType,
+    rpc::{Bytes, RpcAddress},
+    transaction::{AccessListItem, Action, SignedTransaction, Transaction, TxKind},
+    H160, H256, U256,
+};
+use cfxlight_signer::{Signer, SignerError};
+use jsonrpsee::{
+    server::{HttpBody, HttpRequest, HttpResponse, RpcModule},
+    types::ErrorObjectOwned,
+};
+use serde_json::{Map, Value};
+
+use super::{internal, invalid_params, query_error, Args, RpcContext, NO_PEERS};
+
+type Module = RpcModule<Arc<RpcContext>>;
+
+/// conflux-rust's ACCOUNT_ERROR code, used for every signer failure.
+pub const SIGNER_ERROR: i32 = -32023;
+/// Gas of a plain value transfer to a user account.
+const TRANSFER_GAS: u64 = 21_000;
+
+/// Where the signing methods are served.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LocalConfig {
+    /// Loopback HTTP port of the local RPC (None: no local server).
+    pub port: Option<u16>,
+    /// Also serve the signing methods on the public ports.
+    pub public_signing: bool,
+    /// Bearer token the signing endpoints require, if set.
+    #[serde(skip_serializing)]
+    pub token: Option<String>,
+}
+
+impl Default for LocalConfig {
+    fn default() -> Self {
+        LocalConfig {
+            port: Some(12539),
+            public_signing: false,
+            token: None,
+        }
+    }
+}
+
+/// The signer the local methods use.
+pub struct Signing {
+    /// The configured backend (already wrapped in policy and audit when configured).
+    pub signer: Arc<dyn Signer>,
+}
+
+fn signer_error(e: SignerError) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(SIGNER_ERROR, format!("signer: {e}"), None::<()>)
+}
+
+fn signing(ctx: &RpcContext) -> Result<&Arc<Signing>, ErrorObjectOwned> {
+    ctx.signing.as_ref().ok_or_else(|| {
+        ErrorObjectOwned::owned(
+            SIGNER_ERROR,
+            "no signer configured: start the node with --signer <spec>",
+            None::<()>,
+        )
+    })
+}
+
+/// Decodes, checks and relays a raw transaction, and tracks it as our own.
+pub(crate) async fn relay_raw(ctx: &RpcContext, raw: &[u8]) -> Result<H256, ErrorObjectOwned> {
+    let tx = SignedTransaction::decode(raw)
+        .map_err(|e| super::invalid_param_data("raw", format!("invalid raw transaction: {e}")))?;
+    if tx.tx.chain_id != ctx.chain.chain_id {
+        return Err(super::invalid_param_data(
+            "raw",
+            format!(
+                "transaction chain id {} is not this chain's ({})",
+                tx.tx.chain_id, ctx.chain.chain_id
+            ),
+        ));
+    }
+    let (sender, _) = tx
+        .recover_sender()
+        .map_err(|e| super::invalid_param_data("raw", format!("invalid signature: {e}")))?;
+    submit(ctx, tx, sender).await
+}
+
+async fn submit(
+    ctx: &RpcContext,
+    tx: SignedTransaction,
+    sender: H160,
+) -> Result<H256, ErrorObjectOwned> {
+    if ctx.query.peers().alive().is_empty() {
+        return Err(ErrorObjectOwned::owned(
+            NO_PEERS,
+            "no peer connected: the transaction cannot be relayed",
+            None::<()>,
+        ));
+    }
+    let hash = tx.hash();
+    ctx.pool.add(tx.clone(), sender).map_err(internal)?;
+    ctx.query.pin(sender);
+    ctx.pool.relay(&ctx.query, &tx).await;
+    Ok(hash)
+}
+
+fn quantity(o: &Map<String, Value>, k: &str) -> Result<Option<U256>, ErrorObjectOwned> {
+    match o.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => serde_json::from_value::<U256>(v.clone())
+            .map(Some)
+            .map_err(|e| invalid_params(format!("`{k}`: {e}"))),
+    }
+}
+
+/// Builds the transaction a `cfx_sendTransaction` request describes, filling what it
+/// leaves out from verified chain data. Returns it with its sender.
+async fn build_tx(ctx: &RpcContext, req: &Value) -> Result<(H160, Transaction), ErrorObjectOwned> {
+    let Value::Object(o) = req else {
+        return Err(invalid_params("the transaction must be an object"));
+    };
+    let net = ctx.chain.network_id;
+    let from = super::parse_address(
+        o.get("from")
+            .ok_or_else(|| invalid_params("`from` is required"))?,
+        net,
+    )?;
+    let action = match o.get("to") {
+        None | Some(Value::Null) => Action::Create,
+        Some(v) => Action::Call(super::parse_address(v, net)?),
+    };
+    let data = match o.get("data") {
+        None | Some(Value::Null) => vec![],
+        Some(v) => {
+            serde_json::from_value::<Bytes>(v.clone())
+                .map_err(|e| invalid_params(format!("`data`: {e}")))?
+                .0
+        }
+    };
+    if let Some(id) = quantity(o, "chainId")? {
+        if id != U256::from(ctx.chain.chain_id) {
+            return Err(invalid_params(format!(
+                "`chainId` {id} is not this chain's ({})",
+                ctx.chain.chain_id
+            )));
+        }
+    }
+    let plain_transfer = data.is_empty()
+        && matches!(action, Action::Call(to) if AddressType::of(&to) == AddressType::User);
+    let gas = match quantity(o, "gas")? {
+        Some(g) => g,
+        None if plain_transfer => U256::from(TRANSFER_GAS),
+        None => {
+            return Err(invalid_params(
+                "`gas` is required for contract calls and deployments: a light node cannot execute them to estimate it",
+            ))
+        }
+    };
+    let storage_limit = match quantity(o, "storageLimit")? {
+        Some(s) if s.bits() > 64 => return Err(invalid_params("`storageLimit` is too large")),
+        Some(s) => s.as_u64(),
+        None if plain_transfer => 0,
+        None => {
+            return Err(invalid_params(
+                "`storageLimit` is required for contract calls and deployments: a light node cannot execute them to estimate it",
+            ))
+        }
+    };
+    let best = ctx.best_epoch()?;
+    let epoch_height = match quantity(o, "epochHeight")? {
+        Some(e) if e.bits() > 64 => return Err(invalid_params("`epochHeight` is too large")),
+        Some(e) => e.as_u64(),
+        None => best,
+    };
+    let latest_state = ctx.latest_state()?;
+    let nonce = match quantity(o, "nonce")? {
+        Some(n) => n,
+        None => {
+            let state = ctx
+                .query
+                .account(latest_state, from)
+                .await
+                .map_err(query_error)?
+                .map(|a| a.nonce)
+                .unwrap_or_default();
+            ctx.pool.next_nonce_after(from, state)
+        }
+    };
+    let access_list: Option<Vec<AccessListItem>> = match o.get("accessList") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(items)) => Some(
+            items
+                .iter()
+                .map(|i| {
+                    let addr = i
+                        .get("address")
+                        .ok_or_else(|| invalid_params("accessList item needs `address`"))?;
+                    Ok(AccessListItem {
+                        address: super::parse_address(addr, net)?,
+                        storage_keys: serde_json::from_value(
+                            i.get("storageKeys")
+                                .cloned()
+                                .unwrap_or(Value::Array(vec![])),
+                        )
+                        .map_err(|e| invalid_params(format!("storageKeys: {e}")))?,
+                    })
+                })
+                .collect::<Result<_, ErrorObjectOwned>>()?,
+        ),
+        Some(_) => return Err(invalid_params("`accessList` must be an array")),
+    };
+    let ty = match quantity(o, "type")? {
+        Some(t) if t > U256::from(2) => {
+            return Err(invalid_params(format!("unsupported transaction type {t}")))
+        }
+        Some(t) => t.as_u64(),
+        None if o.contains_key("maxFeePerGas") || o.contains_key("maxPriorityFeePerGas") => 2,
+        None if o.get("gasPrice").is_some_and(|v| !v.is_null()) && access_list.is_some() => 1,
+        None if o.get("gasPrice").is_some_and(|v| !v.is_null()) => 0,
+        // Typed (CIP-1559) by default where the chain has activated it.
+        None if best >= ctx.chain.cip1559_height => 2,
+        None => 0,
+    };
+    let base = super::chain::base_price(ctx, best)?;
+    let kind = match ty {
+        0 | 1 => {
+            let gas_price = match quantity(o, "gasPrice")? {
+                Some(p) => p,
+                None => super::chain::suggested_gas_price(ctx).await?,
+            };
+            if ty == 0 {
+                TxKind::Legacy { gas_price }
+            } else {
+                TxKind::Cip2930 {
+                    gas_price,
+                    access_list: access_list.unwrap_or_default(),
+                }
+            }
+        }
+        _ => {
+            let tip = match quantity(o, "maxPriorityFeePerGas")? {
+                Some(t) => t,
+                None => super::chain::suggested_priority_fee(ctx).await?,
+            };
+            let max_fee = match quantity(o, "maxFeePerGas")? {
+                Some(m) => m,
+                // Room for the base price to double before the transaction stalls, and
+                // never below the pool's minimum.
+                None => (base * U256::from(2u8) + tip).max(super::chain::min_gas_price()),
+            };
+            if tip > max_fee {
+                return Err(invalid_params(
+                    "`maxPriorityFeePerGas` exceeds `maxFeePerGas`",
+                ));
+            }
+            TxKind::Cip1559 {
+                max_priority_fee_per_gas: tip,
+                max_fee_per_gas: max_fee,
+                access_list: access_list.unwrap_or_default(),
+            }
+        }
+    };
+    let value = quantity(o, "value")?.unwrap_or_default();
+    Ok((
+        from,
+        Transaction {
+            kind,
+            nonce,
+            gas,
+            action,
+            value,
+            storage_limit,
+            epoch_height,
+            chain_id: ctx.chain.chain_id,
+            data,
+        },
+    ))
+}
+
+async fn sign_tx(
+    ctx: &RpcContext,
+    from: H160,
+    tx: &Transaction,
+) -> Result<SignedTransaction, ErrorObjectOwned> {
+    let s = signing(ctx)?;
+    let signed = s
+        .signer
+        .sign_transaction(&from, tx)
+        .await
+        .map_err(signer_error)?;
+    // The signer checks this too; a relay of someone else's signature must be impossible.
+    match signed.recover_sender() {
+        Ok((who, _)) if who == from => Ok(signed),
+        _ => Err(ErrorObjectOwned::owned(
+            SIGNER_ERROR,
+            "signer returned a signature that does not recover to `from`",
+            None::<()>,
+        )),
+    }
+}
+
+/// Registers the signing methods (when `with_signing`).
+pub(super) fn register(
+    m: &mut Module,
+    with_signing: bool,
+) -> Result<(), jsonrpsee::core::RegisterMethodError> {
+    if !with_signing {
+        return Ok(());
+    }
+    m.register_async_method("cfx_accounts", |_, ctx, _| async move {
+        let s = signing(&ctx)?;
+        let accounts = s.signer.accounts().await.map_err(signer_error)?;
+        Ok::<_, ErrorObjectOwned>(
+            accounts
+                .iter()
+                .map(|a| RpcAddress::new(a.address, ctx.chain.network_id))
+                .collect::<Vec<_>>(),
+        )
+    })?;
+    m.register_async_method("cfx_sendTransaction", |p, ctx, _| async move {
+        let args = Args::of(&p, 1, 2)?;
+        let req = args.get(0).cloned().unwrap_or(Value::Null);
+        let from = match &req {
+            Value::Object(o) => o
+                .get("from")
+                .map(|v| super::parse_address(v, ctx.chain.network_id))
+                .transpose()?,
+            _ => None,
+        }
+        .ok_or_else(|| invalid_params("`from` is required"))?;
+        // One send per sender at a time: the nonce picked here is used by this send only.
+        let lock = ctx.pool.sender_lock(from);
+        let _guard = lock.lock().await;
+        let (from, tx) = build_tx(&ctx, &req).await?;
+        let signed = sign_tx(&ctx, from, &tx).await?;
+        submit(&ctx, signed, from).await
+    })?;
+    m.register_async_method("cfx_signTransaction", |p, ctx, _| async move {
+        let args = Args::of(&p, 1, 2)?;
+        let req = args.get(0).cloned().unwrap_or(Value::Null);
+        let (from, tx) = build_tx(&ctx, &req).await?;
+        let signed = sign_tx(&ctx, from, &tx).await?;
+        Ok::<_, ErrorObjectOwned>(Bytes(signed.encode()))
+    })?;
+    m.register_async_method("cfx_sign", |p, ctx, _| async move {
+        // conflux-rust's order: (data, address[, password]).
+        let args = Args::of(&p, 2, 3)?;
+        let data: Bytes = args
+            .typed(0)?
+            .ok_or_else(|| invalid_params("invalid type: null, expected 0x-hex data"))?;
+        let from = args.address(1, ctx.chain.network_id)?;
+        let s = signing(&ctx)?;
+        let sig = s
+            .signer
+            .sign_message(&from, &data.0)
+            .await
+            .map_err(signer_error)?;
+        let mut rsv = Vec::with_capacity(65);
+        rsv.extend_from_slice(&sig.r.to_big_endian());
+        rsv.extend_from_slice(&sig.s.to_big_endian());
+        rsv.push(sig.v);
+        Ok::<_, ErrorObjectOwned>(Bytes(rsv))
+    })?;
+    Ok(())
+}
+
+/// HTTP access control in front of the JSON-RPC service.
+#[derive(Clone, Default)]
+pub struct AccessLayer {
+    token: Option<Arc<str>>,
+    cors: Option<Arc<[String]>>,
+    hosts: Option<Arc<[String]>>,
+}
+
+impl AccessLayer {
+    /// Requires `Authorization: Bearer <token>` when set; answers CORS for these origins
+    /// (`*` = any); accepts only these `Host` names (port ignored) when set.
+    pub fn new(
+        token: Option<String>,
+        cors: Option<Vec<String>>,
+        hosts: Option<Vec<String>>,
+    ) -> Self {
+        AccessLayer {
+            token: token.map(Into::into),
+            cors: cors.map(Into::into),
+            hosts: hosts.map(Into::into),
+        }
+    }
+}
+
+impl<S> tower::Layer<S> for AccessLayer {
+    type Service = Access<S>;
+    fn layer(&self, inner: S) -> Access<S> {
+        Access {
+            inner,
+            cfg: self.clone(),
+        }
+    }
+}
+
+/// The service [`AccessLayer`] wraps around the RPC.
+#[derive(Clone)]
+pub struct Access<S> {
+    inner: S,
+    cfg: AccessLayer,
+}
+
+type BoxFut<R, E> = Pin<Box<dyn Future<Output = Result<R, E>> + Send>>;
+
+fn reply(status: u16, body: &'static str) -> HttpResponse {
+    let mut r = HttpResponse::new(HttpBody::from(body));
+    *r.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::FORBIDDEN);
+    r
+}
+
+impl<S, B> tower::Service<HttpRequest<B>> for Access<S>
+where
+    S: tower::Service<HttpRequest<B>, Response = HttpResponse> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = HttpResponse;
+    type Error = S::Error;
+    type Future = BoxFut<HttpResponse, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: HttpRequest<B>) -> Self::Future {
+        let cfg = self.cfg.clone();
+        if let Some(hosts) = &cfg.hosts {
+            let host = req
+                .headers()
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(|h| {
+                    h.rsplit_once(':')
+                        .map_or(h, |(n, _)| n)
+                        .to_ascii_lowercase()
+                });
+            if !host.is_some_and(|h| hosts.iter().any(|a| a == "*" || *a == h)) {
+                return Box::pin(async { Ok(reply(403, "Host not allowed\n")) });
+            }
+        }
+        let origin = req
+            .headers()
+            .get(http::header::ORIGIN)
+            .and_then(|o| o.to_str().ok())
+            .map(str::to_string);
+        let allow_origin = match (&cfg.cors, &origin) {
+            (Some(list), Some(o)) if list.iter().any(|a| a == "*" || a == o) => Some(o.clone()),
+            _ => None,
+        };
+        if req.method() == http::Method::OPTIONS && cfg.cors.is_some() {
+            let mut r = reply(if allow_origin.is_some() { 204 } else { 403 }, "");
+            if let Some(o) = &allow_origin {
+                add_cors(&mut r, o);
+            }
+            return Box::pin(async { Ok(r) });
+        }
+        if let Some(token) = &cfg.token {
+            let ok = req
+                .headers()
+                .get(http::header::AUTHORIZATION)
+                .and_then(|h| h.to_str().ok())
+                .and_then(|h| h.strip_prefix("Bearer "))
+                .is_some_and(|t| constant_time_eq(t.as_bytes(), token.as_bytes()));
+            if !ok {
+                return Box::pin(async { Ok(reply(401, "missing or wrong bearer token\n")) });
+            }
+        }
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let mut r = fut.await?;
+            // conflux-rust answers a body that is not JSON with HTTP 200 and a JSON-RPC
+            // parse error; jsonrpsee says 400. Clients look at the JSON, so match it.
+            if r.status() == http::StatusCode::BAD_REQUEST {
+                *r.status_mut() = http::StatusCode::OK;
+            }
+            if let Some(o) = &allow_origin {
+                add_cors(&mut r, o);
+            }
+            Ok(r)
+        })
+    }
+}
+
+fn add_cors(r: &mut HttpResponse, origin: &str) {
+    let h = r.headers_mut();
+    if let Ok(v) = http::HeaderValue::from_str(origin) {
+        h.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+    }
+    h.insert(
+        http::header::ACCESS_CONTROL_ALLOW_METHODS,
+        http::HeaderValue::from_static("POST, OPTIONS"),
+    );
+    h.insert(
+        http::header::ACCESS_CONTROL_ALLOW_HEADERS,
+        http::HeaderValue::from_static("content-type, authorization"),
+    );
+}
+
+/// Compares secrets without an early exit that would leak the matching prefix length.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,217 @@
+//! WebSocket pub/sub: `cfx_subscribe` `newHeads`, `epochs` (`latest_mined` or
+//! `latest_state`) and `logs`, as conflux-rust names and shapes them.
+//!
+//! A watcher task polls the store (which only ever holds verified epochs) and broadcasts
+//! each new epoch once; a rewind is announced as a `revert` for `logs`, as conflux-rust
+//! does. Slow subscribers lag and miss notifications rather than stall the node.
+
+use std::{sync::Arc, time::Duration};
+
+use cfxlight_primitives::H256;
+use jsonrpsee::{
+    server::{PendingSubscriptionSink, RpcModule, SubscriptionMessage},
+    types::ErrorObjectOwned,
+};
+use serde_json::{json, Value};
+use tokio::sync::broadcast;
+
+use super::{invalid_params, u, RpcContext};
+
+type Module = RpcModule<Arc<RpcContext>>;
+
+/// One change of the verified chain.
+#[derive(Debug, Clone)]
+pub enum ChainEvent {
+    /// A new best epoch with its blocks (pivot last).
+    Mined {
+        /// Epoch number.
+        epoch: u64,
+        /// Its blocks.
+        hashes: Vec<H256>,
+    },
+    /// A new `latest_state` epoch (its roots are verified).
+    State {
+        /// Epoch number.
+        epoch: u64,
+        /// Its blocks.
+        hashes: Vec<H256>,
+    },
+    /// The chain was rewound: epochs above this one are gone.
+    Revert {
+        /// The last epoch kept.
+        to: u64,
+    },
+}
+
+/// Fan-out of chain events to subscribers.
+#[derive(Clone)]
+pub struct Hub {
+    tx: broadcast::Sender<ChainEvent>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Hub {
+            tx: broadcast::channel(1024).0,
+        }
+    }
+}
+
+impl Hub {
+    /// Publishes an event (dropped when nobody listens).
+    pub fn publish(&self, e: ChainEvent) {
+        let _ = self.tx.send(e);
+    }
+
+    /// Watches the store and publishes every new verified epoch, forever.
+    pub async fn watch(self, ctx: Arc<RpcContext>) {
+        let mut mined = ctx.store.best_epoch().ok().flatten().unwrap_or(0);
+        let mut state = ctx.latest_state().unwrap_or(0);
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        loop {
+            tick.tick().await;
+            let Ok(Some(best)) = ctx.store.best_epoch() else {
+                continue;
+            };
+            let Ok(latest) = ctx.latest_state() else {
+                continue;
+            };
+            if best < mined {
+                self.publish(ChainEvent::Revert { to: best });
+                mined = best;
+                state = state.min(latest);
+            }
+            for e in mined + 1..=best {
+                let hashes = ctx.store.epoch_blocks(e).ok().flatten().unwrap_or_default();
+                self.publish(ChainEvent::Mined { epoch: e, hashes });
+            }
+            mined = best;
+            for e in state + 1..=latest {
+                let hashes = ctx.store.epoch_blocks(e).ok().flatten().unwrap_or_default();
+                self.publish(ChainEvent::State { epoch: e, hashes });
+            }
+            state = state.max(latest);
+        }
+    }
+}
+
+async fn send(sink: &jsonrpsee::server::SubscriptionSink, v: &Value) -> bool {
+    match serde_json::value::to_raw_value(v) {
+        Ok(raw) => sink.send(SubscriptionMessage::from(raw)).await.is_ok(),
+        Err(_) => false,
+    }
+}
+
+async fn run(pending: PendingSubscriptionSink, ctx: Arc<RpcContext>, kind: Kind) {
+    let mut rx = ctx.pubsub.tx.subscribe();
+    let Ok(sink) = pending.accept().await else {
+        return;
+    };
+    loop {
+        let event = tokio::select! {
+            _ = sink.closed() => return,
+            e = rx.recv() => e,
+        };
+        let event = match event {
+            Ok(e) => e,
+            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        let out: Vec<Value> = match (&kind, event) {
+            (Kind::NewHeads, ChainEvent::Mined { hashes, .. }) => {
+                let mut v = vec![];
+                for h in hashes {
+                    // Headers only: no body fetch per notification.
+                    if let Ok(Some(header)) = ctx.query.header(&h) {
+                        let mut b = cfxlight_primitives::rpc::Block::from_header(
+                            &header,
+                            ctx.chain.network_id,
+                        );
+                        b.transactions =
+                            cfxlight_primitives::rpc::BlockTransactions::Hashes(vec![]);
+                        if let Ok(v2) = serde_json::to_value(&b) {
+                            v.push(v2);
+                        }
+                    }
+                }
+                v
+            }
+            (Kind::Epochs { state: false }, ChainEvent::Mined { epoch, hashes })
+            | (Kind::Epochs { state: true }, ChainEvent::State { epoch, hashes }) => {
+                vec![json!({"epochNumber": u(epoch), "epochHashesOrdered": hashes})]
+            }
+            (Kind::Logs(filter), ChainEvent::State { epoch, .. }) => {
+                let mut f = filter.clone();
+                f.insert("fromEpoch".into(), json!(u(epoch)));
+                f.insert("toEpoch".into(), json!(u(epoch)));
+                match super::chain::logs_for_subscription(&ctx, Value::Object(f)).await {
+                    Ok(Value::Array(logs)) => logs,
+                    _ => vec![],
+                }
+            }
+            (Kind::Logs(_), ChainEvent::Revert { to }) => {
+                vec![json!({"revertTo": u(to)})]
+            }
+            _ => vec![],
+        };
+        for v in out {
+            if !send(&sink, &v).await {
+                return;
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    NewHeads,
+    Epochs { state: bool },
+    Logs(serde_json::Map<String, Value>),
+}
+
+fn kind_of(params: &jsonrpsee::types::Params<'_>) -> Result<Kind, ErrorObjectOwned> {
+    let args = super::Args::of(params, 1, 2)?;
+    let name: String = args
+        .typed(0)?
+        .ok_or_else(|| invalid_params("invalid type: null, expected a subscription kind"))?;
+    Ok(match name.as_str() {
+        "newHeads" => Kind::NewHeads,
+        "epochs" => match args.typed::<String>(1)?.as_deref() {
+            None | Some("latest_mined") => Kind::Epochs { state: false },
+            Some("latest_state") => Kind::Epochs { state: true },
+            Some(other) => {
+                return Err(invalid_params(format!(
+                    "epochs subscription supports latest_mined and latest_state, not {other:?}"
+                )))
+            }
+        },
+        "logs" => match args.get(1) {
+            None => Kind::Logs(Default::default()),
+            Some(Value::Object(f)) => Kind::Logs(f.clone()),
+            Some(_) => return Err(invalid_params("logs subscription takes a filter object")),
+        },
+        "newPendingTransactions" | "syncing" => {
+            return Err(invalid_params("Unsupported subscription kind"))
+        }
+        other => {
+            return Err(invalid_params(format!(
+                "unknown variant `{other}`, expected one of `newHeads`, `epochs`, `logs`"
+            )))
+        }
+    })
+}
+
+pub(super) fn register(m: &mut Module) -> Result<(), jsonrpsee::core::RegisterMethodError> {
+    m.register_subscription(
+        "cfx_subscribe",
+        "cfx_subscription",
+        "cfx_unsubscribe",
+        |params, pending, ctx, _| async move {
+            match kind_of(&params) {
+                Ok(kind) => run(pending, (*ctx).clone(), kind).await,
+                Err(e) => pending.reject(e).await,
+            }
+        },
+    )?;
+    Ok(())
+}

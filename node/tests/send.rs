@@ -1,0 +1,547 @@
+//! Transactions through the node, with real parts only: `cfxlight node --signer …` on the
+//! real devnet, the signer a keystore or the virtual BSIM card served to real pcscd, and
+//! js-conflux-sdk as the dapp. What the node answers about the transactions it sent must
+//! equal what the full node says, and must be verified.
+//!
+//! Needs `CFXLIGHT_PCSCD=1` and `CFXLIGHT_DEVNET=<dir>` (both required under CI); runs in
+//! the `pcscd` test group, so it shares genesis key 3 (the funder) with `bsim_devnet` one
+//! test at a time. The card sits in vpcd slot 1 like `bsim_devnet`'s.
+
+#![allow(clippy::unwrap_used, missing_docs)] // a test may stop at the first surprise
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+
+use cfxlight_bsim::{
+    card::{random_iccid, CardState, VirtualCard},
+    vpcd, BsimCard, BsimOptions,
+};
+use cfxlight_node::{rpc_client::RpcClient, store::Store};
+use cfxlight_primitives::{
+    address, crypto,
+    transaction::{Action, Transaction, TxKind},
+    H160, H256, U256,
+};
+use serde_json::{json, Value};
+use zeroize::Zeroizing;
+
+const READER: &str = "Virtual PCD 00 01";
+const VPCD_SLOT_1: &str = "127.0.0.1:35964";
+const PIN: &str = "135790";
+
+struct Devnet {
+    d: Value,
+    full: RpcClient,
+    chain_id: u32,
+}
+
+fn gate() -> Option<Devnet> {
+    let ci = std::env::var_os("CI").is_some();
+    let pcscd = std::env::var("CFXLIGHT_PCSCD").as_deref() == Ok("1");
+    match (pcscd, std::env::var_os("CFXLIGHT_DEVNET")) {
+        (true, Some(dir)) => {
+            let d: Value = serde_json::from_str(
+                &std::fs::read_to_string(PathBuf::from(dir).join("devnet.json")).unwrap(),
+            )
+            .unwrap();
+            Some(Devnet {
+                full: RpcClient::new(d["rpc_url"].as_str().unwrap()),
+                chain_id: d["chain_id"].as_u64().unwrap() as u32,
+                d,
+            })
+        }
+        _ => {
+            assert!(!ci, "CI needs CFXLIGHT_PCSCD=1 and CFXLIGHT_DEVNET");
+            eprintln!("skipped: needs CFXLIGHT_PCSCD=1 and CFXLIGHT_DEVNET (run scripts/test)");
+            None
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn quantity(v: &Value) -> u64 {
+    u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+}
+
+impl Devnet {
+    fn b32(&self, a: &H160) -> String {
+        address::encode(a, u64::from(self.chain_id))
+    }
+
+    /// Sends `value` drip to `to` from genesis key 3, and waits until the full node mined it.
+    fn fund(&self, to: H160, value: U256) {
+        let mut secret = [0u8; 32];
+        secret.copy_from_slice(
+            &hex::decode(
+                self.d["genesis_keys"][3]["secret"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches("0x"),
+            )
+            .unwrap(),
+        );
+        let key = crypto::signing_key(&secret).unwrap();
+        let from = crypto::public_to_address(&crypto::public_of(key.verifying_key()));
+        let nonce: U256 = self
+            .full
+            .call("cfx_getNextNonce", json!([self.b32(&from)]))
+            .unwrap();
+        let epoch = quantity(&self.full.call("cfx_epochNumber", json!([])).unwrap());
+        let tx = Transaction {
+            nonce,
+            gas: 21000.into(),
+            action: Action::Call(to),
+            value,
+            storage_limit: 0,
+            epoch_height: epoch,
+            chain_id: self.chain_id,
+            data: vec![],
+            kind: TxKind::Legacy {
+                gas_price: 1_000_000_000u64.into(),
+            },
+        }
+        .sign(&key)
+        .unwrap();
+        let _: H256 = self
+            .full
+            .call(
+                "cfx_sendRawTransaction",
+                json!([format!("0x{}", hex::encode(tx.encode()))]),
+            )
+            .unwrap();
+        wait_receipt(&self.full, &tx.hash(), 60);
+    }
+}
+
+fn wait_receipt(rpc: &RpcClient, hash: &H256, secs: u64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Ok(r) = rpc.call::<Value>("cfx_getTransactionReceipt", json!([hash])) {
+            if !r.is_null() {
+                return r;
+            }
+        }
+        assert!(Instant::now() < deadline, "{hash:?} not mined in {secs} s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A `cfxlight node` process with a signer; killed (SIGKILL) on drop.
+struct Node {
+    child: Child,
+    local: RpcClient,
+    local_url: String,
+    log: PathBuf,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            eprintln!("--- node log tail ({}) ---", self.log.display());
+            for l in tail.iter().rev() {
+                eprintln!("{l}");
+            }
+        }
+    }
+}
+
+fn start_node(
+    net: &Devnet,
+    datadir: &Path,
+    signer: &[&str],
+    ip: &str,
+    env: &[(&str, &str)],
+) -> Node {
+    let local_port = free_port();
+    let log_path = datadir.with_extension("log");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cfxlight"));
+    cmd.args(["node", "--chain", "devnet", "--chain-id"])
+        .arg(net.chain_id.to_string())
+        .args(["--genesis-hash", net.d["genesis_hash"].as_str().unwrap()])
+        .args(["--bootnode", net.d["bootnode"].as_str().unwrap()])
+        .arg("--datadir")
+        .arg(datadir)
+        .args(["--rpc-http-port", &free_port().to_string()])
+        .args(["--rpc-ws-port", &free_port().to_string()])
+        .args(["--rpc-local-port", &local_port.to_string()])
+        .args(["--p2p-local-ip", ip])
+        .args(signer)
+        .stdout(Stdio::null())
+        .stderr(log);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let local_url = format!("http://127.0.0.1:{local_port}");
+    let node = Node {
+        child: cmd.spawn().unwrap(),
+        local: RpcClient::new(&local_url),
+        local_url,
+        log: log_path,
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while node
+        .local
+        .call::<Value>("cfx_epochNumber", json!(["latest_state"]))
+        .map_or(true, |v| quantity(&v) == 0)
+    {
+        assert!(Instant::now() < deadline, "node did not sync in 30 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    node
+}
+
+/// Waits until the node's verified state shows `who` with a non-zero balance.
+fn wait_funded(node: &Node, who: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let b: U256 = node.local.call("cfx_getBalance", json!([who])).unwrap();
+        if !b.is_zero() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "funding never showed in verified state"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn raw(url: &str, method: &str, params: Value) -> Value {
+    ureq::post(url)
+        .send_json(json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
+        .unwrap()
+        .into_json()
+        .unwrap()
+}
+
+fn pending_count(node: &Node) -> u64 {
+    let s: Value = node.local.call("cfx_getStatus", json!([])).unwrap();
+    quantity(&s["pendingTxNumber"])
+}
+
+struct ServedCard {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for ServedCard {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A fresh virtual card with one key generated on it, served in slot 1, pullable through
+/// its marker file. Returns the card's account too.
+fn card(dir: &Path) -> (ServedCard, PathBuf, H160) {
+    let state = dir.join("card.json");
+    let issuer = k256::ecdsa::SigningKey::random(&mut rand::rngs::OsRng);
+    CardState::new(&random_iccid(), PIN, 5, issuer)
+        .unwrap()
+        .save(&state)
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (s2, st) = (stop.clone(), state.clone());
+    let thread = std::thread::spawn(move || {
+        let mut card = VirtualCard::open(&st).unwrap();
+        let addr: SocketAddr = VPCD_SLOT_1.parse().unwrap();
+        let marker = vpcd::pulled_marker(&st);
+        let _ = vpcd::serve(&mut card, addr, Some(&marker), &s2, &mut |_| {});
+    });
+    let served = ServedCard {
+        stop,
+        thread: Some(thread),
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut c = loop {
+        match BsimCard::connect(BsimOptions {
+            reader: Some(READER.into()),
+            ..BsimOptions::default()
+        }) {
+            Ok(c) => break c,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "card never appeared: {e}");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    };
+    c.verify_pin(&Zeroizing::new(PIN.to_string())).unwrap();
+    let (_, public) = c.generate_key().unwrap();
+    (served, state, crypto::public_to_address(&public.into()))
+}
+
+#[test]
+fn the_card_signs_an_sdk_transfer_through_the_node_and_a_pulled_card_burns_no_nonce() {
+    let Some(net) = gate() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (_served, state, card_addr) = card(dir.path());
+    let card_b32 = net.b32(&card_addr);
+    net.fund(card_addr, U256::exp10(21));
+    let node = start_node(
+        &net,
+        &dir.path().join("node"),
+        &["--signer", &format!("bsim:reader={READER}")],
+        "127.0.0.81",
+        &[("CFXLIGHT_PIN", PIN)],
+    );
+    wait_funded(&node, &card_b32);
+    let accounts: Vec<String> = node.local.call("cfx_accounts", json!([])).unwrap();
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(
+        accounts[0].to_lowercase().replace("type.user:", ""),
+        card_b32
+    );
+
+    // The dapp path: js-conflux-sdk's cfx.sendTransaction against our node.
+    let to = net.d["genesis_keys"][0]["address"].as_str().unwrap();
+    let out = Command::new("node")
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts"))
+        .args(["js/sdk-send.js", "--url", &node.local_url, "--network-id"])
+        .arg(net.chain_id.to_string())
+        .args(["--to", to, "--value-cfx", "1"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "sdk-send failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let hash: H256 = r["hash"].as_str().unwrap().parse().unwrap();
+    // Mined by the real node, with the card's account as sender.
+    let full_receipt = wait_receipt(&net.full, &hash, 60);
+    assert_eq!(full_receipt["outcomeStatus"], "0x0");
+    assert_eq!(
+        full_receipt["from"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .replace("type.user:", ""),
+        card_b32
+    );
+    // Our verified receipt equals the full node's, field by field.
+    let ours: Value = node
+        .local
+        .call("cfx_getTransactionReceipt", json!([hash]))
+        .unwrap();
+    assert_eq!(ours, full_receipt);
+    // Balance and nonce seen through our node moved by exactly the transfer.
+    let before: U256 = r["balanceBefore"]
+        .as_str()
+        .unwrap()
+        .parse::<u128>()
+        .unwrap()
+        .into();
+    let after: U256 = r["balanceAfter"]
+        .as_str()
+        .unwrap()
+        .parse::<u128>()
+        .unwrap()
+        .into();
+    let fee = U256::from(quantity(&full_receipt["gasFee"]));
+    assert_eq!(before - after, U256::exp10(18) + fee);
+    let n0: u64 = r["nonceBefore"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        r["nonceAfter"].as_str().unwrap().parse::<u64>().unwrap(),
+        n0 + 1
+    );
+
+    // Card pulled while a send waits: a clear signer error, nothing relayed, no nonce used.
+    vpcd::pull(&state).unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let nonce_before: U256 = node
+        .local
+        .call("cfx_getNextNonce", json!([card_b32]))
+        .unwrap();
+    let reply = raw(
+        &node.local_url,
+        "cfx_sendTransaction",
+        json!([{"from": card_b32, "to": to, "value": "0x1"}]),
+    );
+    let err = &reply["error"];
+    assert_eq!(err["code"], -32023, "{reply}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("card"),
+        "{reply}"
+    );
+    assert_eq!(pending_count(&node), 0, "nothing was queued");
+    let nonce_after: U256 = node
+        .local
+        .call("cfx_getNextNonce", json!([card_b32]))
+        .unwrap();
+    assert_eq!(nonce_after, nonce_before, "the nonce is not burned");
+    let full_nonce: U256 = net
+        .full
+        .call("cfx_getNextNonce", json!([card_b32]))
+        .unwrap();
+    assert_eq!(full_nonce, nonce_before, "nothing reached the network");
+
+    // Card back: the next send takes that same nonce and mines.
+    vpcd::insert(&state).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let hash: H256 = loop {
+        let reply = raw(
+            &node.local_url,
+            "cfx_sendTransaction",
+            json!([{"from": card_b32, "to": to, "value": "0x1"}]),
+        );
+        if let Some(h) = reply["result"].as_str() {
+            break h.parse().unwrap();
+        }
+        assert!(Instant::now() < deadline, "card never came back: {reply}");
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let tx: Value = node
+        .local
+        .call("cfx_getTransactionByHash", json!([hash]))
+        .unwrap();
+    assert_eq!(U256::from(quantity(&tx["nonce"])), nonce_before);
+    assert_eq!(wait_receipt(&node.local, &hash, 60)["outcomeStatus"], "0x0");
+}
+
+#[test]
+fn two_hundred_sends_mine_in_nonce_order_and_pending_ones_survive_kill_9() {
+    let Some(net) = gate() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let secret = format!("0x{}", hex::encode(rand::random::<[u8; 32]>()));
+    let (account, _) = cfxlight_signer::keystore::import_key(
+        &keys,
+        &secret,
+        b"correct horse",
+        cfxlight_signer::keystore::KdfKind::Pbkdf2,
+    )
+    .unwrap();
+    let pin_file = dir.path().join("password");
+    std::fs::write(&pin_file, "correct horse\n").unwrap();
+    let from = net.b32(&account.address);
+    net.fund(account.address, U256::exp10(21));
+    let datadir = dir.path().join("node");
+    let signer = [
+        "--signer".to_string(),
+        format!("keystore:{}", keys.display()),
+        "--pin-file".to_string(),
+        pin_file.display().to_string(),
+    ];
+    let signer: Vec<&str> = signer.iter().map(String::as_str).collect();
+    let node = start_node(&net, &datadir, &signer, "127.0.0.82", &[]);
+    wait_funded(&node, &from);
+    let to = net.d["genesis_keys"][0]["address"].as_str().unwrap();
+    let start: U256 = node.local.call("cfx_getNextNonce", json!([from])).unwrap();
+
+    // 200 back to back from one account.
+    let t0 = Instant::now();
+    let hashes: Vec<H256> = (0..200)
+        .map(|_| {
+            node.local
+                .call(
+                    "cfx_sendTransaction",
+                    json!([{"from": from, "to": to, "value": "0x1"}]),
+                )
+                .unwrap()
+        })
+        .collect();
+    eprintln!("200 sends answered in {:?}", t0.elapsed());
+    let unique: std::collections::HashSet<_> = hashes.iter().collect();
+    assert_eq!(unique.len(), 200, "no duplicates");
+    let mut last_epoch = 0;
+    for (i, h) in hashes.iter().enumerate() {
+        let r = wait_receipt(&node.local, h, 120);
+        assert_eq!(r["outcomeStatus"], "0x0");
+        let tx: Value = node
+            .local
+            .call("cfx_getTransactionByHash", json!([h]))
+            .unwrap();
+        assert_eq!(
+            U256::from(quantity(&tx["nonce"])),
+            start + i,
+            "nonce order, no gaps"
+        );
+        let e = quantity(&r["epochNumber"]);
+        assert!(e >= last_epoch, "mined in nonce order");
+        last_epoch = e;
+    }
+    eprintln!("200 mined and verified in {:?}", t0.elapsed());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pending_count(&node) > 0 {
+        assert!(Instant::now() < deadline, "pending set never emptied");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let next: U256 = node.local.call("cfx_getNextNonce", json!([from])).unwrap();
+    assert_eq!(next, start + 200);
+
+    // kill -9 with transactions pending: they are on disk the moment the RPC answered.
+    let more: Vec<H256> = (0..20)
+        .map(|_| {
+            node.local
+                .call(
+                    "cfx_sendTransaction",
+                    json!([{"from": from, "to": to, "value": "0x1"}]),
+                )
+                .unwrap()
+        })
+        .collect();
+    drop(node); // SIGKILL
+    {
+        let store = Store::open(
+            &datadir,
+            net.d["genesis_hash"].as_str().unwrap().parse().unwrap(),
+            net.chain_id,
+        )
+        .unwrap();
+        let stored: Vec<H256> = store
+            .pending_entries()
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| H256::from_slice(&k))
+            .collect();
+        for h in &more {
+            assert!(stored.contains(h), "{h:?} was lost by kill -9");
+        }
+    }
+    let node = start_node(&net, &datadir, &signer, "127.0.0.82", &[]);
+    for h in &more {
+        assert_eq!(wait_receipt(&node.local, h, 120)["outcomeStatus"], "0x0");
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pending_count(&node) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "restored transactions were never settled"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let next: U256 = node.local.call("cfx_getNextNonce", json!([from])).unwrap();
+    assert_eq!(next, start + 220);
+}

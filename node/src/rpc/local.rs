@@ -188,7 +188,9 @@ async fn build_tx(ctx: &RpcContext, req: &Value) -> Result<(H160, Transaction), 
         Some(e) => e.as_u64(),
         None => best,
     };
-    let latest_state = ctx.latest_state()?;
+    // The freshest verified state (not the one the read path serves): the nonce lags
+    // execution by the deferred epochs already, no need to add more.
+    let latest_state = ctx.store.latest_state().map_err(internal)?.unwrap_or(0);
     let nonce = match quantity(o, "nonce")? {
         Some(n) => n,
         None => {

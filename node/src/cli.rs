@@ -93,10 +93,10 @@ pub struct NodeArgs {
     /// Accepted `Host` header names, comma-separated (`*` = any). Default: any.
     #[arg(long, value_name = "HOSTS", value_delimiter = ',')]
     pub rpc_hosts: Option<Vec<String>>,
-    /// Most calls in one JSON-RPC batch (default 100).
+    /// Most calls in one JSON-RPC batch (default 1000).
     #[arg(long, value_name = "N")]
     pub rpc_max_batch: Option<u32>,
-    /// Largest JSON-RPC request body in bytes (default 10 MiB).
+    /// Largest JSON-RPC request body in bytes (default 5 MiB, as conflux-rust).
     #[arg(long, value_name = "BYTES")]
     pub rpc_max_body: Option<u32>,
     /// Most simultaneous connections per RPC server (default 256).

@@ -10,7 +10,9 @@ use cfxlight_primitives::{
     address::{self, CfxAddress},
     crypto,
     header::BlockHeader,
+    mpt::{self, StateEntryProof, TrieProof},
     receipt::{BlockReceipts, Receipt},
+    storage_key::StorageKey,
     transaction::{Action, SignedTransaction, Transaction, TxKind},
     H256,
 };
@@ -92,6 +94,13 @@ proptest! {
         let _ = rlp::decode::<Receipt>(&bytes);
         let _ = rlp::decode::<BlockReceipts>(&bytes);
         let _ = Account::decode_value(&bytes);
+        if let Ok(p) = rlp::decode::<TrieProof>(&bytes) {
+            let _ = p.lookup(&bytes, &H256::repeat_byte(1));
+            let _ = mpt::simple_mpt_proof_value(&p, &H256::repeat_byte(1), bytes.len() % 7, 7);
+        }
+        if let Ok(p) = rlp::decode::<StateEntryProof>(&bytes) {
+            let _ = mpt::verify_state_entry(&StorageKey::Account([7; 20].into()), Some(&bytes), &p);
+        }
         let s = String::from_utf8_lossy(&bytes);
         let _ = address::decode_raw(&s);
         let _ = s.parse::<CfxAddress>();
@@ -159,6 +168,81 @@ fn mutated_headers_never_panic() {
                 if let Ok(h) = BlockHeader::decode(&bytes) {
                     let _ = h.verify_test_pow();
                     let _ = h.rlp();
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+}
+
+/// Real proofs captured from a devnet node (tests/data/mpt_state_period2.json), each
+/// with its key and value, as (proof RLP, key, value).
+fn real_state_proofs() -> Vec<(Vec<u8>, StorageKey, Option<Vec<u8>>)> {
+    let path = format!(
+        "{}/tests/data/mpt_state_period2.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let unhex = |s: &str| hex::decode(s).unwrap();
+    v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let address =
+                cfxlight_primitives::H160::from_slice(&unhex(e["address"].as_str().unwrap()));
+            let key = match e["slot"].as_str() {
+                Some(slot) => StorageKey::Storage {
+                    address,
+                    key: unhex(slot),
+                },
+                None => StorageKey::Account(address),
+            };
+            (
+                unhex(e["proof_rlp"].as_str().unwrap()),
+                key,
+                e["value"].as_str().map(unhex),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn mutated_state_proofs_never_panic() {
+    let proofs = real_state_proofs();
+    let mut runner = proptest::test_runner::TestRunner::new(config());
+    runner
+        .run(
+            &(
+                0..proofs.len(),
+                proptest::collection::vec((any::<usize>(), 1u8..), 0..4),
+                any::<usize>(),
+                proptest::collection::vec(any::<u8>(), 0..3),
+            ),
+            |(i, edits, cut, extra)| {
+                let (bytes, key, value) = &proofs[i];
+                let mutated = mutate(bytes.clone(), &edits, cut, &extra);
+                if let Ok(p) =
+                    cfxlight_primitives::rlp_util::decode_exact::<StateEntryProof>(&mutated)
+                {
+                    let _ = mpt::verify_state_entry(key, value.as_deref(), &p);
+                    let _ = mpt::verify_state_entry(key, None, &p);
+                    for t in [
+                        &p.state_proof.delta,
+                        &p.state_proof.intermediate,
+                        &p.state_proof.snapshot,
+                    ]
+                    .into_iter()
+                    .flatten()
+                    {
+                        let _ = mpt::simple_mpt_proof_value(
+                            t,
+                            &p.state_root.delta_root,
+                            edits.len(),
+                            300,
+                        );
+                    }
                 }
                 Ok(())
             },

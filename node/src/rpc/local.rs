@@ -98,6 +98,17 @@ pub(crate) async fn relay_raw(ctx: &RpcContext, raw: &[u8]) -> Result<H256, Erro
     let (sender, _) = tx
         .recover_sender()
         .map_err(|e| super::invalid_param_data("raw", format!("invalid signature: {e}")))?;
+    // conflux-rust refuses a transaction it already has; a verified execution or our own
+    // pending set says the same here.
+    let hash = tx.hash();
+    let known = ctx.pool.get(&hash).is_some() || matches!(ctx.query.tx(hash).await, Ok(Some(_)));
+    if known {
+        return Err(ErrorObjectOwned::owned(
+            super::INVALID_PARAMS,
+            "Invalid parameters: tx \"tx already exist\"",
+            Some("\"tx already exist\""),
+        ));
+    }
     submit(ctx, tx, sender).await
 }
 

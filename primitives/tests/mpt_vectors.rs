@@ -1,0 +1,684 @@
+//! Merkle proofs and roots checked against a real conflux-rust node.
+//!
+//! Every vector in `tests/data/mpt_*.json` was captured from a conflux-rust devnet (each
+//! file's `source` says how and when): state-entry proofs from `GetStateEntries`, block
+//! headers, receipts and `TxInfos` over the light protocol, transaction hashes from
+//! JSON-RPC. Nothing here is computed by us and then compared with itself: each root is
+//! checked against a header the node produced, and each header against its hash.
+
+#![allow(clippy::unwrap_used, missing_docs)] // a test may stop at the first surprise
+
+use cfxlight_primitives::{
+    account::Account,
+    header::BlockHeader,
+    mpt::{
+        block_receipts_root, epoch_receipts_root, simple_mpt_proof_value, transactions_root,
+        verify_state_entry, Lookup, ProofError, StateEntryProof, Trie, TrieProof, MERKLE_NULL_NODE,
+    },
+    receipt::{BlockReceipts, Receipt},
+    rlp_util::decode_exact,
+    storage_key::StorageKey,
+    H160, H256,
+};
+use rlp::Rlp;
+use serde::Deserialize;
+
+fn unhex(s: &str) -> Vec<u8> {
+    hex::decode(s.trim_start_matches("0x")).unwrap()
+}
+
+fn h256(s: &str) -> H256 {
+    H256::from_slice(&unhex(s))
+}
+
+fn load<T: for<'de> Deserialize<'de>>(name: &str) -> T {
+    let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+// ------------------------------------------------------------------------ state entries
+
+#[derive(Deserialize)]
+struct StateVectors {
+    epoch: u64,
+    pivot_header_rlp: String,
+    pivot_header_hash: String,
+    prev_snapshot_epoch: Option<u64>,
+    prev_pivot_header_rlp: Option<String>,
+    entries: Vec<StateVector>,
+}
+
+#[derive(Deserialize)]
+struct StateVector {
+    label: String,
+    kind: String,
+    address: String,
+    slot: Option<String>,
+    value: Option<String>,
+    proof_rlp: String,
+    proof_shape_delta_intermediate_snapshot: Vec<serde_json::Value>,
+}
+
+impl StateVector {
+    fn key(&self) -> StorageKey {
+        let address = H160::from_slice(&unhex(&self.address));
+        match self.kind.as_str() {
+            "account" | "contract" => StorageKey::Account(address),
+            "storage" => StorageKey::Storage {
+                address,
+                key: unhex(self.slot.as_deref().unwrap()),
+            },
+            other => panic!("unknown kind {other}"),
+        }
+    }
+
+    fn value(&self) -> Option<Vec<u8>> {
+        self.value.as_deref().map(unhex)
+    }
+
+    fn proof(&self) -> StateEntryProof {
+        decode_exact(&unhex(&self.proof_rlp)).unwrap()
+    }
+}
+
+/// Which trie settles the entry, walking the tries in the order `verify_state_entry`
+/// does (delta, intermediate, snapshot), each with its own key.
+fn decided_by(e: &StateVector) -> Trie {
+    let proof = e.proof();
+    let roots = proof.state_root;
+    let key = e.key();
+    let value = e.value();
+    let settles = |found: Lookup| match (&found, &value) {
+        (Lookup::Value(v), Some(want)) => {
+            assert_eq!(v, want, "{}", e.label);
+            true
+        }
+        (Lookup::Tombstone, None) => true,
+        (Lookup::Absent, _) => false,
+        _ => panic!("{}: {found:?}", e.label),
+    };
+    if let Some(delta) = &proof.state_proof.delta {
+        let k = key.to_delta_mpt_key_bytes(&roots.delta_padding());
+        if settles(delta.lookup(&k, &roots.delta_root).unwrap()) {
+            return Trie::Delta;
+        }
+    }
+    if let Some(inter) = &proof.state_proof.intermediate {
+        let prev = proof.prev_snapshot_state_root.unwrap();
+        let k = key.to_delta_mpt_key_bytes(&prev.delta_padding());
+        if settles(inter.lookup(&k, &roots.intermediate_delta_root).unwrap()) {
+            return Trie::Intermediate;
+        }
+    }
+    let snapshot = proof.state_proof.snapshot.as_ref().unwrap();
+    let found = snapshot
+        .lookup(&key.to_key_bytes(), &roots.snapshot_root)
+        .unwrap();
+    match (&found, &value) {
+        (Lookup::Value(v), Some(want)) => assert_eq!(v, want),
+        (Lookup::Absent, None) => {}
+        _ => panic!("{}: snapshot gives {found:?}", e.label),
+    }
+    Trie::Snapshot
+}
+
+/// Checks one captured set of state entries: the header commitment, each entry's proof,
+/// and the negative controls.
+fn check_state_vectors(file: &str) -> StateVectors {
+    let v: StateVectors = load(file);
+    let pivot = BlockHeader::decode(&unhex(&v.pivot_header_rlp)).unwrap();
+    assert_eq!(pivot.hash(), h256(&v.pivot_header_hash));
+    assert_eq!(pivot.height, v.epoch + 5);
+    assert_eq!(pivot.blame, 0, "the pivot header commits to epoch E itself");
+    let prev_pivot = v
+        .prev_pivot_header_rlp
+        .as_deref()
+        .map(|r| BlockHeader::decode(&unhex(r)).unwrap());
+
+    for e in &v.entries {
+        let bytes = unhex(&e.proof_rlp);
+        let proof = e.proof();
+        // Strict decoding loses nothing: the proof re-encodes to the node's bytes.
+        assert_eq!(rlp::encode(&proof).to_vec(), bytes, "{}", e.label);
+        assert_eq!(
+            proof.state_root.hash(),
+            pivot.deferred_state_root,
+            "{}: state root not committed by header {}",
+            e.label,
+            pivot.height
+        );
+        match (
+            &proof.prev_snapshot_state_root,
+            &prev_pivot,
+            v.prev_snapshot_epoch,
+        ) {
+            (None, None, None) => assert!(v.epoch <= 2000),
+            (Some(prev), Some(ph), Some(pe)) => {
+                assert_eq!(ph.height, pe + 5);
+                assert_eq!(prev.hash(), ph.deferred_state_root, "{}", e.label);
+            }
+            _ => panic!(
+                "{}: prev_snapshot_state_root does not match the epoch",
+                e.label
+            ),
+        }
+
+        let key = e.key();
+        let value = e.value();
+        assert_eq!(
+            verify_state_entry(&key, value.as_deref(), &proof),
+            Ok(()),
+            "{} (shape {:?})",
+            e.label,
+            e.proof_shape_delta_intermediate_snapshot
+        );
+        negative_controls(e, &key, value.as_deref(), &proof);
+    }
+    v
+}
+
+fn negative_controls(
+    e: &StateVector,
+    key: &StorageKey,
+    value: Option<&[u8]>,
+    proof: &StateEntryProof,
+) {
+    let label = &e.label;
+    match value {
+        Some(value) => {
+            // 1. Another value claimed with the honest proof.
+            let mut other = value.to_vec();
+            other[value.len() - 1] ^= 1;
+            assert!(
+                verify_state_entry(key, Some(&other), proof).is_err(),
+                "{label}: altered entry"
+            );
+            // 2. Absence claimed for an existing entry.
+            assert!(
+                verify_state_entry(key, None, proof).is_err(),
+                "{label}: absence claimed"
+            );
+            // 3. The lying peer: the value changed in the entry AND in the proof leaf,
+            //    every claimed merkle left as it was.
+            let mut forged = proof.clone();
+            let trie = forged_trie(&mut forged);
+            let mut nodes = trie.clone().into_nodes();
+            let leaf = nodes
+                .iter_mut()
+                .position(|n| n.value.as_deref() == Some(value))
+                .unwrap_or_else(|| panic!("{label}: no leaf holds the value"));
+            nodes[leaf].value = Some(other.clone());
+            *trie = TrieProof::new(nodes);
+            assert!(
+                matches!(
+                    verify_state_entry(key, Some(&other), &forged),
+                    Err(ProofError::NodeMerkleMismatch { index, .. }) if index == leaf
+                ),
+                "{label}: forged leaf accepted: {:?}",
+                verify_state_entry(key, Some(&other), &forged)
+            );
+            // 4. Truncated proof: without its last node the deciding trie's walk stops.
+            let mut truncated = proof.clone();
+            let trie = forged_trie(&mut truncated);
+            let mut nodes = trie.clone().into_nodes();
+            nodes.pop();
+            *trie = TrieProof::new(nodes);
+            assert!(
+                matches!(
+                    verify_state_entry(key, Some(value), &truncated),
+                    Err(ProofError::MissingNode { .. })
+                ),
+                "{label}: truncated proof"
+            );
+        }
+        None => {
+            // 5. A value claimed for an absent key.
+            let made_up = rlp::encode_list::<u8, u8>(&[1, 2, 3]).to_vec();
+            assert!(
+                verify_state_entry(key, Some(&made_up), proof).is_err(),
+                "{label}: value claimed"
+            );
+        }
+    }
+    // 6. The proof of a different key does not prove this entry.
+    let other_key = match key {
+        StorageKey::Account(a) => StorageKey::Account(H160::from_low_u64_be(a.to_low_u64_be() ^ 1)),
+        StorageKey::Storage { address, key } => StorageKey::Storage {
+            address: *address,
+            key: key.iter().map(|b| b ^ 0x80).collect(),
+        },
+        other => other.clone(),
+    };
+    if value.is_some() {
+        assert!(
+            verify_state_entry(&other_key, value, proof).is_err(),
+            "{label}: other key"
+        );
+    }
+    // 7. A delta root the proof does not hash to.
+    let mut moved = proof.clone();
+    moved.state_root.delta_root = H256::repeat_byte(0x5a);
+    assert!(
+        verify_state_entry(key, value, &moved).is_err(),
+        "{label}: other delta root"
+    );
+}
+
+/// The trie proof a forgery has to touch: the one the node says decides.
+fn forged_trie(proof: &mut StateEntryProof) -> &mut TrieProof {
+    let p = &mut proof.state_proof;
+    match (&p.delta, &p.intermediate, &p.snapshot) {
+        (Some(_), None, None) => p.delta.as_mut().unwrap(),
+        (_, Some(_), None) => p.intermediate.as_mut().unwrap(),
+        _ => p.snapshot.as_mut().unwrap(),
+    }
+}
+
+#[test]
+fn young_chain_state_entries_verify() {
+    let v = check_state_vectors("mpt_state_young.json");
+    // In the first snapshot period only the delta trie has content: present entries are
+    // settled there, absent ones fall through to the (empty) snapshot trie.
+    for e in &v.entries {
+        let proof = e.proof();
+        assert_eq!(proof.state_root.snapshot_root, MERKLE_NULL_NODE);
+        assert_eq!(proof.state_root.intermediate_delta_root, MERKLE_NULL_NODE);
+        let want = if e.value.is_some() {
+            Trie::Delta
+        } else {
+            Trie::Snapshot
+        };
+        assert_eq!(decided_by(e), want, "{}", e.label);
+    }
+    // The kinds of entry covered, with what the node said they hold.
+    let by_label = |p: &str| v.entries.iter().find(|e| e.label.starts_with(p)).unwrap();
+    let genesis = by_label("genesis account of secret 0x11");
+    assert_eq!(
+        Account::decode_value(&genesis.value().unwrap())
+            .unwrap()
+            .balance,
+        cfxlight_primitives::U256::exp10(22)
+    );
+    assert_eq!(by_label("address nobody owns").value, None);
+    assert_eq!(by_label("storage slot 1").value, None);
+    let contract = Account::decode_value(&by_label("contract").value().unwrap()).unwrap();
+    assert_eq!(
+        contract.kind,
+        cfxlight_primitives::account::AccountKind::Contract
+    );
+    // A storage entry is [value, owner]; the constructor stored 42.
+    let slot0 = by_label("storage slot 0").value().unwrap();
+    assert_eq!(Rlp::new(&slot0).val_at::<u64>(0).unwrap(), 42);
+}
+
+#[test]
+fn second_period_entries_verify_in_delta_and_intermediate_tries() {
+    let v = check_state_vectors("mpt_state_period2.json");
+    assert!(v.epoch > 2000 && v.epoch <= 4000);
+    let by_label = |p: &str| v.entries.iter().find(|e| e.label.starts_with(p)).unwrap();
+    // The helper account sent a transaction in this period, so the delta trie has it;
+    // the contract, its slot and sender 0 were last written before epoch 2000.
+    assert_eq!(decided_by(by_label("helper account")), Trie::Delta);
+    for p in [
+        "contract",
+        "storage slot 0",
+        "sender 0",
+        "genesis account of secret 0x33",
+    ] {
+        assert_eq!(decided_by(by_label(p)), Trie::Intermediate, "{p}");
+    }
+    for p in ["address nobody owns", "storage slot 1"] {
+        assert_eq!(decided_by(by_label(p)), Trie::Snapshot, "{p}");
+    }
+    for e in &v.entries {
+        let proof = e.proof();
+        assert_eq!(
+            proof.state_root.snapshot_root, MERKLE_NULL_NODE,
+            "no snapshot yet"
+        );
+        assert_ne!(proof.state_root.intermediate_delta_root, MERKLE_NULL_NODE);
+        if proof.state_proof.intermediate.is_none() {
+            continue;
+        }
+        let key = e.key();
+        let value = e.value();
+        // The intermediate trie is keyed with the previous period's padding, which only
+        // prev_snapshot_state_root gives.
+        let mut no_prev = proof.clone();
+        no_prev.prev_snapshot_state_root = None;
+        assert_eq!(
+            verify_state_entry(&key, value.as_deref(), &no_prev),
+            Err(ProofError::MissingPrevSnapshotRoot),
+            "{}",
+            e.label
+        );
+        let mut no_intermediate = proof.clone();
+        no_intermediate.state_proof.intermediate = None;
+        assert_eq!(
+            verify_state_entry(&key, value.as_deref(), &no_intermediate),
+            Err(ProofError::MissingTrieProof {
+                trie: Trie::Intermediate
+            }),
+            "{}",
+            e.label
+        );
+        if value.is_some() {
+            let mut wrong_padding = proof.clone();
+            wrong_padding.prev_snapshot_state_root = Some(proof.state_root);
+            assert!(
+                verify_state_entry(&key, value.as_deref(), &wrong_padding).is_err(),
+                "{}",
+                e.label
+            );
+        }
+    }
+}
+
+#[test]
+fn third_period_entries_verify_in_all_three_tries() {
+    let v = check_state_vectors("mpt_state_period3.json");
+    assert!(v.epoch > 4000 && v.epoch <= 6000);
+    let by_label = |p: &str| v.entries.iter().find(|e| e.label.starts_with(p)).unwrap();
+    // The helper's transaction of period 2 now sits in the intermediate trie; what was
+    // last written before epoch 2000 has moved into the snapshot.
+    assert_eq!(decided_by(by_label("helper account")), Trie::Intermediate);
+    for p in [
+        "contract",
+        "storage slot 0",
+        "sender 0",
+        "genesis account of secret 0x33",
+    ] {
+        assert_eq!(decided_by(by_label(p)), Trie::Snapshot, "{p}");
+    }
+    for p in ["address nobody owns", "storage slot 1"] {
+        assert_eq!(decided_by(by_label(p)), Trie::Snapshot, "{p}");
+        assert_eq!(by_label(p).value, None);
+    }
+    for e in &v.entries {
+        let proof = e.proof();
+        assert_ne!(
+            proof.state_root.snapshot_root, MERKLE_NULL_NODE,
+            "{}",
+            e.label
+        );
+        if decided_by(e) == Trie::Snapshot {
+            let mut no_snapshot = proof.clone();
+            no_snapshot.state_proof.snapshot = None;
+            assert_eq!(
+                verify_state_entry(&e.key(), e.value().as_deref(), &no_snapshot),
+                Err(ProofError::MissingSnapshotProof),
+                "{}",
+                e.label
+            );
+        }
+    }
+}
+
+// ------------------------------------------------------------------------ simple MPT roots
+
+#[derive(Deserialize)]
+struct BlockVectors {
+    blocks: Vec<BlockVector>,
+    epochs: Vec<EpochVector>,
+    tx_infos: Vec<TxInfoVector>,
+}
+
+#[derive(Deserialize)]
+struct BlockVector {
+    hash: String,
+    epoch: u64,
+    transactions_root_rpc: String,
+    tx_hashes: Vec<String>,
+    header_rlp: String,
+}
+
+#[derive(Deserialize)]
+struct EpochVector {
+    epoch: u64,
+    block_hashes: Vec<String>,
+    block_receipts_rlp: Vec<String>,
+    pivot_plus5_header_rlp: String,
+    deferred_receipts_root_rpc: String,
+}
+
+#[derive(Deserialize)]
+struct TxInfoVector {
+    tx_hash: String,
+    tx_info_rlp: String,
+}
+
+impl EpochVector {
+    fn receipts(&self) -> Vec<BlockReceipts> {
+        self.block_receipts_rlp
+            .iter()
+            .map(|r| {
+                let bytes = unhex(r);
+                let br: BlockReceipts = decode_exact(&bytes).unwrap();
+                // Re-encoding gives the node's bytes: the receipts hash as the node's do.
+                assert_eq!(rlp::encode(&br).to_vec(), bytes);
+                br
+            })
+            .collect()
+    }
+
+    fn pivot_plus5(&self) -> BlockHeader {
+        let h = BlockHeader::decode(&unhex(&self.pivot_plus5_header_rlp)).unwrap();
+        assert_eq!(h.height, self.epoch + 5);
+        assert_eq!(h.blame, 0);
+        h
+    }
+}
+
+#[test]
+fn transactions_roots_match_real_blocks() {
+    let v: BlockVectors = load("mpt_blocks.json");
+    let mut counts = vec![];
+    for b in &v.blocks {
+        let header = BlockHeader::decode(&unhex(&b.header_rlp)).unwrap();
+        assert_eq!(header.hash(), h256(&b.hash));
+        assert_eq!(header.height, b.epoch);
+        assert_eq!(header.transactions_root, h256(&b.transactions_root_rpc));
+        let hashes: Vec<H256> = b.tx_hashes.iter().map(|s| h256(s)).collect();
+        assert_eq!(
+            transactions_root(&hashes),
+            header.transactions_root,
+            "block with {} txs",
+            hashes.len()
+        );
+        counts.push(hashes.len());
+    }
+    // Empty (root = NULL), one leaf under a removed root, one nibble level (3, ≤ 16),
+    // two nibble levels (20, 22, 50), and two-byte keys (272 = 0x110: the root is
+    // removed again and a path ends on a half byte).
+    assert_eq!(counts, vec![0, 1, 3, 20, 22, 50, 272]);
+    assert_eq!(transactions_root(&[]), MERKLE_NULL_NODE);
+    // The same hashes in another order give another root.
+    let big = v.blocks.last().unwrap();
+    let mut swapped: Vec<H256> = big.tx_hashes.iter().map(|s| h256(s)).collect();
+    swapped.swap(0, 271);
+    assert_ne!(
+        transactions_root(&swapped),
+        h256(&big.transactions_root_rpc)
+    );
+}
+
+#[test]
+fn receipts_roots_match_real_headers() {
+    let v: BlockVectors = load("mpt_blocks.json");
+    for e in &v.epochs {
+        let pivot5 = e.pivot_plus5();
+        assert_eq!(
+            pivot5.deferred_receipts_root,
+            h256(&e.deferred_receipts_root_rpc)
+        );
+        let receipts = e.receipts();
+        assert_eq!(receipts.len(), e.block_hashes.len());
+        let roots: Vec<H256> = receipts
+            .iter()
+            .map(|br| block_receipts_root(&br.receipts))
+            .collect();
+        assert_eq!(
+            epoch_receipts_root(&roots),
+            pivot5.deferred_receipts_root,
+            "epoch {} ({} receipts)",
+            e.epoch,
+            receipts.iter().map(|b| b.receipts.len()).sum::<usize>()
+        );
+    }
+}
+
+/// The fields of a `TxInfo` that carry proofs (conflux-rust `light_protocol/message/protocol.rs`).
+struct TxInfo {
+    tx_index: usize,
+    num_txs: usize,
+    tx_proof: TrieProof,
+    receipt: Receipt,
+    block_index: usize,
+    num_blocks: usize,
+    block_index_proof: TrieProof,
+    receipt_proof: TrieProof,
+    prev_receipt: Option<(Receipt, TrieProof)>,
+}
+
+fn decode_tx_info(bytes: &[u8]) -> TxInfo {
+    let r = Rlp::new(bytes);
+    assert_eq!(r.item_count().unwrap(), 12);
+    let prev = |i: usize| -> Option<Rlp<'_>> {
+        let o = r.at(i).unwrap();
+        (o.item_count().unwrap() == 1).then(|| o.at(0).unwrap())
+    };
+    let proof = |x: Rlp<'_>| -> TrieProof { decode_exact(x.as_raw()).unwrap() };
+    TxInfo {
+        tx_index: r.val_at(2).unwrap(),
+        num_txs: r.val_at(3).unwrap(),
+        tx_proof: proof(r.at(4).unwrap()),
+        receipt: r.val_at(5).unwrap(),
+        block_index: r.val_at(6).unwrap(),
+        num_blocks: r.val_at(7).unwrap(),
+        block_index_proof: proof(r.at(8).unwrap()),
+        receipt_proof: proof(r.at(9).unwrap()),
+        prev_receipt: prev(10).map(|rc| (rc.as_val().unwrap(), proof(prev(11).unwrap()))),
+    }
+}
+
+#[test]
+fn tx_info_inclusion_proofs_verify() {
+    let v: BlockVectors = load("mpt_blocks.json");
+    let mut seen = vec![];
+    for t in &v.tx_infos {
+        let info = decode_tx_info(&unhex(&t.tx_info_rlp));
+        let block = v
+            .blocks
+            .iter()
+            .find(|b| b.tx_hashes.contains(&t.tx_hash))
+            .unwrap();
+        let header = BlockHeader::decode(&unhex(&block.header_rlp)).unwrap();
+        let epoch = v.epochs.iter().find(|e| e.epoch == block.epoch).unwrap();
+        let receipts_root = epoch.pivot_plus5().deferred_receipts_root;
+        assert_eq!(info.num_txs, block.tx_hashes.len());
+        assert_eq!(block.tx_hashes[info.tx_index], t.tx_hash);
+        assert_eq!(info.num_blocks, epoch.block_hashes.len());
+        seen.push((info.tx_index, info.num_txs));
+
+        // The transaction hash under the header's transactions root.
+        let tx = simple_mpt_proof_value(
+            &info.tx_proof,
+            &header.transactions_root,
+            info.tx_index,
+            info.num_txs,
+        );
+        assert_eq!(
+            tx,
+            Ok(unhex(&t.tx_hash)),
+            "tx {} of {}",
+            info.tx_index,
+            info.num_txs
+        );
+        // The block's receipts root under the epoch's, then the receipt under that.
+        let block_root = simple_mpt_proof_value(
+            &info.block_index_proof,
+            &receipts_root,
+            info.block_index,
+            info.num_blocks,
+        )
+        .unwrap();
+        let block_root = H256::from_slice(&block_root);
+        assert_eq!(
+            block_root,
+            block_receipts_root(&epoch.receipts()[info.block_index].receipts)
+        );
+        let receipt = simple_mpt_proof_value(
+            &info.receipt_proof,
+            &block_root,
+            info.tx_index,
+            info.num_txs,
+        );
+        assert_eq!(receipt, Ok(rlp::encode(&info.receipt).to_vec()));
+        if let Some((prev, prev_proof)) = &info.prev_receipt {
+            let got =
+                simple_mpt_proof_value(prev_proof, &block_root, info.tx_index - 1, info.num_txs);
+            assert_eq!(got, Ok(rlp::encode(prev).to_vec()));
+        }
+
+        // Negative controls: another index, a wider count, an out-of-range index, a
+        // tampered leaf with its merkle claim untouched.
+        if info.num_txs > 1 {
+            let other = (info.tx_index + 1) % info.num_txs;
+            assert!(simple_mpt_proof_value(
+                &info.tx_proof,
+                &header.transactions_root,
+                other,
+                info.num_txs
+            )
+            .is_err());
+        }
+        // A count changes the key only through its width: one with wider keys fails.
+        // (A count of the same key width would prove the same key: the count itself is
+        // the caller's to check.)
+        let wider = if info.num_txs <= 256 { 257 } else { 65537 };
+        assert!(simple_mpt_proof_value(
+            &info.tx_proof,
+            &header.transactions_root,
+            info.tx_index,
+            wider
+        )
+        .is_err());
+        assert_eq!(
+            simple_mpt_proof_value(
+                &info.tx_proof,
+                &header.transactions_root,
+                info.num_txs,
+                info.num_txs
+            ),
+            Err(ProofError::IndexOutOfRange {
+                index: info.num_txs,
+                count: info.num_txs
+            })
+        );
+        let mut nodes = info.tx_proof.clone().into_nodes();
+        let leaf = nodes.iter().position(|n| n.value.is_some()).unwrap();
+        nodes[leaf].value.as_mut().unwrap()[0] ^= 0xff;
+        assert!(matches!(
+            simple_mpt_proof_value(
+                &TrieProof::new(nodes),
+                &header.transactions_root,
+                info.tx_index,
+                info.num_txs
+            ),
+            Err(ProofError::NodeMerkleMismatch { .. })
+        ));
+    }
+    // First, nibble-boundary and last positions in one-byte and two-byte key tries.
+    for want in [
+        (0, 1),
+        (1, 3),
+        (19, 20),
+        (49, 50),
+        (15, 272),
+        (16, 272),
+        (256, 272),
+        (271, 272),
+    ] {
+        assert!(seen.contains(&want), "no TxInfo for {want:?}");
+    }
+}

@@ -648,6 +648,7 @@ fn delta_trie_decides(
     }
 }
 
+/// The error for a trie that settles the question against the claim.
 fn mismatch(trie: Trie, found: &Lookup, value: Option<&[u8]>) -> ProofError {
     ProofError::ValueMismatch {
         trie,

@@ -567,7 +567,8 @@ fn server_config(c: &RpcConfig, http: bool) -> ServerConfig {
         .max_response_body_size(c.max_response_body)
         .max_connections(c.max_connections)
         .max_subscriptions_per_connection(c.max_subscriptions)
-        .set_batch_request_config(BatchRequestConfig::Limit(c.max_batch));
+        .set_batch_request_config(BatchRequestConfig::Limit(c.max_batch))
+        .set_id_provider(pubsub::HexIdProvider);
     if http {
         b.http_only().build()
     } else {

@@ -19,6 +19,17 @@ use super::{invalid_params, u, RpcContext};
 
 type Module = RpcModule<Arc<RpcContext>>;
 
+/// Subscription ids as conflux-rust writes them: `0x` and 16 random hex digits.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HexIdProvider;
+
+impl jsonrpsee::core::traits::IdProvider for HexIdProvider {
+    fn next_id(&self) -> jsonrpsee::types::SubscriptionId<'static> {
+        let n: u64 = rand::random();
+        jsonrpsee::types::SubscriptionId::Str(format!("0x{n:016x}").into())
+    }
+}
+
 /// One change of the verified chain.
 #[derive(Debug, Clone)]
 pub enum ChainEvent {
@@ -107,57 +118,80 @@ async fn run(pending: PendingSubscriptionSink, ctx: Arc<RpcContext>, kind: Kind)
     let Ok(sink) = pending.accept().await else {
         return;
     };
+    // Each subscription walks the store from where it stands, so a burst (catching up)
+    // or a lagging reader never makes it skip an epoch: events only wake it up.
+    let state_kind = matches!(kind, Kind::Epochs { state: true } | Kind::Logs(_));
+    let position = |ctx: &RpcContext| -> u64 {
+        if state_kind {
+            ctx.latest_state().unwrap_or(0)
+        } else {
+            ctx.best_epoch().unwrap_or(0)
+        }
+    };
+    let mut last = position(&ctx);
     loop {
         let event = tokio::select! {
             _ = sink.closed() => return,
             e = rx.recv() => e,
         };
-        let event = match event {
-            Ok(e) => e,
-            Err(broadcast::error::RecvError::Lagged(_)) => continue,
-            Err(broadcast::error::RecvError::Closed) => return,
-        };
-        let out: Vec<Value> = match (&kind, event) {
-            (Kind::NewHeads, ChainEvent::Mined { hashes, .. }) => {
-                let mut v = vec![];
-                for h in hashes {
-                    // Headers only: no body fetch per notification.
-                    if let Ok(Some(header)) = ctx.query.header(&h) {
+        if let Err(broadcast::error::RecvError::Closed) = event {
+            return;
+        }
+        if let (Kind::Logs(_), Ok(ChainEvent::Revert { to })) = (&kind, &event) {
+            if *to < last {
+                last = *to;
+                if !send(&sink, &json!({"revertTo": u(*to)})).await {
+                    return;
+                }
+            }
+            continue;
+        }
+        let now = position(&ctx);
+        if now < last {
+            // Rewound (already announced to log subscribers): continue from there.
+            last = now;
+            continue;
+        }
+        for epoch in last + 1..=now {
+            let hashes = ctx
+                .store
+                .epoch_blocks(epoch)
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            let out: Vec<Value> = match &kind {
+                Kind::NewHeads => hashes
+                    .iter()
+                    .filter_map(|h| ctx.query.header(h).ok().flatten())
+                    .filter_map(|header| {
                         let mut b = cfxlight_primitives::rpc::Block::from_header(
                             &header,
                             ctx.chain.network_id,
                         );
                         b.transactions =
                             cfxlight_primitives::rpc::BlockTransactions::Hashes(vec![]);
-                        if let Ok(v2) = serde_json::to_value(&b) {
-                            v.push(v2);
-                        }
+                        serde_json::to_value(&b).ok()
+                    })
+                    .collect(),
+                Kind::Epochs { .. } => {
+                    vec![json!({"epochNumber": u(epoch), "epochHashesOrdered": hashes})]
+                }
+                Kind::Logs(filter) => {
+                    let mut f = filter.clone();
+                    f.insert("fromEpoch".into(), json!(u(epoch)));
+                    f.insert("toEpoch".into(), json!(u(epoch)));
+                    match super::chain::logs_for_subscription(&ctx, Value::Object(f)).await {
+                        Ok(Value::Array(logs)) => logs,
+                        _ => vec![],
                     }
                 }
-                v
-            }
-            (Kind::Epochs { state: false }, ChainEvent::Mined { epoch, hashes })
-            | (Kind::Epochs { state: true }, ChainEvent::State { epoch, hashes }) => {
-                vec![json!({"epochNumber": u(epoch), "epochHashesOrdered": hashes})]
-            }
-            (Kind::Logs(filter), ChainEvent::State { epoch, .. }) => {
-                let mut f = filter.clone();
-                f.insert("fromEpoch".into(), json!(u(epoch)));
-                f.insert("toEpoch".into(), json!(u(epoch)));
-                match super::chain::logs_for_subscription(&ctx, Value::Object(f)).await {
-                    Ok(Value::Array(logs)) => logs,
-                    _ => vec![],
+            };
+            for v in out {
+                if !send(&sink, &v).await {
+                    return;
                 }
             }
-            (Kind::Logs(_), ChainEvent::Revert { to }) => {
-                vec![json!({"revertTo": u(to)})]
-            }
-            _ => vec![],
-        };
-        for v in out {
-            if !send(&sink, &v).await {
-                return;
-            }
+            last = epoch;
         }
     }
 }

@@ -473,7 +473,8 @@ impl RpcContext {
         let epoch = match e {
             // A light node has no state past latest_state; conflux-rust's light node also
             // answers latest_mined from its latest verified state.
-            Epoch::LatestMined => latest,
+            // One reading of the marker: a second could differ across a rewind.
+            Epoch::LatestMined | Epoch::LatestState => latest,
             other => self.epoch_number(other)?,
         };
         if epoch > latest {

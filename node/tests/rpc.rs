@@ -115,7 +115,12 @@ fn the_node_reaches_the_tip_follows_it_and_answers_like_the_full_node() {
             .call::<Value>("cfx_epochNumber", json!(["latest_state"]))
             .unwrap(),
     );
-    assert_eq!(state + 5, ours_now);
+    // latest_state trails latest_mined by the 5 deferred epochs (one more while the
+    // watched accounts of a new state are being fetched, or the tip moved in between).
+    assert!(
+        state + 5 <= ours_now + 1 && ours_now <= state + 7,
+        "latest_state {state}, latest_mined {ours_now}"
+    );
 
     // Blocks, with or without transactions: the full node's JSON, field for field. Execution
     // results (gasUsed) only once the epoch's receipts root is verified: null before, never

@@ -460,12 +460,12 @@ pub(crate) fn min_gas_price() -> U256 {
     U256::from(MIN_GAS_PRICE)
 }
 
-/// `cfx_gasPrice`: the tip's base price plus the median recent priority fee, floored at
-/// the pool minimum.
+/// `cfx_gasPrice`: the median price per gas paid in recent verified blocks, at least the
+/// tip's base price and the pool minimum.
 pub(crate) async fn suggested_gas_price(ctx: &RpcContext) -> Result<U256, ErrorObjectOwned> {
     let base = base_price(ctx, ctx.best_epoch()?)?;
-    let tip = priority_fee(ctx).await?;
-    Ok((base + tip).max(min_gas_price()))
+    let (_, paid) = recent_fees(ctx).await?;
+    Ok(paid.max(base).max(min_gas_price()))
 }
 
 /// `cfx_maxPriorityFeePerGas`.
@@ -491,8 +491,15 @@ fn pivot_header(ctx: &RpcContext, epoch: u64) -> Result<Option<BlockHeader>, Err
 /// The median priority fee paid in the transactions of the last verified pivot blocks
 /// that had any (0 when none did).
 async fn priority_fee(ctx: &RpcContext) -> Result<U256, ErrorObjectOwned> {
+    Ok(recent_fees(ctx).await?.0)
+}
+
+/// Medians of the priority fee and of the price per gas paid by the transactions of the
+/// last verified pivot blocks that had any (0 when none did).
+async fn recent_fees(ctx: &RpcContext) -> Result<(U256, U256), ErrorObjectOwned> {
     let best = ctx.best_epoch()?;
     let mut fees = vec![];
+    let mut paid = vec![];
     for epoch in (best.saturating_sub(20)..=best).rev() {
         let Some(h) = ctx.store.pivot(epoch).map_err(internal)? else {
             continue;
@@ -505,14 +512,18 @@ async fn priority_fee(ctx: &RpcContext) -> Result<U256, ErrorObjectOwned> {
         }
         let base = header.base_price.map(|p| p.core).unwrap_or_default();
         for tx in ctx.query.block_txs(h).await.map_err(query_error)? {
-            fees.push(effective_gas_price(&tx, Some(base)).saturating_sub(base));
+            let price = effective_gas_price(&tx, Some(base));
+            fees.push(price.saturating_sub(base));
+            paid.push(price);
         }
         if fees.len() >= 100 {
             break;
         }
     }
     fees.sort_unstable();
-    Ok(fees.get(fees.len() / 2).copied().unwrap_or_default())
+    paid.sort_unstable();
+    let median = |v: &[U256]| v.get(v.len() / 2).copied().unwrap_or_default();
+    Ok((median(&fees), median(&paid)))
 }
 
 async fn fee_history(

@@ -4,8 +4,9 @@
 //!
 //! A peer whose answer fails a check is reported (the follow loop drops it) and the next
 //! peer is asked; when no peer gives a verifiable answer the caller gets an error, never the
-//! unverified value. Verified state entries are cached by `(state root, key)`: a state root
-//! commits to the whole state, so the cache cannot go stale on a reorg.
+//! unverified value. Verified state entries are cached by `(state root, key)`, in memory
+//! and in RocksDB: a state root commits to the whole state, so the cache cannot go stale on
+//! a reorg.
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
@@ -317,6 +318,17 @@ impl Query {
                 .map(|k| c.map.get(&(root, k.clone())).cloned())
                 .collect()
         };
+        // Then the verified entries stored on disk (a restart keeps what was checked).
+        for (i, slot) in out.iter_mut().enumerate() {
+            if slot.is_none() {
+                if let Some(v) = self.store.state_entry(epoch, &root, &plain[i])? {
+                    if let Ok(mut c) = self.state_cache.lock() {
+                        c.insert((root, plain[i].clone()), v.clone());
+                    }
+                    *slot = Some(v);
+                }
+            }
+        }
         let missing: Vec<usize> = (0..keys.len()).filter(|i| out[*i].is_none()).collect();
         let plain_ref = &plain;
         for chunk in missing.chunks(MAX_ITEMS_PER_REQUEST) {
@@ -352,6 +364,12 @@ impl Query {
                     }
                 })
                 .await?;
+            let stored: Vec<(&[u8], Option<&[u8]>)> = chunk
+                .iter()
+                .zip(&values)
+                .map(|(&i, v)| (plain[i].as_slice(), v.as_deref()))
+                .collect();
+            self.store.put_state_entries(epoch, &root, &stored)?;
             let mut c = self.state_cache.lock().map_err(|_| poisoned())?;
             for (&i, v) in chunk.iter().zip(values) {
                 c.insert((root, plain[i].clone()), v.clone());

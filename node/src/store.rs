@@ -12,11 +12,11 @@ use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, DB};
 use thiserror::Error;
 
 /// Column families of the store, in creation order.
-/// `bodies` holds verified block transaction lists; `pending` the node's own transactions
-/// until they are mined (both added in schema 1 without a layout change: new families are
-/// created on open).
-pub const COLUMN_FAMILIES: [&str; 7] = [
-    "headers", "pivot", "roots", "meta", "peers", "bodies", "pending",
+/// `bodies` holds verified block transaction lists, `state` verified state entries by
+/// `(state root, key)`, `pending` the node's own transactions until they are settled (all
+/// added in schema 1 without a layout change: new families are created on open).
+pub const COLUMN_FAMILIES: [&str; 8] = [
+    "headers", "pivot", "roots", "meta", "peers", "bodies", "pending", "state",
 ];
 /// Bumped when the on-disk layout changes incompatibly.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -83,6 +83,11 @@ pub struct EpochRecord {
     pub blocks: Vec<H256>,
     /// The headers of those blocks, as `(hash, wire RLP)`.
     pub headers: Vec<(H256, Vec<u8>)>,
+}
+
+/// Key of a stored state entry: `epoch ‖ state root ‖ state key`.
+fn state_key(epoch: u64, state_root: &H256, key: &[u8]) -> Vec<u8> {
+    [&epoch.to_be_bytes()[..], state_root.as_bytes(), key].concat()
 }
 
 /// A raw `(key, value)` pair of a column family.
@@ -293,6 +298,52 @@ impl Store {
         }
         self.db
             .put_cf(self.cf("bodies"), hash.as_bytes(), s.out())
+            .map_err(|e| self.db_err(e))
+    }
+
+    /// A verified state entry: `Some(None)` = verified absent, None = not stored.
+    pub fn state_entry(
+        &self,
+        epoch: u64,
+        state_root: &H256,
+        key: &[u8],
+    ) -> Result<Option<Option<Vec<u8>>>, StoreError> {
+        let v = self
+            .db
+            .get_cf(self.cf("state"), state_key(epoch, state_root, key))
+            .map_err(|e| self.db_err(e))?;
+        // `0x00` absent, `0x01 ‖ value` present; anything else (damage) is not trusted.
+        Ok(v.and_then(|v| match v.split_first() {
+            Some((0, [])) => Some(None),
+            Some((1, rest)) => Some(Some(rest.to_vec())),
+            _ => None,
+        }))
+    }
+
+    /// Stores verified state entries of one epoch's state root. The root is part of the key
+    /// (it commits to the whole state), so an entry never goes stale, not even across a
+    /// reorg; the epoch in front lets old epochs be pruned by range.
+    pub fn put_state_entries(
+        &self,
+        epoch: u64,
+        state_root: &H256,
+        entries: &[(&[u8], Option<&[u8]>)],
+    ) -> Result<(), StoreError> {
+        let mut batch = WriteBatch::default();
+        for (key, value) in entries {
+            let v = match value {
+                Some(v) => [&[1u8][..], v].concat(),
+                None => vec![0],
+            };
+            batch.put_cf(self.cf("state"), state_key(epoch, state_root, key), v);
+        }
+        self.db.write(batch).map_err(|e| self.db_err(e))
+    }
+
+    /// Drops stored state entries of epochs below `epoch`.
+    pub fn prune_state_below(&self, epoch: u64) -> Result<(), StoreError> {
+        self.db
+            .delete_range_cf(self.cf("state"), 0u64.to_be_bytes(), epoch.to_be_bytes())
             .map_err(|e| self.db_err(e))
     }
 

@@ -143,10 +143,14 @@ pub fn run(args: &NodeArgs) -> Result<()> {
     })
 }
 
+/// Verified state entries kept on disk for this many epochs behind `latest_state`.
+const STATE_CACHE_EPOCHS: u64 = 2000;
+
 /// Advances the `latest_state` the RPC serves once the watched accounts of a new state
 /// epoch are fetched and verified, so that their reads never wait on a peer.
 async fn serve_state(ctx: Arc<RpcContext>) {
     let served = ctx.served_state();
+    let mut pruned_at = 0u64;
     let mut tick = tokio::time::interval(Duration::from_millis(50));
     loop {
         tick.tick().await;
@@ -161,6 +165,15 @@ async fn serve_state(ctx: Arc<RpcContext>) {
         let _ =
             tokio::time::timeout(Duration::from_secs(3), ctx.query.prefetch_watched(latest)).await;
         served.store(latest, std::sync::atomic::Ordering::Release);
+        if latest >= pruned_at + 100 {
+            pruned_at = latest;
+            if let Err(e) = ctx
+                .store
+                .prune_state_below(latest.saturating_sub(STATE_CACHE_EPOCHS))
+            {
+                log::warn(&format!("cannot prune the state cache: {e}"));
+            }
+        }
     }
 }
 

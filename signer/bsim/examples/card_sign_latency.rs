@@ -4,7 +4,7 @@
 //! APDU, DER parse, low-S, trial recovery against the public key).
 //!
 //!     signer/bsim/scripts/pcscd-up.sh
-//!     cargo run --release -p cfxlight-bsim --example sign_latency [-- N]
+//!     cargo run --release -p cfxlight-bsim --example card_sign_latency [-- N]
 
 use std::{
     sync::atomic::{AtomicBool, Ordering},

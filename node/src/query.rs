@@ -480,6 +480,11 @@ impl Query {
                     let Some((_, txs)) = blocks.into_iter().find(|(h, _)| *h == hash) else {
                         return Attempt::Skip("block body not served".into());
                     };
+                    let Some(txs) = txs else {
+                        return Attempt::Skip(format!(
+                            "block {hash:?} holds transactions this build does not decode (eSpace), so its body cannot be verified"
+                        ));
+                    };
                     let hashes: Vec<H256> = txs.iter().map(|t| t.hash()).collect();
                     if mpt::transactions_root(&hashes) != root {
                         return Attempt::Lie(format!(

@@ -131,6 +131,9 @@ pub struct TxInfo {
     pub prev_receipt_proof: Option<Vec<u8>>,
 }
 
+/// One block's transactions in a BlockTxs answer (None: a transaction we do not decode).
+pub type BlockBody = (H256, Option<Vec<SignedTransaction>>);
+
 /// A response or push from the provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Incoming {
@@ -164,12 +167,14 @@ pub enum Incoming {
         /// Entries with their proofs.
         entries: Vec<StateEntry>,
     },
-    /// Answer to GetBlockTxs: `(block hash, transactions)`.
+    /// Answer to GetBlockTxs: `(block hash, transactions)`; None for a block holding a
+    /// transaction this build does not decode (eSpace transactions), so one such block
+    /// neither breaks the session nor passes for an empty one.
     BlockTxs {
         /// Request id.
         request_id: u64,
         /// Per block.
-        blocks: Vec<(H256, Vec<SignedTransaction>)>,
+        blocks: Vec<BlockBody>,
     },
     /// Answer to GetReceipts: `(epoch, receipts per block)`.
     Receipts {
@@ -483,7 +488,7 @@ pub fn decode(payload: &[u8]) -> Result<Incoming, MessageError> {
         }
         id::BLOCK_TXS => {
             let request_id = req(&r).map_err(err)?;
-            let f = || -> Result<Vec<(H256, Vec<SignedTransaction>)>, DecoderError> {
+            let f = || -> Result<Vec<BlockBody>, DecoderError> {
                 list_item(&r, 1)?
                     .iter()
                     .map(|b| {
@@ -492,11 +497,15 @@ pub fn decode(payload: &[u8]) -> Result<Incoming, MessageError> {
                         if !txs.is_list() {
                             return Err(DecoderError::RlpExpectedToBeList);
                         }
-                        let txs = txs
-                            .iter()
-                            .map(|t| local_signed_tx(&t))
-                            .collect::<Result<_, _>>()?;
-                        Ok((b.val_at(0)?, txs))
+                        let mut decoded = Some(Vec::new());
+                        for t in txs.iter() {
+                            rlp_util::expect_list_len(&t, 3)?;
+                            match (t.val_at::<SignedTransaction>(0), decoded.as_mut()) {
+                                (Ok(tx), Some(v)) => v.push(tx),
+                                _ => decoded = None,
+                            }
+                        }
+                        Ok((b.val_at(0)?, decoded))
                     })
                     .collect()
             };
@@ -569,6 +578,7 @@ pub fn decode(payload: &[u8]) -> Result<Incoming, MessageError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cfxlight_primitives::H160;
 
     #[test]
     fn requests_have_conflux_layout() {
@@ -635,6 +645,25 @@ mod tests {
         let mut p = body;
         p.push(id::TX_INFOS);
         assert!(decode(&p).is_err());
+    }
+
+    #[test]
+    fn a_block_with_a_transaction_we_do_not_decode_is_marked_not_dropped() {
+        // [id, [[hash, [[tx, sender, []]]]]] where tx is an eSpace-shaped 9-item list.
+        let mut s = RlpStream::new_list(2);
+        s.append(&3u64).begin_list(1).begin_list(2);
+        s.append(&H256::repeat_byte(7)).begin_list(1).begin_list(3);
+        s.begin_list(9);
+        for i in 0..9u8 {
+            s.append(&i);
+        }
+        s.append(&H160::zero()).begin_list(0);
+        let mut p = s.out().to_vec();
+        p.push(id::BLOCK_TXS);
+        let Incoming::BlockTxs { blocks, .. } = decode(&p).unwrap() else {
+            panic!("not BlockTxs")
+        };
+        assert_eq!(blocks, vec![(H256::repeat_byte(7), None)]);
     }
 
     #[test]

@@ -28,7 +28,7 @@ use crate::wire::{
     session::{self, Packet, SessionError, SessionWriter},
     NodeUrl,
 };
-use cfxlight_primitives::{receipt::BlockReceipts, transaction::SignedTransaction, Bloom};
+use cfxlight_primitives::{receipt::BlockReceipts, Bloom};
 
 /// conflux-rust's light client pings every 30 s; the provider drops peers silent ≥ 180 s.
 pub const HEARTBEAT: Duration = Duration::from_secs(30);
@@ -375,10 +375,7 @@ impl LightPeer {
     }
 
     /// Transactions of blocks (unverified); only blocks that were asked for.
-    pub async fn block_txs(
-        &self,
-        hashes: &[H256],
-    ) -> Result<Vec<(H256, Vec<SignedTransaction>)>, PeerError> {
+    pub async fn block_txs(&self, hashes: &[H256]) -> Result<Vec<message::BlockBody>, PeerError> {
         match self
             .request("GetBlockTxs", |id| message::get_block_txs(id, hashes))
             .await?

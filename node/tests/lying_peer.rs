@@ -225,7 +225,9 @@ async fn serve_lies(
     }
 }
 
-async fn lying_round(lie: Lie, local: u8) -> (Result<(), SyncError>, Store, tempfile::TempDir) {
+/// The honest upstream (dialled from 127.0.0.`local`) and a liar in front of it, serving
+/// one session on a port of its own.
+async fn liar_in_front(lie: Lie, local: u8) -> (Arc<LightPeer>, NodeUrl, ChainIdentity) {
     let (real, chain) = devnet().unwrap();
     let upstream = Arc::new(
         LightPeer::connect(
@@ -249,6 +251,11 @@ async fn lying_round(lie: Lie, local: u8) -> (Result<(), SyncError>, Store, temp
         let (stream, _) = listener.accept().await.unwrap();
         serve_lies(stream, fake_key, chain, up, lie).await;
     });
+    (upstream, fake_url, chain)
+}
+
+async fn lying_round(lie: Lie, local: u8) -> (Result<(), SyncError>, Store, tempfile::TempDir) {
+    let (upstream, fake_url, chain) = liar_in_front(lie, local).await;
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), chain.genesis_hash, chain.chain_id).unwrap();
     let store = Arc::new(store);
@@ -320,29 +327,7 @@ async fn state_setup(
     Arc<LightPeer>,
     tempfile::TempDir,
 ) {
-    let (real, chain) = devnet().unwrap();
-    let upstream = Arc::new(
-        LightPeer::connect(
-            &real,
-            &SecretKey::random(&mut rand::rngs::OsRng),
-            chain,
-            Some(IpAddr::from([127, 0, 0, local])),
-        )
-        .await
-        .unwrap(),
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let fake_key = SecretKey::random(&mut rand::rngs::OsRng);
-    let fake_url = NodeUrl {
-        id: ecies::node_id(&fake_key.public_key()),
-        host: "127.0.0.1".into(),
-        port: listener.local_addr().unwrap().port(),
-    };
-    let up = upstream.clone();
-    tokio::spawn(async move {
-        let (stream, _) = listener.accept().await.unwrap();
-        serve_lies(stream, fake_key, chain, up, lie).await;
-    });
+    let (upstream, fake_url, chain) = liar_in_front(lie, local).await;
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path(), chain.genesis_hash, chain.chain_id).unwrap());
     let syncer = Syncer::new(store.clone(), PowMode::Test, chain.genesis_hash);

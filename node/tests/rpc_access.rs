@@ -9,26 +9,17 @@
 mod common;
 
 use std::{
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
 use serde_json::{json, Value};
 
-struct Node(Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 const GENESIS: &str = "0x1111111111111111111111111111111111111111111111111111111111111111";
 
-fn start(dir: &std::path::Path, extra: &[&str]) -> (Node, u16, u16) {
+fn start(dir: &std::path::Path, extra: &[&str]) -> (common::Killed, u16, u16) {
     let (http, local) = (common::free_port(), common::free_port());
-    let node = Node(
+    let node = common::Killed(
         Command::new(env!("CARGO_BIN_EXE_cfxlight"))
             .args(["node", "--chain", "devnet", "--genesis-hash", GENESIS])
             // Nobody listens there: the node keeps retrying while its RPC serves.

@@ -11,7 +11,7 @@
 mod common;
 
 use std::{
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
@@ -21,20 +21,8 @@ use cfxlight_primitives::{
     transaction::{Action, Transaction, TxKind},
     H256, U256,
 };
+use common::quantity;
 use serde_json::{json, Value};
-
-struct Node(Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn quantity(v: &Value) -> u64 {
-    u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
-}
 
 fn post(url: &str, body: &str) -> (u16, String) {
     match ureq::post(url)
@@ -57,27 +45,11 @@ fn subscriptions_deliver_verified_chain_events_and_bad_requests_never_stall_the_
     let chain_id = d["chain_id"].as_u64().unwrap() as u32;
     let data = tempfile::tempdir().unwrap();
     let (http, ws) = (common::free_port(), common::free_port());
-    let _node = Node(
-        Command::new(env!("CARGO_BIN_EXE_cfxlight"))
-            .args([
-                "node",
-                "--rpc-local-port",
-                "0",
-                "--chain",
-                "devnet",
-                "--chain-id",
-            ])
-            .arg(chain_id.to_string())
-            .args(["--genesis-hash", d["genesis_hash"].as_str().unwrap()])
-            .args(["--bootnode", d["bootnode"].as_str().unwrap()])
-            .arg("--datadir")
-            .arg(data.path())
+    let _node = common::Killed(
+        common::node_command(&d, data.path(), "127.0.0.72")
             .args(["--rpc-http-port", &http.to_string()])
             .args(["--rpc-ws-port", &ws.to_string()])
             .args(["--rpc-max-subscriptions", "5"])
-            .args(["--p2p-local-ip", "127.0.0.72"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
             .spawn()
             .unwrap(),
     );

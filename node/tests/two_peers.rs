@@ -11,7 +11,7 @@ mod common;
 
 use std::{
     path::PathBuf,
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
@@ -25,15 +25,6 @@ struct Down(PathBuf);
 impl Drop for Down {
     fn drop(&mut self) {
         let _ = Command::new(DEVNET).arg("down").arg(&self.0).status();
-    }
-}
-
-struct Node(Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 
@@ -69,31 +60,11 @@ fn stopping_one_of_two_full_nodes_keeps_the_node_synced() {
     let data = tempfile::tempdir().unwrap();
     // The second node holds a session with the first from 127.0.0.1, and conflux-rust
     // accepts one session per source IP: dial from another loopback address.
-    let _node = Node(
-        Command::new(env!("CARGO_BIN_EXE_cfxlight"))
-            .args([
-                "node",
-                "--rpc-local-port",
-                "0",
-                "--chain",
-                "devnet",
-                "--chain-id",
-                &a["chain_id"].to_string(),
-            ])
-            .args(["--genesis-hash", a["genesis_hash"].as_str().unwrap()])
-            .args(["--bootnode", a["bootnode"].as_str().unwrap()])
+    let _node = common::Killed(
+        common::node_command(&a, data.path(), "127.0.0.51")
             .args(["--bootnode", b["bootnode"].as_str().unwrap()])
-            .args(["--p2p-local-ip", "127.0.0.51"])
-            .arg("--datadir")
-            .arg(data.path())
-            .args([
-                "--rpc-http-port",
-                &port.to_string(),
-                "--rpc-ws-port",
-                &common::free_port().to_string(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .args(["--rpc-http-port", &port.to_string()])
+            .args(["--rpc-ws-port", &common::free_port().to_string()])
             .spawn()
             .unwrap(),
     );

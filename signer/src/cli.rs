@@ -318,6 +318,15 @@ pub fn open_for_node(args: &BackendArgs, chain_id: u32) -> anyhow::Result<Box<dy
             allow_blind_signing: false,
         },
     )?;
+    wrap(signer, policy, args)
+}
+
+/// The backend wrapped in the policy and audit log the arguments name (as it is without).
+fn wrap(
+    signer: Box<dyn Signer>,
+    policy: Option<Policy>,
+    args: &BackendArgs,
+) -> anyhow::Result<Box<dyn Signer>> {
     if policy.is_none() && args.audit_log.is_none() {
         return Ok(signer);
     }
@@ -352,12 +361,7 @@ fn open(
             allow_blind_signing: false,
         },
     )?;
-    if policy.is_none() && args.audit_log.is_none() {
-        return Ok((signer, chain_id));
-    }
-    let audit = args.audit_log.as_deref().map(AuditLog::open).transpose()?;
-    let wrapped = PolicySigner::new(signer, policy.unwrap_or_else(Policy::allow_all), audit)?;
-    Ok((Box::new(wrapped), chain_id))
+    Ok((wrap(signer, policy, args)?, chain_id))
 }
 
 /// `from` if given (it must be one of the signer's), else the signer's only account.

@@ -36,3 +36,42 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A child process that is killed (and reaped) when the test ends, however it ends.
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `cfxlight node` on the devnet described by `d` (its devnet.json): chain, chain id,
+/// genesis hash and bootnode, `datadir`, dialling from `ip` (conflux-rust takes one P2P
+/// session per source IP), without the local signing port. Add ports and flags, spawn.
+pub fn node_command(d: &Value, datadir: &Path, ip: &str) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_cfxlight"));
+    c.args([
+        "node",
+        "--rpc-local-port",
+        "0",
+        "--chain",
+        "devnet",
+        "--chain-id",
+    ])
+    .arg(d["chain_id"].as_u64().unwrap().to_string())
+    .args(["--genesis-hash", d["genesis_hash"].as_str().unwrap()])
+    .args(["--bootnode", d["bootnode"].as_str().unwrap()])
+    .arg("--datadir")
+    .arg(datadir)
+    .args(["--p2p-local-ip", ip])
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null());
+    c
+}
+
+/// A `0x` quantity as a number.
+pub fn quantity(v: &Value) -> u64 {
+    u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+}

@@ -9,20 +9,10 @@
 
 #![allow(clippy::unwrap_used, missing_docs)] // a test may stop at the first surprise
 
-use std::{
-    net::SocketAddr,
-    path::PathBuf,
-    sync::{
-        atomic::{AtomicBool, Ordering},
-        Arc,
-    },
-    time::{Duration, Instant},
-};
+mod common;
 
-use cfxlight_bsim::{
-    card::{random_iccid, CardState, VirtualCard},
-    BsimCard, BsimOptions,
-};
+use std::time::{Duration, Instant};
+
 use cfxlight_node::rpc_client::RpcClient;
 use cfxlight_primitives::{
     crypto, rpc,
@@ -33,54 +23,7 @@ use cfxlight_signer::{open_signer, OpenOptions, Signer, SignerSpec};
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
-const READER: &str = "Virtual PCD 00 01";
-const VPCD_SLOT_1: &str = "127.0.0.1:35964";
 const PIN: &str = "246810";
-
-fn gate() -> Option<PathBuf> {
-    let ci = std::env::var_os("CI").is_some();
-    let pcscd = std::env::var("CFXLIGHT_PCSCD").as_deref() == Ok("1");
-    let devnet = std::env::var_os("CFXLIGHT_DEVNET");
-    match (pcscd, devnet) {
-        (true, Some(d)) => Some(PathBuf::from(d)),
-        _ => {
-            assert!(
-                !ci,
-                "CI needs CFXLIGHT_PCSCD=1 and CFXLIGHT_DEVNET for the card round trip"
-            );
-            eprintln!("skipped: needs CFXLIGHT_PCSCD=1 and CFXLIGHT_DEVNET (run scripts/test)");
-            None
-        }
-    }
-}
-
-struct ServedCard {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for ServedCard {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn serve(state: PathBuf) -> ServedCard {
-    let stop = Arc::new(AtomicBool::new(false));
-    let s2 = stop.clone();
-    let thread = std::thread::spawn(move || {
-        let mut card = VirtualCard::open(&state).unwrap();
-        let addr: SocketAddr = VPCD_SLOT_1.parse().unwrap();
-        let _ = cfxlight_bsim::vpcd::serve(&mut card, addr, None, &s2, &mut |_| {});
-    });
-    ServedCard {
-        stop,
-        thread: Some(thread),
-    }
-}
 
 fn wait_receipt(rpc: &RpcClient, hash: &H256) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -105,7 +48,9 @@ fn epoch(rpc: &RpcClient) -> u64 {
 
 #[test]
 fn transactions_signed_by_the_virtual_bsim_card_through_pcscd_are_mined() {
-    let Some(devnet) = gate() else { return };
+    let Some(devnet) = common::card::pcscd_and_devnet() else {
+        return;
+    };
     let d: Value =
         serde_json::from_str(&std::fs::read_to_string(devnet.join("devnet.json")).unwrap())
             .unwrap();
@@ -113,48 +58,13 @@ fn transactions_signed_by_the_virtual_bsim_card_through_pcscd_are_mined() {
     let chain_id = d["chain_id"].as_u64().unwrap() as u32;
     let network_id = u64::from(chain_id);
 
-    // A fresh card, keys generated inside it through PC/SC.
+    // A fresh card, a key generated inside it through PC/SC.
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("card.json");
-    let issuer = k256::ecdsa::SigningKey::random(&mut rand::rngs::OsRng);
-    CardState::new(&random_iccid(), PIN, 5, issuer)
-        .unwrap()
-        .save(&state)
-        .unwrap();
-    let _served = serve(state);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut card = loop {
-        match BsimCard::connect(BsimOptions {
-            reader: Some(READER.into()),
-            ..BsimOptions::default()
-        }) {
-            Ok(c) => break c,
-            Err(e) => {
-                assert!(
-                    Instant::now() < deadline,
-                    "card never appeared in {READER}: {e}"
-                );
-                std::thread::sleep(Duration::from_millis(200));
-            }
-        }
-    };
-    card.verify_pin(&Zeroizing::new(PIN.to_string())).unwrap();
-    let (_, public) = card.generate_key().unwrap();
-    drop(card);
-    let card_address = crypto::public_to_address(&public.into());
+    let card = common::card::serve_new_card(dir.path(), PIN);
+    let card_address = card.address;
 
     // Fund the card's account from a genesis key (key 3 is this test's alone).
-    let mut secret = [0u8; 32];
-    secret.copy_from_slice(
-        &hex::decode(
-            d["genesis_keys"][3]["secret"]
-                .as_str()
-                .unwrap()
-                .trim_start_matches("0x"),
-        )
-        .unwrap(),
-    );
-    let funder = crypto::signing_key(&secret).unwrap();
+    let funder = common::genesis_key(&d, 3);
     let funder_addr = crypto::public_to_address(&crypto::public_of(funder.verifying_key()));
     let funder_b32 = cfxlight_primitives::address::encode(&funder_addr, network_id);
     let nonce: U256 = rpc.call("cfx_getNextNonce", json!([funder_b32])).unwrap();
@@ -182,7 +92,9 @@ fn transactions_signed_by_the_virtual_bsim_card_through_pcscd_are_mined() {
     assert_eq!(wait_receipt(&rpc, &fund.hash())["outcomeStatus"], "0x0");
 
     // The signer backend, chosen by spec string as a user would.
-    let spec: SignerSpec = format!("bsim:reader={READER}").parse().unwrap();
+    let spec: SignerSpec = format!("bsim:reader={}", common::card::READER)
+        .parse()
+        .unwrap();
     let signer = open_signer(
         &spec,
         chain_id,

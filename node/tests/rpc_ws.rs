@@ -17,7 +17,6 @@ use std::{
 
 use cfxlight_node::rpc_client::RpcClient;
 use cfxlight_primitives::{
-    crypto,
     transaction::{Action, Transaction, TxKind},
     H256, U256,
 };
@@ -82,17 +81,7 @@ fn subscriptions_deliver_verified_chain_events_and_bad_requests_never_stall_the_
 
     // Meanwhile a contract whose constructor logs (PUSH1 0 PUSH1 0 LOG0) is deployed.
     std::thread::sleep(Duration::from_millis(500));
-    let mut secret = [0u8; 32];
-    secret.copy_from_slice(
-        &hex::decode(
-            d["genesis_keys"][3]["secret"]
-                .as_str()
-                .unwrap()
-                .trim_start_matches("0x"),
-        )
-        .unwrap(),
-    );
-    let key = crypto::signing_key(&secret).unwrap();
+    let key = common::genesis_key(&d, 3);
     let from = d["genesis_keys"][3]["address"].as_str().unwrap();
     let nonce: U256 = full.call("cfx_getNextNonce", json!([from])).unwrap();
     let epoch = quantity(&full.call("cfx_epochNumber", json!([])).unwrap());

@@ -9,21 +9,15 @@
 
 #![allow(clippy::unwrap_used, missing_docs)] // a test may stop at the first surprise
 
+mod common;
+
 use std::{
-    net::SocketAddr,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    sync::{
-        atomic::{AtomicBool, Ordering},
-        Arc,
-    },
     time::{Duration, Instant},
 };
 
-use cfxlight_bsim::{
-    card::{random_iccid, CardState, VirtualCard},
-    vpcd, BsimCard, BsimOptions,
-};
+use cfxlight_bsim::vpcd;
 use cfxlight_node::{rpc_client::RpcClient, store::Store};
 use cfxlight_primitives::{
     address, crypto,
@@ -31,10 +25,7 @@ use cfxlight_primitives::{
     H160, H256, U256,
 };
 use serde_json::{json, Value};
-use zeroize::Zeroizing;
 
-const READER: &str = "Virtual PCD 00 01";
-const VPCD_SLOT_1: &str = "127.0.0.1:35964";
 const PIN: &str = "135790";
 
 struct Devnet {
@@ -44,38 +35,13 @@ struct Devnet {
 }
 
 fn gate() -> Option<Devnet> {
-    let ci = std::env::var_os("CI").is_some();
-    let pcscd = std::env::var("CFXLIGHT_PCSCD").as_deref() == Ok("1");
-    match (pcscd, std::env::var_os("CFXLIGHT_DEVNET")) {
-        (true, Some(dir)) => {
-            let d: Value = serde_json::from_str(
-                &std::fs::read_to_string(PathBuf::from(dir).join("devnet.json")).unwrap(),
-            )
-            .unwrap();
-            Some(Devnet {
-                full: RpcClient::new(d["rpc_url"].as_str().unwrap()),
-                chain_id: d["chain_id"].as_u64().unwrap() as u32,
-                d,
-            })
-        }
-        _ => {
-            assert!(!ci, "CI needs CFXLIGHT_PCSCD=1 and CFXLIGHT_DEVNET");
-            eprintln!("skipped: needs CFXLIGHT_PCSCD=1 and CFXLIGHT_DEVNET (run scripts/test)");
-            None
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn quantity(v: &Value) -> u64 {
-    u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+    let dir = common::card::pcscd_and_devnet()?;
+    let d = common::devnet_json(&dir);
+    Some(Devnet {
+        full: RpcClient::new(d["rpc_url"].as_str().unwrap()),
+        chain_id: d["chain_id"].as_u64().unwrap() as u32,
+        d,
+    })
 }
 
 impl Devnet {
@@ -85,23 +51,13 @@ impl Devnet {
 
     /// Sends `value` drip to `to` from genesis key 3, and waits until the full node mined it.
     fn fund(&self, to: H160, value: U256) {
-        let mut secret = [0u8; 32];
-        secret.copy_from_slice(
-            &hex::decode(
-                self.d["genesis_keys"][3]["secret"]
-                    .as_str()
-                    .unwrap()
-                    .trim_start_matches("0x"),
-            )
-            .unwrap(),
-        );
-        let key = crypto::signing_key(&secret).unwrap();
+        let key = common::genesis_key(&self.d, 3);
         let from = crypto::public_to_address(&crypto::public_of(key.verifying_key()));
         let nonce: U256 = self
             .full
             .call("cfx_getNextNonce", json!([self.b32(&from)]))
             .unwrap();
-        let epoch = quantity(&self.full.call("cfx_epochNumber", json!([])).unwrap());
+        let epoch = common::quantity(&self.full.call("cfx_epochNumber", json!([])).unwrap());
         let tx = Transaction {
             nonce,
             gas: 21000.into(),
@@ -171,7 +127,7 @@ fn start_node(
     ip: &str,
     env: &[(&str, &str)],
 ) -> Node {
-    let local_port = free_port();
+    let local_port = common::free_port();
     let log_path = datadir.with_extension("log");
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -185,8 +141,8 @@ fn start_node(
         .args(["--bootnode", net.d["bootnode"].as_str().unwrap()])
         .arg("--datadir")
         .arg(datadir)
-        .args(["--rpc-http-port", &free_port().to_string()])
-        .args(["--rpc-ws-port", &free_port().to_string()])
+        .args(["--rpc-http-port", &common::free_port().to_string()])
+        .args(["--rpc-ws-port", &common::free_port().to_string()])
         .args(["--rpc-local-port", &local_port.to_string()])
         .args(["--p2p-local-ip", ip])
         .args(signer)
@@ -206,7 +162,7 @@ fn start_node(
     while node
         .local
         .call::<Value>("cfx_epochNumber", json!(["latest_state"]))
-        .map_or(true, |v| quantity(&v) == 0)
+        .map_or(true, |v| common::quantity(&v) == 0)
     {
         assert!(Instant::now() < deadline, "node did not sync in 30 s");
         std::thread::sleep(Duration::from_millis(100));
@@ -240,73 +196,21 @@ fn raw(url: &str, method: &str, params: Value) -> Value {
 
 fn pending_count(node: &Node) -> u64 {
     let s: Value = node.local.call("cfx_getStatus", json!([])).unwrap();
-    quantity(&s["pendingTxNumber"])
-}
-
-struct ServedCard {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for ServedCard {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// A fresh virtual card with one key generated on it, served in slot 1, pullable through
-/// its marker file. Returns the card's account too.
-fn card(dir: &Path) -> (ServedCard, PathBuf, H160) {
-    let state = dir.join("card.json");
-    let issuer = k256::ecdsa::SigningKey::random(&mut rand::rngs::OsRng);
-    CardState::new(&random_iccid(), PIN, 5, issuer)
-        .unwrap()
-        .save(&state)
-        .unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let (s2, st) = (stop.clone(), state.clone());
-    let thread = std::thread::spawn(move || {
-        let mut card = VirtualCard::open(&st).unwrap();
-        let addr: SocketAddr = VPCD_SLOT_1.parse().unwrap();
-        let marker = vpcd::pulled_marker(&st);
-        let _ = vpcd::serve(&mut card, addr, Some(&marker), &s2, &mut |_| {});
-    });
-    let served = ServedCard {
-        stop,
-        thread: Some(thread),
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut c = loop {
-        match BsimCard::connect(BsimOptions {
-            reader: Some(READER.into()),
-            ..BsimOptions::default()
-        }) {
-            Ok(c) => break c,
-            Err(e) => {
-                assert!(Instant::now() < deadline, "card never appeared: {e}");
-                std::thread::sleep(Duration::from_millis(200));
-            }
-        }
-    };
-    c.verify_pin(&Zeroizing::new(PIN.to_string())).unwrap();
-    let (_, public) = c.generate_key().unwrap();
-    (served, state, crypto::public_to_address(&public.into()))
+    common::quantity(&s["pendingTxNumber"])
 }
 
 #[test]
 fn the_card_signs_an_sdk_transfer_through_the_node_and_a_pulled_card_burns_no_nonce() {
     let Some(net) = gate() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let (_served, state, card_addr) = card(dir.path());
+    let card = common::card::serve_new_card(dir.path(), PIN);
+    let (state, card_addr) = (card.state.clone(), card.address);
     let card_b32 = net.b32(&card_addr);
     net.fund(card_addr, U256::exp10(21));
     let node = start_node(
         &net,
         &dir.path().join("node"),
-        &["--signer", &format!("bsim:reader={READER}")],
+        &["--signer", &format!("bsim:reader={}", common::card::READER)],
         "127.0.0.81",
         &[("CFXLIGHT_PIN", PIN)],
     );
@@ -364,7 +268,7 @@ fn the_card_signs_an_sdk_transfer_through_the_node_and_a_pulled_card_burns_no_no
         .parse::<u128>()
         .unwrap()
         .into();
-    let fee = U256::from(quantity(&full_receipt["gasFee"]));
+    let fee = U256::from(common::quantity(&full_receipt["gasFee"]));
     assert_eq!(before - after, U256::exp10(18) + fee);
     let n0: u64 = r["nonceBefore"].as_str().unwrap().parse().unwrap();
     assert_eq!(
@@ -425,7 +329,7 @@ fn the_card_signs_an_sdk_transfer_through_the_node_and_a_pulled_card_burns_no_no
         .local
         .call("cfx_getTransactionByHash", json!([hash]))
         .unwrap();
-    assert_eq!(U256::from(quantity(&tx["nonce"])), nonce_before);
+    assert_eq!(U256::from(common::quantity(&tx["nonce"])), nonce_before);
     assert_eq!(wait_receipt(&node.local, &hash, 60)["outcomeStatus"], "0x0");
 }
 
@@ -484,11 +388,11 @@ fn two_hundred_sends_mine_in_nonce_order_and_pending_ones_survive_kill_9() {
             .call("cfx_getTransactionByHash", json!([h]))
             .unwrap();
         assert_eq!(
-            U256::from(quantity(&tx["nonce"])),
+            U256::from(common::quantity(&tx["nonce"])),
             start + i,
             "nonce order, no gaps"
         );
-        let e = quantity(&r["epochNumber"]);
+        let e = common::quantity(&r["epochNumber"]);
         assert!(e >= last_epoch, "mined in nonce order");
         last_epoch = e;
     }

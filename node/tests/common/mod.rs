@@ -75,3 +75,12 @@ pub fn node_command(d: &Value, datadir: &Path, ip: &str) -> std::process::Comman
 pub fn quantity(v: &Value) -> u64 {
     u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
 }
+
+pub mod card;
+
+/// Genesis key `i` of the devnet described by `d`.
+pub fn genesis_key(d: &Value, i: usize) -> k256::ecdsa::SigningKey {
+    let hex = d["genesis_keys"][i]["secret"].as_str().unwrap();
+    let bytes = hex::decode(hex.trim_start_matches("0x")).unwrap();
+    cfxlight_primitives::crypto::signing_key(&bytes.try_into().unwrap()).unwrap()
+}

@@ -33,7 +33,7 @@ use crate::{
         message::TxInfo,
         peer::{LightPeer, PeerError},
     },
-    store::{Store, StoreError},
+    store::{Store, StoreError, VerifiedRoots},
 };
 
 /// Epochs per snapshot period: an entry at epoch `e > 2000` may be proven by the
@@ -244,9 +244,10 @@ impl Query {
         })
     }
 
-    fn state_root_of(&self, epoch: u64) -> Result<H256, QueryError> {
+    /// The verified roots of `epoch`, or why there are none yet.
+    fn verified_roots(&self, epoch: u64) -> Result<VerifiedRoots, QueryError> {
         match self.store.roots(epoch)? {
-            Some(r) => Ok(r.state_root),
+            Some(r) => Ok(r),
             None => Err(QueryError::NotVerifiable {
                 epoch,
                 latest: self.store.latest_state()?.unwrap_or(0),
@@ -309,7 +310,7 @@ impl Query {
         epoch: u64,
         keys: &[StorageKey],
     ) -> Result<Vec<Option<Vec<u8>>>, QueryError> {
-        let root = self.state_root_of(epoch)?;
+        let root = self.verified_roots(epoch)?.state_root;
         let plain: Vec<Vec<u8>> = keys.iter().map(|k| k.to_key_bytes()).collect();
         let mut out: Vec<Option<Option<Vec<u8>>>> = {
             let c = self.state_cache.lock().map_err(|_| poisoned())?;
@@ -508,12 +509,7 @@ impl Query {
     /// The receipts of every block of `epoch` (pivot last), verified against the epoch's
     /// verified receipts root.
     pub async fn epoch_receipts(&self, epoch: u64) -> Result<Vec<BlockReceipts>, QueryError> {
-        let Some(roots) = self.store.roots(epoch)? else {
-            return Err(QueryError::NotVerifiable {
-                epoch,
-                latest: self.store.latest_state()?.unwrap_or(0),
-            });
-        };
+        let roots = self.verified_roots(epoch)?;
         let blocks = self.store.epoch_blocks(epoch)?.unwrap_or_default();
         self.ask("GetReceipts", |p| {
             let n = blocks.len();
@@ -553,12 +549,7 @@ impl Query {
 
     /// The aggregated logs bloom of `epoch`, verified against its logs bloom hash.
     pub async fn epoch_bloom(&self, epoch: u64) -> Result<Bloom, QueryError> {
-        let Some(roots) = self.store.roots(epoch)? else {
-            return Err(QueryError::NotVerifiable {
-                epoch,
-                latest: self.store.latest_state()?.unwrap_or(0),
-            });
-        };
+        let roots = self.verified_roots(epoch)?;
         self.ask("GetBlooms", |p| async move {
             let got = match p.blooms(&[epoch]).await {
                 Ok(g) => g,

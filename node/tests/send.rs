@@ -364,18 +364,23 @@ fn two_hundred_sends_mine_in_nonce_order_and_pending_ones_survive_kill_9() {
     let to = net.d["genesis_keys"][0]["address"].as_str().unwrap();
     let start: U256 = node.local.call("cfx_getNextNonce", json!([from])).unwrap();
 
+    // Sends `n` one-drip transfers back to back, returning their hashes.
+    let send = |node: &Node, n: usize| -> Vec<H256> {
+        (0..n)
+            .map(|_| {
+                node.local
+                    .call(
+                        "cfx_sendTransaction",
+                        json!([{"from": from, "to": to, "value": "0x1"}]),
+                    )
+                    .unwrap()
+            })
+            .collect()
+    };
+
     // 200 back to back from one account.
     let t0 = Instant::now();
-    let hashes: Vec<H256> = (0..200)
-        .map(|_| {
-            node.local
-                .call(
-                    "cfx_sendTransaction",
-                    json!([{"from": from, "to": to, "value": "0x1"}]),
-                )
-                .unwrap()
-        })
-        .collect();
+    let hashes = send(&node, 200);
     eprintln!("200 sends answered in {:?}", t0.elapsed());
     let unique: std::collections::HashSet<_> = hashes.iter().collect();
     assert_eq!(unique.len(), 200, "no duplicates");
@@ -406,16 +411,7 @@ fn two_hundred_sends_mine_in_nonce_order_and_pending_ones_survive_kill_9() {
     assert_eq!(next, start + 200);
 
     // kill -9 with transactions pending: they are on disk the moment the RPC answered.
-    let more: Vec<H256> = (0..20)
-        .map(|_| {
-            node.local
-                .call(
-                    "cfx_sendTransaction",
-                    json!([{"from": from, "to": to, "value": "0x1"}]),
-                )
-                .unwrap()
-        })
-        .collect();
+    let more = send(&node, 20);
     drop(node); // SIGKILL
     {
         let store = Store::open(

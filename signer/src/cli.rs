@@ -298,11 +298,7 @@ pub async fn run_with(
 /// password comes from the file or the environment, never from a prompt (a node runs
 /// unattended).
 pub fn open_for_node(args: &BackendArgs, chain_id: u32) -> anyhow::Result<Box<dyn Signer>> {
-    let spec: SignerSpec = args
-        .signer
-        .parse()
-        .with_context(|| format!("--signer {:?}", args.signer))?;
-    let policy = args.policy.as_deref().map(Policy::load).transpose()?;
+    let (spec, policy) = spec_and_policy(args)?;
     let secret = read_secret(args, false, false)?;
     if secret.is_none() && needs_secret(&spec) {
         bail!(
@@ -319,6 +315,16 @@ pub fn open_for_node(args: &BackendArgs, chain_id: u32) -> anyhow::Result<Box<dy
         },
     )?;
     wrap(signer, policy, args)
+}
+
+/// The backend spec and the policy file the arguments name.
+fn spec_and_policy(args: &BackendArgs) -> anyhow::Result<(SignerSpec, Option<Policy>)> {
+    let spec: SignerSpec = args
+        .signer
+        .parse()
+        .with_context(|| format!("--signer {:?}", args.signer))?;
+    let policy = args.policy.as_deref().map(Policy::load).transpose()?;
+    Ok((spec, policy))
 }
 
 /// The backend wrapped in the policy and audit log the arguments name (as it is without).
@@ -344,11 +350,7 @@ fn open(
     chain_id: Option<u32>,
     opener: &Opener<'_>,
 ) -> anyhow::Result<(Box<dyn Signer>, u32)> {
-    let spec: SignerSpec = args
-        .signer
-        .parse()
-        .with_context(|| format!("--signer {:?}", args.signer))?;
-    let policy = args.policy.as_deref().map(Policy::load).transpose()?;
+    let (spec, policy) = spec_and_policy(args)?;
     let chain_id = chain_id
         .or(policy.as_ref().and_then(|p| p.chain_id))
         .unwrap_or(1029);

@@ -270,9 +270,7 @@ fn position_epoch(ctx: &RpcContext, e: Option<Epoch>) -> Result<u64, ErrorObject
     if epoch > best {
         return Err(ErrorObjectOwned::owned(
             super::INVALID_PARAMS,
-            format!(
-                "Filter error: Unable to verify epoch {epoch} (latest verifiable epoch is {best})"
-            ),
+            super::unverifiable(epoch, best),
             None::<()>,
         ));
     }
@@ -289,10 +287,10 @@ pub(super) fn register(m: &mut Module) -> Result<(), jsonrpsee::core::RegisterMe
         let best = ctx.best_epoch()?;
         if epoch > best {
             // conflux-rust puts the reason in `data` for this method.
-            return Err(invalid_param_data(
-                "epoch",
-                format!("Filter error: Unable to verify epoch {epoch} (latest verifiable epoch is {best})"),
-            ));
+            return Err(query_error(crate::query::QueryError::NotVerifiable {
+                epoch,
+                latest: best,
+            }));
         }
         Ok(U256::from(epoch))
     })?;
@@ -407,7 +405,7 @@ pub(super) fn register(m: &mut Module) -> Result<(), jsonrpsee::core::RegisterMe
         suggested_gas_price(&ctx).await
     })?;
     m.register_async_method("cfx_maxPriorityFeePerGas", |_, ctx, _| async move {
-        priority_fee(&ctx).await
+        suggested_priority_fee(&ctx).await
     })?;
     m.register_async_method("cfx_feeHistory", |p, ctx, _| async move {
         let args = Args::of(&p, 2, 3)?;
@@ -468,17 +466,10 @@ pub(crate) async fn suggested_gas_price(ctx: &RpcContext) -> Result<U256, ErrorO
     Ok(paid.max(base).max(min_gas_price()))
 }
 
-/// `cfx_maxPriorityFeePerGas`.
+/// `cfx_maxPriorityFeePerGas`: the median priority fee paid in the transactions of the
+/// last verified pivot blocks that had any (0 when none did).
 pub(crate) async fn suggested_priority_fee(ctx: &RpcContext) -> Result<U256, ErrorObjectOwned> {
-    priority_fee(ctx).await
-}
-
-/// `cfx_getLogs` for one epoch of a `logs` subscription.
-pub(super) async fn logs_for_subscription(
-    ctx: &RpcContext,
-    filter: Value,
-) -> Result<Value, ErrorObjectOwned> {
-    get_logs(ctx, filter).await
+    Ok(recent_fees(ctx).await?.0)
 }
 
 fn pivot_header(ctx: &RpcContext, epoch: u64) -> Result<Option<BlockHeader>, ErrorObjectOwned> {
@@ -486,12 +477,6 @@ fn pivot_header(ctx: &RpcContext, epoch: u64) -> Result<Option<BlockHeader>, Err
         return Ok(None);
     };
     ctx.query.header(&h).map_err(query_error)
-}
-
-/// The median priority fee paid in the transactions of the last verified pivot blocks
-/// that had any (0 when none did).
-async fn priority_fee(ctx: &RpcContext) -> Result<U256, ErrorObjectOwned> {
-    Ok(recent_fees(ctx).await?.0)
 }
 
 /// Medians of the priority fee and of the price per gas paid by the transactions of the
@@ -644,7 +629,8 @@ const FILTER_FIELDS: [&str; 7] = [
 /// Most epochs one `cfx_getLogs` scans (the range is clamped to verified epochs first).
 const MAX_LOG_SCAN: u64 = 100_000;
 
-async fn get_logs(ctx: &RpcContext, filter: Value) -> Result<Value, ErrorObjectOwned> {
+/// `cfx_getLogs` (also one epoch at a time for a `logs` subscription).
+pub(super) async fn get_logs(ctx: &RpcContext, filter: Value) -> Result<Value, ErrorObjectOwned> {
     let Value::Object(f) = &filter else {
         return Err(invalid_params("invalid type: expected a log filter object"));
     };

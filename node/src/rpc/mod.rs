@@ -167,13 +167,20 @@ pub(crate) fn unsupported(msg: impl std::fmt::Display) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(UNSUPPORTED, msg.to_string(), None::<()>)
 }
 
+/// conflux-rust's light-node wording for an epoch past what is verified.
+pub(crate) fn unverifiable(epoch: u64, latest: u64) -> String {
+    format!(
+        "Filter error: {}",
+        QueryError::NotVerifiable { epoch, latest }
+    )
+}
+
 /// How a failed verified read reaches a dapp.
 pub(crate) fn query_error(e: QueryError) -> ErrorObjectOwned {
     match e {
-        QueryError::NotVerifiable { epoch, latest } => invalid_param_data(
-            "epoch",
-            format!("Filter error: Unable to verify epoch {epoch} (latest verifiable epoch is {latest})"),
-        ),
+        QueryError::NotVerifiable { epoch, latest } => {
+            invalid_param_data("epoch", unverifiable(epoch, latest))
+        }
         QueryError::NoPeers => ErrorObjectOwned::owned(NO_PEERS, e.to_string(), None::<()>),
         QueryError::Store(e) => internal(e),
         e @ (QueryError::Unverified(_) | QueryError::NotServed(_)) => unsupported(e),
@@ -478,10 +485,7 @@ impl RpcContext {
             other => self.epoch_number(other)?,
         };
         if epoch > latest {
-            return Err(invalid_param_data(
-                "epoch",
-                format!("Filter error: Unable to verify epoch {epoch} (latest verifiable epoch is {latest})"),
-            ));
+            return Err(query_error(QueryError::NotVerifiable { epoch, latest }));
         }
         Ok(epoch)
     }

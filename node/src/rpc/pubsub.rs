@@ -1,13 +1,13 @@
 //! WebSocket pub/sub: `cfx_subscribe` `newHeads`, `epochs` (`latest_mined` or
 //! `latest_state`) and `logs`, as conflux-rust names and shapes them.
 //!
-//! A watcher task polls the store (which only ever holds verified epochs) and broadcasts
-//! each new epoch once; a rewind is announced as a `revert` for `logs`, as conflux-rust
-//! does. Slow subscribers lag and miss notifications rather than stall the node.
+//! A watcher task polls the store (which only ever holds verified epochs) and wakes the
+//! subscriptions when the chain advances; each subscription then walks the store from
+//! where it stands, so a slow one falls behind without skipping an epoch or stalling the
+//! node. A rewind is announced as a `revert` for `logs`, as conflux-rust does.
 
 use std::{sync::Arc, time::Duration};
 
-use cfxlight_primitives::H256;
 use jsonrpsee::{
     server::{PendingSubscriptionSink, RpcModule, SubscriptionMessage},
     types::ErrorObjectOwned,
@@ -30,23 +30,12 @@ impl jsonrpsee::core::traits::IdProvider for HexIdProvider {
     }
 }
 
-/// One change of the verified chain.
-#[derive(Debug, Clone)]
+/// One change of the verified chain. Subscribers read what changed from the store
+/// themselves, so an event only says that, or how far the chain was rewound.
+#[derive(Debug, Clone, Copy)]
 pub enum ChainEvent {
-    /// A new best epoch with its blocks (pivot last).
-    Mined {
-        /// Epoch number.
-        epoch: u64,
-        /// Its blocks.
-        hashes: Vec<H256>,
-    },
-    /// A new `latest_state` epoch (its roots are verified).
-    State {
-        /// Epoch number.
-        epoch: u64,
-        /// Its blocks.
-        hashes: Vec<H256>,
-    },
+    /// The best epoch or `latest_state` moved forward.
+    Advanced,
     /// The chain was rewound: epochs above this one are gone.
     Revert {
         /// The last epoch kept.
@@ -74,7 +63,7 @@ impl Hub {
         let _ = self.tx.send(e);
     }
 
-    /// Watches the store and publishes every new verified epoch, forever.
+    /// Watches the store and announces every advance and rewind of the verified chain.
     pub async fn watch(self, ctx: Arc<RpcContext>) {
         let mut mined = ctx.store.best_epoch().ok().flatten().unwrap_or(0);
         let mut state = ctx.latest_state().unwrap_or(0);
@@ -89,19 +78,11 @@ impl Hub {
             };
             if best < mined {
                 self.publish(ChainEvent::Revert { to: best });
-                mined = best;
-                state = state.min(latest);
             }
-            for e in mined + 1..=best {
-                let hashes = ctx.store.epoch_blocks(e).ok().flatten().unwrap_or_default();
-                self.publish(ChainEvent::Mined { epoch: e, hashes });
+            if best > mined || latest > state {
+                self.publish(ChainEvent::Advanced);
             }
-            mined = best;
-            for e in state + 1..=latest {
-                let hashes = ctx.store.epoch_blocks(e).ok().flatten().unwrap_or_default();
-                self.publish(ChainEvent::State { epoch: e, hashes });
-            }
-            state = state.max(latest);
+            (mined, state) = (best, latest);
         }
     }
 }
@@ -180,7 +161,7 @@ async fn run(pending: PendingSubscriptionSink, ctx: Arc<RpcContext>, kind: Kind)
                     let mut f = filter.clone();
                     f.insert("fromEpoch".into(), json!(u(epoch)));
                     f.insert("toEpoch".into(), json!(u(epoch)));
-                    match super::chain::logs_for_subscription(&ctx, Value::Object(f)).await {
+                    match super::chain::get_logs(&ctx, Value::Object(f)).await {
                         Ok(Value::Array(logs)) => logs,
                         _ => vec![],
                     }

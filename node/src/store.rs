@@ -4,8 +4,17 @@
 //! Column families: `headers` (hash → header RLP), `pivot` (epoch → pivot hash),
 //! `roots` (epoch → verified deferred roots), `meta` (sync metadata, chain identity),
 //! `peers` (peer table). Writes that belong together go through one `WriteBatch`.
+//!
+//! The chain markers and recently read roots are mirrored in memory: every JSON-RPC read
+//! starts from them, and a RocksDB lookup per request was a tenth of a hot read's cost.
+//! Only `commit` and `rewind_to` change them, and they update the mirror under the same
+//! lock as their write, so a reader never sees the mirror and the database disagree.
 
-use std::path::{Path, PathBuf};
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    sync::{Mutex, MutexGuard},
+};
 
 use cfxlight_primitives::{transaction::SignedTransaction, H256};
 use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, DB};
@@ -104,10 +113,26 @@ pub struct VerifiedRoots {
     pub logs_bloom_hash: H256,
 }
 
+/// At most this many epochs' roots are mirrored in memory (then the mirror starts over).
+const HOT_ROOTS: usize = 4096;
+
+/// The in-memory mirror of the markers and of recently read roots.
+#[derive(Default)]
+struct Hot {
+    best_epoch: Option<u64>,
+    latest_state: Option<u64>,
+    block_count: u64,
+    roots: HashMap<u64, VerifiedRoots>,
+    /// Bumped by every write, so a reader that looked a root up in the database while a
+    /// write happened does not put its (maybe stale) answer in the mirror.
+    generation: u64,
+}
+
 /// An open store, bound to one chain.
 pub struct Store {
     db: DB,
     path: PathBuf,
+    hot: Mutex<Hot>,
 }
 
 impl Store {
@@ -127,8 +152,15 @@ impl Store {
         let store = Store {
             db,
             path: path.to_path_buf(),
+            hot: Mutex::default(),
         };
         store.pin_chain(genesis, chain_id)?;
+        *store.hot() = Hot {
+            best_epoch: store.get_u64(KEY_BEST_EPOCH)?,
+            latest_state: store.get_u64(KEY_LATEST_STATE)?,
+            block_count: store.get_u64(KEY_BLOCK_COUNT)?.unwrap_or(0),
+            ..Hot::default()
+        };
         Ok(store)
     }
 
@@ -203,6 +235,11 @@ impl Store {
             .expect("column families exist after open")
     }
 
+    /// The mirror; a panic elsewhere while holding it leaves plain data, still usable.
+    fn hot(&self) -> MutexGuard<'_, Hot> {
+        self.hot.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn db_err(&self, source: rocksdb::Error) -> StoreError {
         StoreError::Db {
             path: self.path.clone(),
@@ -219,12 +256,12 @@ impl Store {
 
     /// The highest epoch whose pivot header is stored and verified (None before the first).
     pub fn best_epoch(&self) -> Result<Option<u64>, StoreError> {
-        self.get_u64(KEY_BEST_EPOCH)
+        Ok(self.hot().best_epoch)
     }
 
     /// The highest epoch whose deferred roots are verified.
     pub fn latest_state(&self) -> Result<Option<u64>, StoreError> {
-        self.get_u64(KEY_LATEST_STATE)
+        Ok(self.hot().latest_state)
     }
 
     /// The pivot hash of an epoch.
@@ -277,7 +314,7 @@ impl Store {
 
     /// Blocks in the total order up to the best epoch.
     pub fn block_count(&self) -> Result<u64, StoreError> {
-        Ok(self.get_u64(KEY_BLOCK_COUNT)?.unwrap_or(0))
+        Ok(self.hot().block_count)
     }
 
     /// A block's transactions, stored once verified against its transactions root.
@@ -375,15 +412,32 @@ impl Store {
 
     /// Verified deferred roots of an epoch.
     pub fn roots(&self, epoch: u64) -> Result<Option<VerifiedRoots>, StoreError> {
+        let generation = {
+            let hot = self.hot();
+            if let Some(r) = hot.roots.get(&epoch) {
+                return Ok(Some(*r));
+            }
+            hot.generation
+        };
         let v = self
             .db
             .get_cf(self.cf("roots"), epoch.to_be_bytes())
             .map_err(|e| self.db_err(e))?;
-        Ok(v.filter(|v| v.len() == 96).map(|v| VerifiedRoots {
+        let roots = v.filter(|v| v.len() == 96).map(|v| VerifiedRoots {
             state_root: H256::from_slice(&v[..32]),
             receipts_root: H256::from_slice(&v[32..64]),
             logs_bloom_hash: H256::from_slice(&v[64..]),
-        }))
+        });
+        if let Some(r) = &roots {
+            let mut hot = self.hot();
+            if hot.generation == generation {
+                if hot.roots.len() >= HOT_ROOTS {
+                    hot.roots.clear();
+                }
+                hot.roots.insert(epoch, *r);
+            }
+        }
+        Ok(roots)
     }
 
     /// Stores verified epochs and roots and moves the markers, all in one atomic batch:
@@ -393,8 +447,10 @@ impl Store {
         epochs: &[EpochRecord],
         roots: &[(u64, VerifiedRoots)],
     ) -> Result<(), StoreError> {
+        // Held across the write: readers see the markers move with the database.
+        let mut hot = self.hot();
         let mut batch = WriteBatch::default();
-        let mut count = self.block_count()?;
+        let mut count = hot.block_count;
         for e in epochs {
             batch.put_cf(
                 self.cf("pivot"),
@@ -431,13 +487,26 @@ impl Store {
         if let Some((epoch, _)) = roots.last() {
             batch.put_cf(self.meta(), KEY_LATEST_STATE, epoch.to_be_bytes());
         }
-        self.db.write(batch).map_err(|e| self.db_err(e))
+        self.db.write(batch).map_err(|e| self.db_err(e))?;
+        hot.generation += 1;
+        if let Some(last) = epochs.last() {
+            hot.best_epoch = Some(last.epoch);
+            hot.block_count = count;
+        }
+        for (epoch, r) in roots {
+            hot.roots.insert(*epoch, *r);
+        }
+        if let Some((epoch, _)) = roots.last() {
+            hot.latest_state = Some(*epoch);
+        }
+        Ok(())
     }
 
     /// Forgets the pivot chain above `epoch` and roots above `roots_epoch` (a reorg of the
     /// recent pivot chain); the markers move back in the same batch as the deletions.
     pub fn rewind_to(&self, epoch: u64, roots_epoch: Option<u64>) -> Result<(), StoreError> {
-        let best = self.best_epoch()?.unwrap_or(0);
+        let mut hot = self.hot();
+        let best = hot.best_epoch.unwrap_or(0);
         let mut batch = WriteBatch::default();
         for e in (epoch + 1)..=best {
             // Blocks of a dropped epoch no longer belong to any epoch we know.
@@ -448,25 +517,36 @@ impl Store {
             batch.delete_cf(self.cf("pivot"), epoch_key(e, b"/blocks"));
             batch.delete_cf(self.cf("pivot"), epoch_key(e, b"/first"));
         }
+        let mut block_count = hot.block_count;
         if let (Some(first), Some(blocks)) =
             (self.first_block_number(epoch)?, self.epoch_blocks(epoch)?)
         {
-            let count = first + blocks.len() as u64;
-            batch.put_cf(self.meta(), KEY_BLOCK_COUNT, count.to_be_bytes());
+            block_count = first + blocks.len() as u64;
+            batch.put_cf(self.meta(), KEY_BLOCK_COUNT, block_count.to_be_bytes());
         }
         let first_dropped_root = roots_epoch.map_or(0, |r| r + 1);
         for e in first_dropped_root..=best {
             batch.delete_cf(self.cf("roots"), e.to_be_bytes());
         }
         batch.put_cf(self.meta(), KEY_BEST_EPOCH, epoch.to_be_bytes());
-        match roots_epoch {
-            Some(r) if self.latest_state()?.is_some_and(|s| s > r) => {
-                batch.put_cf(self.meta(), KEY_LATEST_STATE, r.to_be_bytes())
+        let latest_state = match roots_epoch {
+            Some(r) if hot.latest_state.is_some_and(|s| s > r) => {
+                batch.put_cf(self.meta(), KEY_LATEST_STATE, r.to_be_bytes());
+                Some(r)
             }
-            None => batch.delete_cf(self.meta(), KEY_LATEST_STATE),
-            _ => {}
-        }
-        self.db.write(batch).map_err(|e| self.db_err(e))
+            None => {
+                batch.delete_cf(self.meta(), KEY_LATEST_STATE);
+                None
+            }
+            _ => hot.latest_state,
+        };
+        self.db.write(batch).map_err(|e| self.db_err(e))?;
+        hot.generation += 1;
+        hot.best_epoch = Some(epoch);
+        hot.block_count = block_count;
+        hot.latest_state = latest_state;
+        hot.roots.retain(|e, _| *e < first_dropped_root);
+        Ok(())
     }
 }
 
@@ -539,6 +619,43 @@ mod tests {
         drop(s);
         let s = Store::open(dir.path(), H256::zero(), 1).unwrap();
         assert_eq!(s.pivot(1).unwrap(), Some(H256::from_low_u64_be(1)));
+        // The in-memory markers are read back from disk.
+        assert_eq!(s.best_epoch().unwrap(), Some(1));
+        assert_eq!(s.block_count().unwrap(), 2);
+        assert_eq!(s.latest_state().unwrap(), None);
+    }
+
+    #[test]
+    fn a_rewind_drops_mirrored_roots_above_the_kept_epoch() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), H256::zero(), 1).unwrap();
+        let rec = |e: u64| EpochRecord {
+            epoch: e,
+            pivot: H256::from_low_u64_be(e),
+            blocks: vec![H256::from_low_u64_be(e)],
+            headers: vec![],
+        };
+        let roots = |b: u8| VerifiedRoots {
+            state_root: H256::repeat_byte(b),
+            receipts_root: H256::repeat_byte(b),
+            logs_bloom_hash: H256::repeat_byte(b),
+        };
+        let all: Vec<_> = (1..=4).map(|e| (e, roots(e as u8))).collect();
+        s.commit(&(1..=6).map(rec).collect::<Vec<_>>(), &all)
+            .unwrap();
+        for e in 1..=4 {
+            assert_eq!(s.roots(e).unwrap(), Some(roots(e as u8)));
+        }
+        s.rewind_to(5, Some(2)).unwrap();
+        assert_eq!(s.latest_state().unwrap(), Some(2));
+        assert_eq!(s.roots(2).unwrap(), Some(roots(2)));
+        assert_eq!(s.roots(3).unwrap(), None);
+        assert_eq!(s.roots(4).unwrap(), None);
+        // A new branch's roots replace the mirrored ones.
+        s.commit(&[rec(6)], &[(3, roots(0x33))]).unwrap();
+        assert_eq!(s.roots(3).unwrap(), Some(roots(0x33)));
+        assert_eq!(s.latest_state().unwrap(), Some(3));
+        assert_eq!(s.best_epoch().unwrap(), Some(6));
     }
 
     #[test]

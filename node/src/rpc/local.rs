@@ -457,8 +457,27 @@ where
     }
 
     fn call(&mut self, req: HttpRequest<B>) -> Self::Future {
-        let cfg = self.cfg.clone();
-        if let Some(hosts) = &cfg.hosts {
+        let allow_origin = match self.cfg.admit(&req) {
+            Ok(o) => o,
+            Err(r) => return Box::pin(async { Ok(*r) }),
+        };
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let mut r = fut.await?;
+            finish(&mut r, allow_origin.as_deref());
+            Ok(r)
+        })
+    }
+}
+
+impl AccessLayer {
+    /// Checks a request's Host, CORS preflight and bearer token: Ok with the origin to
+    /// answer CORS for (if any), or the refusal to send back.
+    pub(crate) fn admit<B>(
+        &self,
+        req: &HttpRequest<B>,
+    ) -> Result<Option<String>, Box<HttpResponse>> {
+        if let Some(hosts) = &self.hosts {
             let host = req
                 .headers()
                 .get(http::header::HOST)
@@ -469,26 +488,25 @@ where
                         .to_ascii_lowercase()
                 });
             if !host.is_some_and(|h| hosts.iter().any(|a| a == "*" || *a == h)) {
-                return Box::pin(async { Ok(reply(403, "Host not allowed\n")) });
+                return Err(Box::new(reply(403, "Host not allowed\n")));
             }
         }
         let origin = req
             .headers()
             .get(http::header::ORIGIN)
-            .and_then(|o| o.to_str().ok())
-            .map(str::to_string);
-        let allow_origin = match (&cfg.cors, &origin) {
-            (Some(list), Some(o)) if list.iter().any(|a| a == "*" || a == o) => Some(o.clone()),
+            .and_then(|o| o.to_str().ok());
+        let allow_origin = match (&self.cors, origin) {
+            (Some(list), Some(o)) if list.iter().any(|a| a == "*" || a == o) => Some(o.to_string()),
             _ => None,
         };
-        if req.method() == http::Method::OPTIONS && cfg.cors.is_some() {
+        if req.method() == http::Method::OPTIONS && self.cors.is_some() {
             let mut r = reply(if allow_origin.is_some() { 204 } else { 403 }, "");
             if let Some(o) = &allow_origin {
                 add_cors(&mut r, o);
             }
-            return Box::pin(async { Ok(r) });
+            return Err(Box::new(r));
         }
-        if let Some(token) = &cfg.token {
+        if let Some(token) = &self.token {
             let ok = req
                 .headers()
                 .get(http::header::AUTHORIZATION)
@@ -496,22 +514,23 @@ where
                 .and_then(|h| h.strip_prefix("Bearer "))
                 .is_some_and(|t| constant_time_eq(t.as_bytes(), token.as_bytes()));
             if !ok {
-                return Box::pin(async { Ok(reply(401, "missing or wrong bearer token\n")) });
+                return Err(Box::new(reply(401, "missing or wrong bearer token\n")));
             }
         }
-        let fut = self.inner.call(req);
-        Box::pin(async move {
-            let mut r = fut.await?;
-            // conflux-rust answers a body that is not JSON with HTTP 200 and a JSON-RPC
-            // parse error; jsonrpsee says 400. Clients look at the JSON, so match it.
-            if r.status() == http::StatusCode::BAD_REQUEST {
-                *r.status_mut() = http::StatusCode::OK;
-            }
-            if let Some(o) = &allow_origin {
-                add_cors(&mut r, o);
-            }
-            Ok(r)
-        })
+        Ok(allow_origin)
+    }
+}
+
+/// Last touches on an admitted request's response: HTTP status as conflux-rust gives it,
+/// and the CORS headers.
+pub(crate) fn finish(r: &mut HttpResponse, allow_origin: Option<&str>) {
+    // conflux-rust answers a body that is not JSON with HTTP 200 and a JSON-RPC parse
+    // error; jsonrpsee says 400. Clients look at the JSON, so match it.
+    if r.status() == http::StatusCode::BAD_REQUEST {
+        *r.status_mut() = http::StatusCode::OK;
+    }
+    if let Some(o) = allow_origin {
+        add_cors(r, o);
     }
 }
 

@@ -12,6 +12,7 @@
 //! unless the configuration opens them on the public one ([`local`]).
 
 mod chain;
+mod http;
 pub mod local;
 mod pubsub;
 mod state;
@@ -595,11 +596,13 @@ pub async fn start(ctx: Arc<RpcContext>, config: &RpcConfig) -> anyhow::Result<R
         config.cors.clone(),
         config.hosts.clone(),
     );
+    let limits = http::Limits {
+        max_request_body: config.max_request_body,
+        max_response_body: config.max_response_body,
+        max_connections: config.max_connections,
+    };
     let bind = |port| SocketAddr::new(config.interface, port);
-    let http = Server::builder()
-        .set_config(server_config(config, true))
-        .set_http_middleware(tower::ServiceBuilder::new().layer(public_access.clone()))
-        .build(bind(config.http_port))
+    let listener = tokio::net::TcpListener::bind(bind(config.http_port))
         .await
         .map_err(|e| {
             anyhow::anyhow!(
@@ -607,9 +610,16 @@ pub async fn start(ctx: Arc<RpcContext>, config: &RpcConfig) -> anyhow::Result<R
                 bind(config.http_port)
             )
         })?;
+    let (http_addr, http) = http::serve(
+        listener,
+        public.clone(),
+        server_config(config, true),
+        limits,
+        public_access.clone(),
+    )?;
     let ws = Server::builder()
         .set_config(server_config(config, false))
-        .set_http_middleware(tower::ServiceBuilder::new().layer(public_access.clone()))
+        .set_http_middleware(tower::ServiceBuilder::new().layer(public_access))
         .build(bind(config.ws_port))
         .await
         .map_err(|e| {
@@ -618,30 +628,32 @@ pub async fn start(ctx: Arc<RpcContext>, config: &RpcConfig) -> anyhow::Result<R
                 bind(config.ws_port)
             )
         })?;
-    let http_addr = http.local_addr()?;
     let ws_addr = ws.local_addr()?;
     let (local, local_addr) = match config.local.port {
         Some(port) => {
-            let s = Server::builder()
-                .set_config(server_config(config, true))
-                .set_http_middleware(tower::ServiceBuilder::new().layer(AccessLayer::new(
-                    config.local.token.clone(),
-                    config.cors.clone(),
-                    config.hosts.clone(),
-                )))
-                // The signing port is loopback-only, whatever the public interface.
-                .build(("127.0.0.1", port))
+            // The signing port is loopback-only, whatever the public interface.
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
                 .await
                 .map_err(|e| {
                     anyhow::anyhow!("cannot listen for local JSON-RPC on 127.0.0.1:{port}: {e}")
                 })?;
-            let addr = s.local_addr()?;
-            (Some(s.start(module(ctx, true)?)), Some(addr))
+            let (addr, handle) = http::serve(
+                listener,
+                module(ctx, true)?,
+                server_config(config, true),
+                limits,
+                AccessLayer::new(
+                    config.local.token.clone(),
+                    config.cors.clone(),
+                    config.hosts.clone(),
+                ),
+            )?;
+            (Some(handle), Some(addr))
         }
         None => (None, None),
     };
     Ok(RpcServers {
-        http: http.start(public.clone()),
+        http,
         ws: ws.start(public),
         local,
         http_addr,

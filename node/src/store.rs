@@ -312,6 +312,39 @@ impl Store {
             .map(u64::from_be_bytes))
     }
 
+    /// The epoch and hash of the block with this number in the total order, found by a
+    /// binary search over the epochs' first block numbers. Block 0 (genesis) is None, as
+    /// on conflux-rust, whose number index starts after it.
+    pub fn block_at_number(&self, number: u64) -> Result<Option<(u64, H256)>, StoreError> {
+        let (best, count) = {
+            let hot = self.hot();
+            (hot.best_epoch, hot.block_count)
+        };
+        let Some(best) = best else { return Ok(None) };
+        if number == 0 || number >= count {
+            return Ok(None);
+        }
+        // The last epoch whose first block is at or before `number`.
+        let (mut lo, mut hi) = (0u64, best);
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            match self.first_block_number(mid)? {
+                Some(first) if first <= number => lo = mid,
+                Some(_) => hi = mid - 1,
+                // A rewind in between: the caller sees no block rather than a wrong one.
+                None => return Ok(None),
+            }
+        }
+        let Some(first) = self.first_block_number(lo)? else {
+            return Ok(None);
+        };
+        let blocks = self.epoch_blocks(lo)?.unwrap_or_default();
+        let Ok(index) = usize::try_from(number - first) else {
+            return Ok(None);
+        };
+        Ok(blocks.get(index).map(|h| (lo, *h)))
+    }
+
     /// Blocks in the total order up to the best epoch.
     pub fn block_count(&self) -> Result<u64, StoreError> {
         Ok(self.hot().block_count)
@@ -623,6 +656,43 @@ mod tests {
         assert_eq!(s.best_epoch().unwrap(), Some(1));
         assert_eq!(s.block_count().unwrap(), 2);
         assert_eq!(s.latest_state().unwrap(), None);
+    }
+
+    #[test]
+    fn block_numbers_map_to_their_epoch_and_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), H256::zero(), 1).unwrap();
+        assert_eq!(s.block_at_number(1).unwrap(), None);
+        // Epoch e has e + 1 blocks (genesis epoch 0 has one): numbers 0 | 1 2 | 3 4 5 | …
+        let hash = |e: u64, i: u64| H256::from_low_u64_be(e * 100 + i);
+        let recs: Vec<_> = (0..=6)
+            .map(|e| EpochRecord {
+                epoch: e,
+                pivot: hash(e, e),
+                blocks: (0..=e).map(|i| hash(e, i)).collect(),
+                headers: vec![],
+            })
+            .collect();
+        s.commit(&recs, &[]).unwrap();
+        assert_eq!(s.block_count().unwrap(), 28);
+        assert_eq!(
+            s.block_at_number(0).unwrap(),
+            None,
+            "genesis has no number entry"
+        );
+        let mut n = 1;
+        for e in 1..=6 {
+            for i in 0..=e {
+                assert_eq!(
+                    s.block_at_number(n).unwrap(),
+                    Some((e, hash(e, i))),
+                    "block {n}"
+                );
+                n += 1;
+            }
+        }
+        assert_eq!(s.block_at_number(28).unwrap(), None);
+        assert_eq!(s.block_at_number(u64::MAX).unwrap(), None);
     }
 
     #[test]

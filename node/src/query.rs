@@ -1,6 +1,7 @@
-//! Verified on-demand reads: state entries, block bodies, receipts, transaction locations
-//! and blooms, fetched from light-protocol peers and accepted only after they are checked
-//! against roots this node verified itself (the headers and deferred roots sync stored).
+//! Verified on-demand reads: state entries, storage roots, block bodies, receipts,
+//! transaction locations and blooms, fetched from light-protocol peers and accepted only
+//! after they are checked against roots this node verified itself (the headers and
+//! deferred roots sync stored).
 //!
 //! A peer whose answer fails a check is reported (the follow loop drops it) and the next
 //! peer is asked; when no peer gives a verifiable answer the caller gets an error, never the
@@ -20,7 +21,7 @@ use std::{
 use cfxlight_primitives::{
     account::Account,
     header::BlockHeader,
-    mpt::{self, StateEntryProof, TrieProof},
+    mpt::{self, StateEntryProof, StorageRoot, StorageRootProof, TrieProof},
     receipt::{BlockReceipts, Receipt},
     storage_key::StorageKey,
     transaction::SignedTransaction,
@@ -30,7 +31,7 @@ use thiserror::Error;
 
 use crate::{
     light::{
-        message::TxInfo,
+        message::{StorageRootEntry, TxInfo},
         peer::{LightPeer, PeerError},
     },
     store::{Store, StoreError, VerifiedRoots},
@@ -255,6 +256,39 @@ impl Query {
         }
     }
 
+    /// Checks the state roots a state proof is read against: its state root must be the
+    /// verified one of `epoch`, and a previous snapshot root that of `epoch − 2000`. When
+    /// that epoch's roots are not in the store the previous root cannot be trusted, so it
+    /// is dropped (the intermediate trie then cannot be walked) and Ok(false) says so.
+    fn check_proof_roots(
+        &self,
+        epoch: u64,
+        proof: &mut StateEntryProof,
+        state_root: &H256,
+    ) -> Result<bool, String> {
+        if proof.state_root.hash() != *state_root {
+            return Err(format!(
+                "state root of epoch {epoch} does not match the verified header"
+            ));
+        }
+        let Some(prev) = &proof.prev_snapshot_state_root else {
+            return Ok(true);
+        };
+        let Some(prev_epoch) = epoch.checked_sub(SNAPSHOT_EPOCHS) else {
+            return Err("a previous snapshot root before the first snapshot".into());
+        };
+        match self.store.roots(prev_epoch) {
+            Ok(Some(r)) if r.state_root == prev.hash() => Ok(true),
+            Ok(Some(_)) => Err(format!(
+                "previous snapshot root does not match epoch {prev_epoch}"
+            )),
+            _ => {
+                proof.prev_snapshot_state_root = None;
+                Ok(false)
+            }
+        }
+    }
+
     /// Checks a state entry's proof against the verified roots of its epoch.
     fn check_entry(
         &self,
@@ -264,34 +298,63 @@ impl Query {
         proof: &[u8],
         state_root: &H256,
     ) -> Result<(), String> {
-        let proof: StateEntryProof = cfxlight_primitives::rlp_util::decode_exact(proof)
+        let mut proof: StateEntryProof = cfxlight_primitives::rlp_util::decode_exact(proof)
             .map_err(|e| format!("undecodable state proof: {e}"))?;
-        if proof.state_root.hash() != *state_root {
-            return Err(format!(
-                "state root of epoch {epoch} does not match the verified header"
-            ));
-        }
-        if let Some(prev) = &proof.prev_snapshot_state_root {
-            let Some(prev_epoch) = epoch.checked_sub(SNAPSHOT_EPOCHS) else {
-                return Err("a previous snapshot root before the first snapshot".into());
-            };
-            match self.store.roots(prev_epoch) {
-                Ok(Some(r)) if r.state_root == prev.hash() => {}
-                Ok(Some(_)) => {
-                    return Err(format!(
-                        "previous snapshot root does not match epoch {prev_epoch}"
-                    ))
-                }
-                _ => {
-                    // Without that epoch's roots the intermediate trie cannot be trusted;
-                    // a delta-trie proof does not need it, so drop it and let the check decide.
-                    let mut p = proof.clone();
-                    p.prev_snapshot_state_root = None;
-                    return mpt::verify_state_entry(key, value, &p).map_err(|e| e.to_string());
-                }
-            }
-        }
+        // Without the previous root a delta-trie proof still decides; let the check say.
+        self.check_proof_roots(epoch, &mut proof, state_root)?;
         mpt::verify_state_entry(key, value, &proof).map_err(|e| e.to_string())
+    }
+
+    /// Checks a storage root's proof against the verified roots of its epoch. Every trie
+    /// has a part in a storage root, so the intermediate one is always walked: when the
+    /// previous snapshot root cannot be checked here, a failure is not the peer's fault
+    /// (`Attempt::Skip`).
+    fn check_storage_root(
+        &self,
+        entry: StorageRootEntry,
+        state_root: &H256,
+    ) -> Attempt<StorageRoot> {
+        let (epoch, address) = (entry.epoch, entry.address);
+        let mut proof: StorageRootProof =
+            match cfxlight_primitives::rlp_util::decode_exact(&entry.proof) {
+                Ok(p) => p,
+                Err(e) => return Attempt::Lie(format!("undecodable storage root proof: {e}")),
+            };
+        let checkable = match self.check_proof_roots(epoch, &mut proof, state_root) {
+            Ok(c) => c,
+            Err(why) => return Attempt::Lie(why),
+        };
+        match mpt::verify_storage_root(&address, &entry.root, &proof) {
+            Ok(()) => Attempt::Ok(entry.root),
+            Err(e) if checkable => Attempt::Lie(format!("storage root of {address:?}: {e}")),
+            Err(e) => Attempt::Skip(format!(
+                "storage root of {address:?} not checkable here (roots of epoch {} not verified): {e}",
+                epoch.saturating_sub(SNAPSHOT_EPOCHS)
+            )),
+        }
+    }
+
+    /// The verified storage root of `address` in the state of `epoch`: the node at its
+    /// storage-root key in each of the state's three tries (all absent for an account
+    /// without storage, as for one that does not exist).
+    pub async fn storage_root(&self, epoch: u64, address: H160) -> Result<StorageRoot, QueryError> {
+        let state_root = self.verified_roots(epoch)?.state_root;
+        self.ask("GetStorageRoots", |p| async move {
+            let roots = match p.storage_roots(&[(epoch, address)]).await {
+                Ok(r) => r,
+                Err(e) => return Attempt::Skip(peer_skip(e)),
+            };
+            let Some(entry) = roots
+                .into_iter()
+                .find(|r| r.epoch == epoch && r.address == address)
+            else {
+                return Attempt::Skip(format!(
+                    "no storage root at epoch {epoch} (state not kept?)"
+                ));
+            };
+            self.check_storage_root(entry, &state_root)
+        })
+        .await
     }
 
     /// The verified value of `key` in the state of `epoch` (None: absent).

@@ -3,7 +3,8 @@
 //! The fake (named as such: it exists only to lie) accepts our connection, runs the
 //! responder side of the handshake, and relays every request to the real conflux-rust
 //! node through an honest session, altering what it is told to alter on the way back.
-//! Whatever it alters, sync must refuse the batch and store nothing it sent.
+//! Whatever it alters, sync must refuse the batch and store nothing it sent, and an
+//! altered state entry or storage root must never reach an answer.
 //!
 //! Gated like `devnet.rs`: `CFXLIGHT_DEVNET=<dir>`, required under CI.
 
@@ -16,7 +17,7 @@ use std::{net::IpAddr, sync::Arc};
 use cfxlight_chainspec::PowMode;
 use cfxlight_node::{
     light::{
-        message::{self, StateEntry},
+        message::{self, StateEntry, StorageRootEntry},
         peer::{ChainIdentity, LightPeer, PeerError},
     },
     query::{Peers, Query, QueryError},
@@ -27,7 +28,7 @@ use cfxlight_node::{
 use cfxlight_primitives::{
     account::Account,
     header::BlockHeader,
-    mpt::{StateEntryProof, TrieProof},
+    mpt::{NodeMerkle, StateEntryProof, StorageRootProof, TrieProof, MERKLE_NULL_NODE},
     H160, H256, U256,
 };
 use k256::SecretKey;
@@ -49,6 +50,12 @@ enum Lie {
     /// leaving every claimed merkle as it was: the forgery that got past conflux-rust's
     /// own light node (conflux-state-proofs.md). Only recomputing the hashes catches it.
     ForgeStateLeaf,
+    /// Claim another storage root (its delta part changed), proof untouched.
+    AlterStorageRoot,
+    /// Change the node at the storage-root key in the delta proof (one child hash) and
+    /// claim that node's new hash as the storage root, every claimed merkle left as it
+    /// was: conflux-rust indexes proof nodes by those claims, only re-hashing catches it.
+    ForgeStorageRootNode,
 }
 
 /// The account value with its balance raised by one drip.
@@ -59,6 +66,9 @@ fn richer(value: &[u8]) -> Vec<u8> {
 }
 
 fn lie_about_state(lie: Lie, e: &mut StateEntry) {
+    if matches!(lie, Lie::AlterStorageRoot | Lie::ForgeStorageRootNode) {
+        return;
+    }
     let Some(old) = e.value.clone() else { return };
     let new = richer(&old);
     if matches!(lie, Lie::ForgeStateLeaf) {
@@ -82,6 +92,42 @@ fn lie_about_state(lie: Lie, e: &mut StateEntry) {
         e.proof = rlp::encode(&proof).to_vec();
     }
     e.value = Some(new);
+}
+
+fn lie_about_storage_root(lie: Lie, e: &mut StorageRootEntry) {
+    let NodeMerkle::Node(honest) = e.root.delta else {
+        // Nothing to forge in the proof: claim a node where there is none.
+        if matches!(lie, Lie::AlterStorageRoot | Lie::ForgeStorageRootNode) {
+            e.root.delta = NodeMerkle::Node(H256::repeat_byte(0x5a));
+        }
+        return;
+    };
+    match lie {
+        Lie::AlterStorageRoot => {
+            let mut h = honest;
+            h.0[31] ^= 1;
+            e.root.delta = NodeMerkle::Node(h);
+        }
+        Lie::ForgeStorageRootNode => {
+            let mut proof: StorageRootProof = rlp::decode(&e.proof).unwrap();
+            let delta = proof.state_proof.delta.take().unwrap();
+            let mut nodes = delta.into_nodes();
+            let at = nodes
+                .iter()
+                .position(|n| n.node_merkle() == honest)
+                .expect("the proof holds the node at the storage-root key");
+            let children = nodes[at].children.as_mut().expect("a contract with slots");
+            let slot = children
+                .iter_mut()
+                .find(|c| **c != MERKLE_NULL_NODE)
+                .unwrap();
+            slot.0[0] ^= 1;
+            e.root.delta = NodeMerkle::Node(nodes[at].node_merkle());
+            proof.state_proof.delta = Some(TrieProof::new(nodes));
+            e.proof = rlp::encode(&proof).to_vec();
+        }
+        _ => {}
+    }
 }
 
 fn devnet() -> Option<(NodeUrl, ChainIdentity)> {
@@ -165,7 +211,10 @@ async fn serve_lies(
                         headers[victim] = upstream.block_headers(&other).await.unwrap().remove(0);
                     }
                     // Headers pass through untouched when the lie is about state.
-                    Lie::AlterStateValue | Lie::ForgeStateLeaf => {}
+                    Lie::AlterStateValue
+                    | Lie::ForgeStateLeaf
+                    | Lie::AlterStorageRoot
+                    | Lie::ForgeStorageRootNode => {}
                 }
                 let mut s = RlpStream::new_list(2);
                 s.append(&req).begin_list(headers.len());
@@ -214,6 +263,27 @@ async fn serve_lies(
                 }
                 (s.out().to_vec(), message::id::STATE_ENTRIES)
             }
+            message::id::GET_STORAGE_ROOTS => {
+                let req: u64 = r.val_at(0).unwrap();
+                let keys: Vec<(u64, H160)> = r
+                    .at(1)
+                    .unwrap()
+                    .iter()
+                    .map(|k| (k.val_at(0).unwrap(), k.val_at(1).unwrap()))
+                    .collect();
+                let mut roots = upstream.storage_roots(&keys).await.unwrap();
+                for e in roots.iter_mut() {
+                    lie_about_storage_root(lie, e);
+                }
+                let mut s = RlpStream::new_list(2);
+                s.append(&req).begin_list(roots.len());
+                for e in &roots {
+                    s.begin_list(3);
+                    s.begin_list(2).append(&e.epoch).append(&e.address);
+                    s.append(&e.root).append_raw(&e.proof, 1);
+                }
+                (s.out().to_vec(), message::id::STORAGE_ROOTS)
+            }
             _ => continue,
         };
         if frame::write(&mut stream, &session::user_packet(&answer, id))
@@ -225,16 +295,16 @@ async fn serve_lies(
     }
 }
 
-/// The honest upstream (dialled from 127.0.0.`local`) and a liar in front of it, serving
-/// one session on a port of its own.
-async fn liar_in_front(lie: Lie, local: u8) -> (Arc<LightPeer>, NodeUrl, ChainIdentity) {
+/// The honest upstream (dialled from `local`) and a liar in front of it, serving one
+/// session on a port of its own.
+async fn liar_in_front(lie: Lie, local: [u8; 4]) -> (Arc<LightPeer>, NodeUrl, ChainIdentity) {
     let (real, chain) = devnet().unwrap();
     let upstream = Arc::new(
         LightPeer::connect(
             &real,
             &SecretKey::random(&mut rand::rngs::OsRng),
             chain,
-            Some(IpAddr::from([127, 0, 0, local])),
+            Some(IpAddr::from(local)),
         )
         .await
         .unwrap(),
@@ -254,7 +324,10 @@ async fn liar_in_front(lie: Lie, local: u8) -> (Arc<LightPeer>, NodeUrl, ChainId
     (upstream, fake_url, chain)
 }
 
-async fn lying_round(lie: Lie, local: u8) -> (Result<(), SyncError>, Store, tempfile::TempDir) {
+async fn lying_round(
+    lie: Lie,
+    local: [u8; 4],
+) -> (Result<(), SyncError>, Store, tempfile::TempDir) {
     let (upstream, fake_url, chain) = liar_in_front(lie, local).await;
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), chain.genesis_hash, chain.chain_id).unwrap();
@@ -281,7 +354,7 @@ async fn an_altered_header_is_refused_and_nothing_is_stored() {
     if devnet().is_none() {
         return;
     }
-    let (result, store, _dir) = lying_round(Lie::AlterHeader, 31).await;
+    let (result, store, _dir) = lying_round(Lie::AlterHeader, [127, 0, 0, 31]).await;
     match result {
         Err(SyncError::Peer(PeerError::Misbehaved(why))) => {
             assert!(why.contains("not asked for"), "{why}")
@@ -301,7 +374,7 @@ async fn a_header_from_another_epoch_is_refused_and_nothing_is_stored() {
     if devnet().is_none() {
         return;
     }
-    let (result, store, _dir) = lying_round(Lie::SwapHeader, 32).await;
+    let (result, store, _dir) = lying_round(Lie::SwapHeader, [127, 0, 0, 32]).await;
     assert!(result.is_err(), "a swapped header was accepted");
     assert_eq!(store.best_epoch().unwrap(), Some(0));
     assert!(store.pivot(1).unwrap().is_none());
@@ -320,7 +393,7 @@ async fn a_header_from_another_epoch_is_refused_and_nothing_is_stored() {
 /// the honest peer itself.
 async fn state_setup(
     lie: Lie,
-    local: u8,
+    local: [u8; 4],
 ) -> (
     Arc<Store>,
     Arc<LightPeer>,
@@ -355,7 +428,7 @@ fn genesis_account() -> H160 {
         .unwrap()
 }
 
-async fn lying_state(lie: Lie, local: u8) {
+async fn lying_state(lie: Lie, local: [u8; 4]) {
     let (store, liar, honest, _dir) = state_setup(lie, local).await;
     let latest = store.latest_state().unwrap().unwrap();
     let who = genesis_account();
@@ -398,7 +471,7 @@ async fn an_altered_state_value_never_reaches_an_answer() {
     if devnet().is_none() {
         return;
     }
-    lying_state(Lie::AlterStateValue, 33).await;
+    lying_state(Lie::AlterStateValue, [127, 0, 0, 33]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -406,5 +479,81 @@ async fn a_forged_proof_leaf_with_stale_merkles_is_caught() {
     if devnet().is_none() {
         return;
     }
-    lying_state(Lie::ForgeStateLeaf, 34).await;
+    lying_state(Lie::ForgeStateLeaf, [127, 0, 0, 34]).await;
+}
+
+/// The internal staking contract: storage slots written every block, so its storage root
+/// differs from epoch to epoch.
+const STAKING: H160 = H160([
+    0x08, 0x88, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02,
+]);
+
+/// `caught` is what the refusal must say: which check stopped the lie.
+async fn lying_storage_root(lie: Lie, local: [u8; 4], caught: &str) {
+    let (store, liar, honest, _dir) = state_setup(lie, local).await;
+    let latest = store.latest_state().unwrap().unwrap();
+    let dir = common::devnet_dir().unwrap();
+    let d = common::devnet_json(&dir);
+    let full = cfxlight_node::rpc_client::RpcClient::new(d["rpc_url"].as_str().unwrap());
+    let b32 = cfxlight_primitives::address::encode(&STAKING, d["network_id"].as_u64().unwrap());
+    let truth = |epoch: u64| -> Value {
+        tokio::task::block_in_place(|| {
+            full.call(
+                "cfx_getStorageRoot",
+                serde_json::json!([b32, format!("{epoch:#x}")]),
+            )
+            .unwrap()
+        })
+    };
+
+    // Only the liar: an error, never its root; and it is reported.
+    let peers = Arc::new(Peers::default());
+    peers.set(vec![liar.clone()]);
+    let q = Query::new(store.clone(), peers.clone());
+    match q.storage_root(latest, STAKING).await {
+        Err(QueryError::Unverified(why)) => assert!(why.contains(caught), "{why}"),
+        other => panic!("a lie reached the caller: {other:?}"),
+    }
+    assert_eq!(peers.take_reported().len(), 1, "the liar is reported");
+
+    // The liar beside an honest peer (asked in turn, either first): the full node's root.
+    peers.set(vec![liar, honest]);
+    let q = Query::new(store.clone(), peers.clone());
+    for epoch in latest - 4..=latest {
+        let got = q.storage_root(epoch, STAKING).await.unwrap();
+        assert_eq!(
+            serde_json::to_value(got).unwrap(),
+            truth(epoch),
+            "epoch {epoch}"
+        );
+    }
+}
+
+// conflux-rust keeps one session per source address, and at most 2 per /24, 4 per /16 and
+// 8 per /8 (`session_ip_limits` "1,8,4,2"): these dial from a /16 of their own each, clear
+// of the 127.0.0.x of the other tests and of each other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_altered_storage_root_never_reaches_an_answer() {
+    if devnet().is_none() {
+        return;
+    }
+    lying_storage_root(
+        Lie::AlterStorageRoot,
+        [127, 46, 0, 1],
+        "delta trie proves another node for the key, not the claimed node",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_storage_root_node_with_stale_merkles_is_caught() {
+    if devnet().is_none() {
+        return;
+    }
+    lying_storage_root(
+        Lie::ForgeStorageRootNode,
+        [127, 47, 0, 1],
+        "node merkle mismatch",
+    )
+    .await;
 }

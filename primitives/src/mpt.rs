@@ -1,8 +1,8 @@
-//! Merkle proofs over Conflux's Merkle Patricia Trie: state-entry proofs (delta,
-//! intermediate and snapshot tries) and the "simple MPT" that commits a block's
+//! Merkle proofs over Conflux's Merkle Patricia Trie: state-entry and storage-root proofs
+//! (delta, intermediate and snapshot tries) and the "simple MPT" that commits a block's
 //! transactions and an epoch's receipts (conflux-rust `crates/dbs/storage/src/impls/`
 //! `merkle_patricia_trie/{trie_proof,trie_node,merkle,compressed_path,walk,simple_mpt}.rs`,
-//! `state_proof.rs`, and `crates/cfxcore/core/src/verification.rs`).
+//! `state_proof.rs`, `node_merkle_proof.rs`, and `crates/cfxcore/core/src/verification.rs`).
 //!
 //! This module is the light node's line of defence against lying peers. conflux-rust's
 //! own `TrieProof` indexes nodes by the merkle each node *claims* and never re-hashes
@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 
-use ethereum_types::H256;
+use ethereum_types::{H160, H256};
 use rlp::{Decodable, DecoderError, Encodable, Rlp, RlpStream};
 use thiserror::Error;
 
@@ -107,9 +107,10 @@ pub enum ProofError {
     ValueMismatch {
         /// The trie that decided.
         trie: Trie,
-        /// What it proves: "a value", "another value", "a tombstone" or "absence".
+        /// What it proves: "a value", "another value", "a node", "another node", "a
+        /// tombstone" or "absence".
         proven: &'static str,
-        /// What was claimed: "value" or "absence".
+        /// What was claimed: "value", "node", "tombstone" or "absence".
         claimed: &'static str,
     },
     /// A state entry was claimed to be the empty byte string, which the state cannot hold
@@ -142,6 +143,90 @@ pub enum Lookup {
     /// Nothing: the path diverts, ends in an empty child slot, or reaches a node
     /// without value.
     Absent,
+}
+
+/// What one trie holds at a key, as a storage root reports it (conflux-rust
+/// `MptValue<H256>`): on the wire `[0]`, `[1]` or `[2, merkle]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NodeMerkle {
+    /// No node at the key.
+    Absent,
+    /// A node whose value is empty: the key was deleted in this (delta) trie.
+    Tombstone,
+    /// The node merkle (hash without compressed path) of the node at the key.
+    Node(H256),
+}
+
+/// Wire tags of [`NodeMerkle`] (conflux-rust `impl Encodable for MptValue<H256>`).
+const NODE_MERKLE_ABSENT: u8 = 0;
+const NODE_MERKLE_TOMBSTONE: u8 = 1;
+const NODE_MERKLE_NODE: u8 = 2;
+
+impl NodeMerkle {
+    /// How a proof shows it, in an error.
+    fn proven(&self) -> &'static str {
+        match self {
+            NodeMerkle::Absent => "absence",
+            NodeMerkle::Tombstone => "a tombstone",
+            NodeMerkle::Node(_) => "a node",
+        }
+    }
+
+    /// How a claim of it reads, in an error.
+    fn claimed(&self) -> &'static str {
+        match self {
+            NodeMerkle::Absent => "absence",
+            NodeMerkle::Tombstone => "tombstone",
+            NodeMerkle::Node(_) => "node",
+        }
+    }
+}
+
+impl From<Option<H256>> for NodeMerkle {
+    fn from(o: Option<H256>) -> Self {
+        o.map_or(NodeMerkle::Absent, NodeMerkle::Node)
+    }
+}
+
+impl Encodable for NodeMerkle {
+    fn rlp_append(&self, s: &mut RlpStream) {
+        match self {
+            NodeMerkle::Absent => {
+                s.begin_list(1).append(&NODE_MERKLE_ABSENT);
+            }
+            NodeMerkle::Tombstone => {
+                s.begin_list(1).append(&NODE_MERKLE_TOMBSTONE);
+            }
+            NodeMerkle::Node(h) => {
+                s.begin_list(2).append(&NODE_MERKLE_NODE).append(h);
+            }
+        }
+    }
+}
+
+impl Decodable for NodeMerkle {
+    fn decode(rlp: &Rlp<'_>) -> Result<Self, DecoderError> {
+        if !rlp.is_list() {
+            return Err(DecoderError::RlpExpectedToBeList);
+        }
+        // conflux-rust reads the tag and ignores extra items; an honest peer sends none,
+        // so the length is exact here.
+        match rlp.val_at::<u8>(0)? {
+            NODE_MERKLE_ABSENT => {
+                expect_list_len(rlp, 1)?;
+                Ok(NodeMerkle::Absent)
+            }
+            NODE_MERKLE_TOMBSTONE => {
+                expect_list_len(rlp, 1)?;
+                Ok(NodeMerkle::Tombstone)
+            }
+            NODE_MERKLE_NODE => {
+                expect_list_len(rlp, 2)?;
+                Ok(NodeMerkle::Node(rlp.val_at(1)?))
+            }
+            _ => Err(DecoderError::Custom("unknown node merkle tag")),
+        }
+    }
 }
 
 /// A compressed path: `bytes` with `mask` telling whether the first byte's high nibble
@@ -369,16 +454,42 @@ impl TrieProof {
     /// The walk, starting at nibble `start` of `key` (1 when the proof's first node is
     /// child 0 of a removed simple-MPT root).
     fn lookup_from(&self, key: &[u8], root: &H256, start: usize) -> Result<Lookup, ProofError> {
+        Ok(self
+            .walk_from(key, root, start)?
+            .map_or(Lookup::Absent, ProofNode::lookup_value))
+    }
+
+    /// What the trie under `root` holds at `key` in the form a storage root reports it
+    /// (conflux-rust `TrieProof::is_valid_node_merkle`): the node merkle (its hash without
+    /// the compressed path) of the node `key` arrives at, a tombstone when that node's
+    /// value is empty, or absence. As in [`TrieProof::lookup`], every node of the proof
+    /// must re-hash to the merkle it claims.
+    pub fn node_merkle_at(&self, key: &[u8], root: &H256) -> Result<NodeMerkle, ProofError> {
+        Ok(match self.walk_from(key, root, 0)? {
+            None => NodeMerkle::Absent,
+            Some(node) if node.value.as_ref().is_some_and(Vec::is_empty) => NodeMerkle::Tombstone,
+            Some(node) => NodeMerkle::Node(node.node_merkle()),
+        })
+    }
+
+    /// The walk: the node `key` arrives at (from nibble `start`), or None when the key
+    /// is proven to have no node (a diverting path, an empty child slot, an empty trie).
+    fn walk_from(
+        &self,
+        key: &[u8],
+        root: &H256,
+        start: usize,
+    ) -> Result<Option<&ProofNode>, ProofError> {
         let by_merkle = self.verified_nodes()?;
         if *root == MERKLE_NULL_NODE {
-            return Ok(Lookup::Absent);
+            return Ok(None);
         }
         let mut pos = start;
         let mut merkle = *root;
         // Each round consumes at least one key nibble, so the walk is at most 2·len(key) deep.
         let mut depth = 0;
         loop {
-            let node = by_merkle
+            let node = *by_merkle
                 .get(&merkle)
                 .ok_or(ProofError::MissingNode { depth, merkle })?;
             let steps = node.path.steps();
@@ -392,7 +503,7 @@ impl TrieProof {
                     // Key used up inside the path, or a differing nibble: the path diverts.
                     match (nibble_at(key, pos + i), node.path.nibble(i)) {
                         (Some(k), Some(p)) if k == p => {}
-                        _ => return Ok(Lookup::Absent),
+                        _ => return Ok(None),
                     }
                 }
                 pos += steps;
@@ -400,11 +511,11 @@ impl TrieProof {
             let Some(child_index) = nibble_at(key, pos) else {
                 // The key ends exactly at this node: the path check above fails first
                 // when the key ends inside the path.
-                return Ok(node.lookup_value());
+                return Ok(Some(node));
             };
             pos += 1;
             match node.child(child_index) {
-                None => return Ok(Lookup::Absent),
+                None => return Ok(None),
                 Some(child) => merkle = child,
             }
             depth += 1;
@@ -660,6 +771,122 @@ fn mismatch(trie: Trie, found: &Lookup, value: Option<&[u8]>) -> ProofError {
         },
         claimed: if value.is_some() { "value" } else { "absence" },
     }
+}
+
+/// An account's storage root: the node at its storage-root key (`addr ‖ "data"`) in each
+/// trie of a state (conflux-rust `StorageRoot` = `NodeMerkleTriplet`). The snapshot trie
+/// holds no tombstones, so its part is a plain option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StorageRoot {
+    /// In the delta trie.
+    pub delta: NodeMerkle,
+    /// In the intermediate delta trie.
+    pub intermediate: NodeMerkle,
+    /// In the snapshot trie.
+    pub snapshot: Option<H256>,
+}
+
+impl Encodable for StorageRoot {
+    fn rlp_append(&self, s: &mut RlpStream) {
+        s.begin_list(3)
+            .append(&self.delta)
+            .append(&self.intermediate);
+        append_option(s, self.snapshot.as_ref());
+    }
+}
+
+impl Decodable for StorageRoot {
+    fn decode(rlp: &Rlp<'_>) -> Result<Self, DecoderError> {
+        expect_list_len(rlp, 3)?;
+        Ok(StorageRoot {
+            delta: rlp.val_at(0)?,
+            intermediate: rlp.val_at(1)?,
+            snapshot: decode_option(&rlp.at(2)?)?,
+        })
+    }
+}
+
+/// The proof part of a `StorageRoots` item: `[NodeMerkleProof, StateRoot, Option<StateRoot>]`.
+/// conflux-rust's `NodeMerkleProof` is three optional trie proofs in StateProof's order,
+/// so the layout is exactly [`StateEntryProof`]'s.
+pub type StorageRootProof = StateEntryProof;
+
+/// Checks that `claimed` is the storage root of `address` in the state with root
+/// `proof.state_root`. The CALLER checks state_root.hash() against the verified header
+/// and prev_snapshot_state_root against epoch − 2000, exactly as for [`verify_state_entry`].
+///
+/// Unlike a state entry, a storage root has a part in every trie, so there is no
+/// fall-through: each trie's proof must show exactly its part, the node at the
+/// storage-root key (delta and intermediate keys padded, snapshot key raw), with every
+/// proof node re-hashed (conflux-rust `NodeMerkleProof::is_valid`, which trusts the
+/// merkles the nodes claim). A trie may come without proof only when its root is null,
+/// and then its part is absence.
+pub fn verify_storage_root(
+    address: &H160,
+    claimed: &StorageRoot,
+    proof: &StorageRootProof,
+) -> Result<(), ProofError> {
+    let key = StorageKey::StorageRoot(*address);
+    let roots = &proof.state_root;
+    let tries = &proof.state_proof;
+
+    let delta_key = key.to_delta_mpt_key_bytes(&roots.delta_padding());
+    trie_shows(
+        Trie::Delta,
+        tries.delta.as_ref(),
+        &delta_key,
+        &roots.delta_root,
+        &claimed.delta,
+    )?;
+
+    // The intermediate trie is keyed with the previous period's padding; a proof without
+    // the state root that gives it cannot be walked.
+    let intermediate_key = match (&tries.intermediate, &proof.prev_snapshot_state_root) {
+        (Some(_), None) => return Err(ProofError::MissingPrevSnapshotRoot),
+        (_, Some(prev)) => key.to_delta_mpt_key_bytes(&prev.delta_padding()),
+        (None, None) => vec![],
+    };
+    trie_shows(
+        Trie::Intermediate,
+        tries.intermediate.as_ref(),
+        &intermediate_key,
+        &roots.intermediate_delta_root,
+        &claimed.intermediate,
+    )?;
+
+    trie_shows(
+        Trie::Snapshot,
+        tries.snapshot.as_ref(),
+        &key.to_key_bytes(),
+        &roots.snapshot_root,
+        &NodeMerkle::from(claimed.snapshot),
+    )
+}
+
+/// One trie's part of a storage root: Ok when the proof shows exactly `claimed` at `key`.
+fn trie_shows(
+    trie: Trie,
+    proof: Option<&TrieProof>,
+    key: &[u8],
+    root: &H256,
+    claimed: &NodeMerkle,
+) -> Result<(), ProofError> {
+    let found = match proof {
+        Some(proof) => proof.node_merkle_at(key, root)?,
+        None if *root == MERKLE_NULL_NODE => NodeMerkle::Absent,
+        None => return Err(ProofError::MissingTrieProof { trie }),
+    };
+    if found == *claimed {
+        return Ok(());
+    }
+    Err(ProofError::ValueMismatch {
+        trie,
+        proven: match (found, claimed) {
+            (NodeMerkle::Node(_), NodeMerkle::Node(_)) => "another node",
+            (found, _) => found.proven(),
+        },
+        claimed: claimed.claimed(),
+    })
 }
 
 /// Simple MPT (conflux `simple_mpt.rs`): keys = big-endian index bytes of minimal width for `count` keys.
@@ -1111,6 +1338,265 @@ mod tests {
         );
         let proof = TrieProof::new(vec![leaf.clone()]);
         assert_eq!(proof.lookup(&[0xab], &leaf.merkle), Ok(Lookup::Tombstone));
+    }
+
+    #[test]
+    fn node_merkle_at_reports_the_node_hash_without_its_path() {
+        let leaf = example_leaf();
+        let root = root_over(&leaf);
+        let proof = TrieProof::new(vec![root.clone(), leaf.clone()]);
+        let found = proof.node_merkle_at(&example_key(), &root.merkle);
+        // The node merkle, not the path merkle its parent stores.
+        assert_eq!(
+            found,
+            Ok(NodeMerkle::Node(h(
+                "3e00b9860f77dc1f92b0fd8e7f0354211972034f0e6f309399b90f5f0f60e3a9"
+            )))
+        );
+        assert_ne!(found, Ok(NodeMerkle::Node(leaf.merkle)));
+        // A key ending inside the path has no node; an empty trie has none.
+        assert_eq!(
+            proof.node_merkle_at(&example_key()[..20], &root.merkle),
+            Ok(NodeMerkle::Absent)
+        );
+        assert_eq!(
+            proof.node_merkle_at(&example_key(), &MERKLE_NULL_NODE),
+            Ok(NodeMerkle::Absent)
+        );
+        // The root itself is a node with an empty key.
+        assert_eq!(
+            proof.node_merkle_at(&[], &root.merkle),
+            Ok(NodeMerkle::Node(root.node_merkle()))
+        );
+    }
+
+    /// A trie holding `value` under `key` alone: a root with one child, the leaf, whose
+    /// path is the rest of the key. Returns (root, leaf).
+    fn single_leaf_trie(key: &[u8], value: Vec<u8>) -> (ProofNode, ProofNode) {
+        let mut leaf = ProofNode {
+            value: Some(value),
+            path: path_between(key, 1, 2 * key.len()),
+            ..ProofNode::default()
+        };
+        leaf.merkle = leaf.path_merkle();
+        let mut children = [MERKLE_NULL_NODE; 16];
+        children[usize::from(key[0] >> 4)] = leaf.merkle;
+        let mut root = ProofNode {
+            children: Some(children),
+            ..ProofNode::default()
+        };
+        root.merkle = root.path_merkle();
+        (root, leaf)
+    }
+
+    /// The storage layout value conflux-rust writes at a contract's storage-root key.
+    const LAYOUT_V0: [u8; 2] = [0, 0];
+
+    /// A state whose delta trie holds `value` at the storage-root key of `address` (the
+    /// other tries null), with its proof.
+    fn delta_storage_root_state(address: H160, value: Vec<u8>) -> (StorageRootProof, ProofNode) {
+        let mut roots = StateRoot {
+            snapshot_root: MERKLE_NULL_NODE,
+            intermediate_delta_root: MERKLE_NULL_NODE,
+            delta_root: H256::zero(),
+        };
+        let key = StorageKey::StorageRoot(address).to_delta_mpt_key_bytes(&roots.delta_padding());
+        assert_eq!(key.len(), 36);
+        let (root, leaf) = single_leaf_trie(&key, value);
+        roots.delta_root = root.merkle;
+        let empty_root = ProofNode {
+            merkle: ProofNode::default().node_merkle(),
+            ..ProofNode::default()
+        };
+        let proof = StorageRootProof {
+            state_proof: StateProof {
+                delta: Some(TrieProof::new(vec![root, leaf.clone()])),
+                intermediate: None,
+                snapshot: Some(TrieProof::new(vec![empty_root])),
+            },
+            state_root: roots,
+            prev_snapshot_state_root: None,
+        };
+        (proof, leaf)
+    }
+
+    #[test]
+    fn a_storage_root_is_checked_in_every_trie() {
+        let a: H160 = "8000000000000000000000000000000000000001".parse().unwrap();
+        let (proof, leaf) = delta_storage_root_state(a, LAYOUT_V0.to_vec());
+        let right = StorageRoot {
+            delta: NodeMerkle::Node(leaf.node_merkle()),
+            intermediate: NodeMerkle::Absent,
+            snapshot: None,
+        };
+        assert_eq!(verify_storage_root(&a, &right, &proof), Ok(()));
+        // The path merkle, another address, absence, or a part in a null trie: refused.
+        let path_merkle = StorageRoot {
+            delta: NodeMerkle::Node(leaf.merkle),
+            ..right
+        };
+        assert_eq!(
+            verify_storage_root(&a, &path_merkle, &proof),
+            Err(ProofError::ValueMismatch {
+                trie: Trie::Delta,
+                proven: "another node",
+                claimed: "node"
+            })
+        );
+        let other: H160 = "8000000000000000000000000000000000000002".parse().unwrap();
+        assert!(verify_storage_root(&other, &right, &proof).is_err());
+        let absent = StorageRoot {
+            delta: NodeMerkle::Absent,
+            ..right
+        };
+        assert!(verify_storage_root(&a, &absent, &proof).is_err());
+        for wrong in [
+            StorageRoot {
+                intermediate: NodeMerkle::Node(leaf.node_merkle()),
+                ..right
+            },
+            StorageRoot {
+                snapshot: Some(leaf.node_merkle()),
+                ..right
+            },
+        ] {
+            assert!(verify_storage_root(&a, &wrong, &proof).is_err());
+        }
+        // A non-null trie needs its proof; an intermediate proof needs the previous root.
+        let mut no_delta = proof.clone();
+        no_delta.state_proof.delta = None;
+        assert_eq!(
+            verify_storage_root(&a, &absent, &no_delta),
+            Err(ProofError::MissingTrieProof { trie: Trie::Delta })
+        );
+        let mut stray = proof.clone();
+        stray.state_proof.intermediate = Some(TrieProof::default());
+        assert_eq!(
+            verify_storage_root(&a, &right, &stray),
+            Err(ProofError::MissingPrevSnapshotRoot)
+        );
+        // A changed leaf value with the old merkles claimed is caught by re-hashing.
+        let mut forged = proof.clone();
+        let mut nodes = forged.state_proof.delta.take().unwrap().into_nodes();
+        nodes[1].value = Some(vec![0, 1]);
+        forged.state_proof.delta = Some(TrieProof::new(nodes.clone()));
+        let forged_claim = StorageRoot {
+            delta: NodeMerkle::Node(nodes[1].node_merkle()),
+            ..right
+        };
+        assert!(matches!(
+            verify_storage_root(&a, &forged_claim, &forged),
+            Err(ProofError::NodeMerkleMismatch { index: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn a_deleted_storage_root_is_a_tombstone() {
+        let a: H160 = "8000000000000000000000000000000000000003".parse().unwrap();
+        let (proof, leaf) = delta_storage_root_state(a, vec![]);
+        let tombstone = StorageRoot {
+            delta: NodeMerkle::Tombstone,
+            intermediate: NodeMerkle::Absent,
+            snapshot: None,
+        };
+        assert_eq!(verify_storage_root(&a, &tombstone, &proof), Ok(()));
+        // Not the tombstone node's hash, and not absence.
+        for wrong in [NodeMerkle::Node(leaf.node_merkle()), NodeMerkle::Absent] {
+            let claim = StorageRoot {
+                delta: wrong,
+                ..tombstone
+            };
+            assert_eq!(
+                verify_storage_root(&a, &claim, &proof),
+                Err(ProofError::ValueMismatch {
+                    trie: Trie::Delta,
+                    proven: "a tombstone",
+                    claimed: claim.delta.claimed(),
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn a_snapshot_storage_root_uses_the_raw_key() {
+        let a: H160 = "8000000000000000000000000000000000000004".parse().unwrap();
+        let key = StorageKey::StorageRoot(a).to_key_bytes();
+        assert_eq!(&key[20..], b"data");
+        let (root, leaf) = single_leaf_trie(&key, LAYOUT_V0.to_vec());
+        let proof = StorageRootProof {
+            state_proof: StateProof {
+                delta: None,
+                intermediate: None,
+                snapshot: Some(TrieProof::new(vec![root.clone(), leaf.clone()])),
+            },
+            state_root: StateRoot {
+                snapshot_root: root.merkle,
+                intermediate_delta_root: MERKLE_NULL_NODE,
+                delta_root: MERKLE_NULL_NODE,
+            },
+            prev_snapshot_state_root: None,
+        };
+        let claim = StorageRoot {
+            delta: NodeMerkle::Absent,
+            intermediate: NodeMerkle::Absent,
+            snapshot: Some(leaf.node_merkle()),
+        };
+        assert_eq!(verify_storage_root(&a, &claim, &proof), Ok(()));
+        let none = StorageRoot {
+            snapshot: None,
+            ..claim
+        };
+        assert!(verify_storage_root(&a, &none, &proof).is_err());
+        // Without the snapshot proof only a null snapshot root passes.
+        let mut missing = proof;
+        missing.state_proof.snapshot = None;
+        assert_eq!(
+            verify_storage_root(&a, &claim, &missing),
+            Err(ProofError::MissingTrieProof {
+                trie: Trie::Snapshot
+            })
+        );
+    }
+
+    #[test]
+    fn node_merkles_and_storage_roots_have_conflux_rlp() {
+        // conflux-rust storage.rs test_mpt_value_rlp: [0] = c1 80, [1] = c1 01, [2, h].
+        assert_eq!(rlp::encode(&NodeMerkle::Absent).to_vec(), vec![0xc1, 0x80]);
+        assert_eq!(
+            rlp::encode(&NodeMerkle::Tombstone).to_vec(),
+            vec![0xc1, 0x01]
+        );
+        let node = NodeMerkle::Node(MERKLE_NULL_NODE);
+        let mut want = vec![0xc0 + 34, 0x02, 0xa0];
+        want.extend_from_slice(MERKLE_NULL_NODE.as_bytes());
+        assert_eq!(rlp::encode(&node).to_vec(), want);
+        let root = StorageRoot {
+            delta: node,
+            intermediate: NodeMerkle::Tombstone,
+            snapshot: Some(H256::repeat_byte(3)),
+        };
+        let bytes = rlp::encode(&root).to_vec();
+        assert_eq!(
+            crate::rlp_util::decode_exact::<StorageRoot>(&bytes),
+            Ok(root)
+        );
+        // Unknown tags, extra items, a bare byte and a two-item option are refused.
+        for bad in [
+            &[0xc1, 0x03][..],
+            &[0xc2, 0x80, 0x80],
+            &[0xc2, 0x01, 0x80],
+            &[0x80],
+            &[0xc1, 0x02],
+        ] {
+            assert!(
+                crate::rlp_util::decode_exact::<NodeMerkle>(bad).is_err(),
+                "{bad:02x?}"
+            );
+        }
+        let mut s = RlpStream::new_list(3);
+        s.append(&NodeMerkle::Absent).append(&NodeMerkle::Absent);
+        s.begin_list(2).append(&H256::zero()).append(&H256::zero());
+        assert!(crate::rlp_util::decode_exact::<StorageRoot>(&s.out()).is_err());
     }
 
     #[test]

@@ -13,6 +13,7 @@ use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 use crate::{
     address::CfxAddress,
     header::BlockHeader,
+    mpt::{NodeMerkle, StorageRoot},
     transaction::{SignedTransaction, TxKind},
 };
 
@@ -549,6 +550,31 @@ pub struct Status {
     pub latest_finalized: U64,
 }
 
+/// One trie's part of `cfx_getStorageRoot`: `null`, `"TOMBSTONE"` or the node merkle, as
+/// conflux-rust serialises `MptValue<H256>` (`crates/primitives/src/storage.rs`).
+impl Serialize for NodeMerkle {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            NodeMerkle::Absent => s.serialize_none(),
+            NodeMerkle::Tombstone => s.serialize_str("TOMBSTONE"),
+            NodeMerkle::Node(h) => s.serialize_some(h),
+        }
+    }
+}
+
+/// `cfx_getStorageRoot` result: `{"delta", "intermediate", "snapshot"}` (conflux-rust's
+/// derived serde of `NodeMerkleTriplet`, field names as they are).
+impl Serialize for StorageRoot {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("StorageRoot", 3)?;
+        st.serialize_field("delta", &self.delta)?;
+        st.serialize_field("intermediate", &self.intermediate)?;
+        st.serialize_field("snapshot", &self.snapshot)?;
+        st.end()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -579,5 +605,31 @@ mod tests {
             Bytes(vec![10, 11])
         );
         assert!(serde_json::from_str::<Bytes>("\"0a0b\"").is_err());
+    }
+
+    #[test]
+    fn storage_roots_use_conflux_json() {
+        // conflux-rust storage.rs test_mpt_value_json: null, "TOMBSTONE", the hash.
+        let root = StorageRoot {
+            delta: NodeMerkle::Node(H256::repeat_byte(0x07)),
+            intermediate: NodeMerkle::Tombstone,
+            snapshot: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&root).unwrap(),
+            format!(
+                "{{\"delta\":\"0x{}\",\"intermediate\":\"TOMBSTONE\",\"snapshot\":null}}",
+                "07".repeat(32)
+            )
+        );
+        let empty = StorageRoot {
+            delta: NodeMerkle::Absent,
+            intermediate: NodeMerkle::Absent,
+            snapshot: Some(H256::zero()),
+        };
+        assert_eq!(
+            serde_json::to_value(empty).unwrap(),
+            serde_json::json!({"delta": null, "intermediate": null, "snapshot": format!("0x{}", "00".repeat(32))})
+        );
     }
 }

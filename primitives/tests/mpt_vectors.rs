@@ -13,7 +13,8 @@ use cfxlight_primitives::{
     header::BlockHeader,
     mpt::{
         block_receipts_root, epoch_receipts_root, simple_mpt_proof_value, transactions_root,
-        verify_state_entry, Lookup, ProofError, StateEntryProof, Trie, TrieProof, MERKLE_NULL_NODE,
+        verify_state_entry, verify_storage_root, Lookup, NodeMerkle, ProofError, StateEntryProof,
+        StorageRoot, StorageRootProof, Trie, TrieProof, MERKLE_NULL_NODE,
     },
     receipt::{BlockReceipts, Receipt},
     rlp_util::decode_exact,
@@ -412,6 +413,408 @@ fn third_period_entries_verify_in_all_three_tries() {
             );
         }
     }
+}
+
+// ------------------------------------------------------------------------ storage roots
+
+#[derive(Deserialize)]
+struct StorageRootVectors {
+    epoch: u64,
+    pivot_header_rlp: String,
+    pivot_header_hash: String,
+    prev_snapshot_epoch: Option<u64>,
+    prev_pivot_header_rlp: Option<String>,
+    entries: Vec<StorageRootVector>,
+}
+
+#[derive(Deserialize)]
+struct StorageRootVector {
+    label: String,
+    address: String,
+    item_rlp: String,
+    proof_shape_delta_intermediate_snapshot: Vec<serde_json::Value>,
+    /// The full node's `cfx_getStorageRoot(address, epoch)`.
+    rpc: serde_json::Value,
+}
+
+/// One `StorageRootWithKey` item `[[epoch, address], StorageRoot, StorageRootProof]` as the
+/// node sent it, decoded strictly; both parts must re-encode to the node's bytes.
+fn decode_storage_root_item(e: &StorageRootVector) -> (u64, H160, StorageRoot, StorageRootProof) {
+    let bytes = unhex(&e.item_rlp);
+    let r = Rlp::new(&bytes);
+    cfxlight_primitives::rlp_util::check_exact(&r, bytes.len()).unwrap();
+    assert_eq!(r.item_count().unwrap(), 3, "{}", e.label);
+    let key = r.at(0).unwrap();
+    assert_eq!(key.item_count().unwrap(), 2);
+    let root_bytes = r.at(1).unwrap().as_raw();
+    let proof_bytes = r.at(2).unwrap().as_raw();
+    let root: StorageRoot = decode_exact(root_bytes).unwrap();
+    let proof: StorageRootProof = decode_exact(proof_bytes).unwrap();
+    assert_eq!(rlp::encode(&root).to_vec(), root_bytes, "{}", e.label);
+    assert_eq!(rlp::encode(&proof).to_vec(), proof_bytes, "{}", e.label);
+    (key.val_at(0).unwrap(), key.val_at(1).unwrap(), root, proof)
+}
+
+/// Checks one captured set of storage roots: the header commitments, that each claimed
+/// root is what the full node's JSON-RPC says, that its proof verifies, and the negative
+/// controls.
+fn check_storage_root_vectors(file: &str) -> StorageRootVectors {
+    let v: StorageRootVectors = load(file);
+    let pivot = BlockHeader::decode(&unhex(&v.pivot_header_rlp)).unwrap();
+    assert_eq!(pivot.hash(), h256(&v.pivot_header_hash));
+    assert_eq!(pivot.height, v.epoch + 5);
+    assert_eq!(pivot.blame, 0, "the pivot header commits to epoch E itself");
+    let prev_pivot = v
+        .prev_pivot_header_rlp
+        .as_deref()
+        .map(|r| BlockHeader::decode(&unhex(r)).unwrap());
+    for e in &v.entries {
+        let (epoch, address, root, proof) = decode_storage_root_item(e);
+        let label = &e.label;
+        assert_eq!(epoch, v.epoch, "{label}");
+        assert_eq!(address, H160::from_slice(&unhex(&e.address)), "{label}");
+        // Our JSON of the claim is the full node's answer, byte for byte.
+        assert_eq!(serde_json::to_value(root).unwrap(), e.rpc, "{label}");
+        assert_eq!(
+            proof.state_root.hash(),
+            pivot.deferred_state_root,
+            "{label}: state root not committed by header {}",
+            pivot.height
+        );
+        match (
+            &proof.prev_snapshot_state_root,
+            &prev_pivot,
+            v.prev_snapshot_epoch,
+        ) {
+            (None, None, None) => assert!(v.epoch <= 2000),
+            (Some(prev), Some(ph), Some(pe)) => {
+                assert_eq!(ph.height, pe + 5);
+                assert_eq!(prev.hash(), ph.deferred_state_root, "{label}");
+            }
+            _ => panic!("{label}: prev_snapshot_state_root does not match the epoch"),
+        }
+        assert_eq!(
+            verify_storage_root(&address, &root, &proof),
+            Ok(()),
+            "{label} (shape {:?})",
+            e.proof_shape_delta_intermediate_snapshot
+        );
+        storage_root_negative_controls(label, address, &root, &proof);
+    }
+    v
+}
+
+/// Every way to claim another root with the node's proof must fail.
+fn storage_root_negative_controls(
+    label: &str,
+    address: H160,
+    root: &StorageRoot,
+    proof: &StorageRootProof,
+) {
+    let refused = |claim: &StorageRoot, proof: &StorageRootProof, what: &str| -> ProofError {
+        match verify_storage_root(&address, claim, proof) {
+            Err(e) => e,
+            Ok(()) => panic!("{label}: {what} accepted"),
+        }
+    };
+    let flip = |h: &H256| H256::from_low_u64_be(h.to_low_u64_be() ^ 1);
+    let others = |part: &NodeMerkle| match part {
+        NodeMerkle::Node(h) => vec![
+            NodeMerkle::Node(flip(h)),
+            NodeMerkle::Absent,
+            NodeMerkle::Tombstone,
+        ],
+        _ => vec![
+            NodeMerkle::Node(H256::repeat_byte(0x5a)),
+            NodeMerkle::Tombstone,
+        ],
+    };
+    // 1. Each part changed alone.
+    for other in others(&root.delta) {
+        refused(
+            &StorageRoot {
+                delta: other,
+                ..*root
+            },
+            proof,
+            "another delta part",
+        );
+    }
+    for other in others(&root.intermediate) {
+        refused(
+            &StorageRoot {
+                intermediate: other,
+                ..*root
+            },
+            proof,
+            "another intermediate part",
+        );
+    }
+    let snapshot = match root.snapshot {
+        Some(h) => vec![Some(flip(&h)), None],
+        None => vec![Some(H256::repeat_byte(0x5a))],
+    };
+    for other in snapshot {
+        refused(
+            &StorageRoot {
+                snapshot: other,
+                ..*root
+            },
+            proof,
+            "another snapshot part",
+        );
+    }
+    // 2. A root the proof does not hash to.
+    let mut moved = proof.clone();
+    moved.state_root.delta_root = H256::repeat_byte(0x5a);
+    refused(root, &moved, "another delta root");
+    // 3. For a root with a node: the same root for another address; the node at the key
+    //    changed with the claim made to match and every claimed merkle left as it was
+    //    (only re-hashing catches it); and the proof without that node.
+    let tries = [
+        (root.delta, proof.state_proof.delta.as_ref(), 0),
+        (
+            root.intermediate,
+            proof.state_proof.intermediate.as_ref(),
+            1,
+        ),
+        (
+            NodeMerkle::from(root.snapshot),
+            proof.state_proof.snapshot.as_ref(),
+            2,
+        ),
+    ];
+    for (part, trie, which) in tries {
+        let (NodeMerkle::Node(h), Some(trie)) = (part, trie) else {
+            continue;
+        };
+        let other = H160::from_low_u64_be(address.to_low_u64_be() ^ 1);
+        assert!(
+            verify_storage_root(&other, root, proof).is_err(),
+            "{label}: another address"
+        );
+        let mut nodes = trie.clone().into_nodes();
+        let at = nodes
+            .iter()
+            .position(|n| n.node_merkle() == h)
+            .unwrap_or_else(|| panic!("{label}: no proof node hashes to the claimed part"));
+        let mut forged = nodes.clone();
+        match &mut forged[at].value {
+            Some(v) if !v.is_empty() => v[0] ^= 1,
+            _ => {
+                let children = forged[at].children.as_mut().unwrap();
+                let slot = children
+                    .iter_mut()
+                    .find(|c| **c != MERKLE_NULL_NODE)
+                    .unwrap();
+                *slot = flip(slot);
+            }
+        }
+        let forged_merkle = forged[at].node_merkle();
+        let mut forged_proof = proof.clone();
+        let mut forged_root = *root;
+        let set = |p: &mut StorageRootProof, t: Vec<cfxlight_primitives::mpt::ProofNode>| {
+            let t = Some(TrieProof::new(t));
+            match which {
+                0 => p.state_proof.delta = t,
+                1 => p.state_proof.intermediate = t,
+                _ => p.state_proof.snapshot = t,
+            }
+        };
+        set(&mut forged_proof, forged);
+        match which {
+            0 => forged_root.delta = NodeMerkle::Node(forged_merkle),
+            1 => forged_root.intermediate = NodeMerkle::Node(forged_merkle),
+            _ => forged_root.snapshot = Some(forged_merkle),
+        }
+        assert!(
+            matches!(
+                refused(&forged_root, &forged_proof, "a forged node"),
+                ProofError::NodeMerkleMismatch { index, .. } if index == at
+            ),
+            "{label}: forged node"
+        );
+        let mut truncated = proof.clone();
+        nodes.remove(at);
+        set(&mut truncated, nodes);
+        assert!(
+            matches!(
+                refused(root, &truncated, "a proof without the node"),
+                ProofError::MissingNode { .. }
+            ),
+            "{label}: truncated proof"
+        );
+    }
+}
+
+#[test]
+fn young_chain_storage_roots_verify() {
+    let v = check_storage_root_vectors("mpt_storage_roots_young.json");
+    let by_label = |p: &str| {
+        let e = v.entries.iter().find(|e| e.label.starts_with(p)).unwrap();
+        decode_storage_root_item(e).2
+    };
+    // In the first period only the delta trie has content.
+    for p in [
+        "internal staking",
+        "internal sponsor",
+        "internal AdminControl",
+    ] {
+        let root = by_label(p);
+        assert!(matches!(root.delta, NodeMerkle::Node(_)), "{p}");
+        assert_eq!(root.intermediate, NodeMerkle::Absent, "{p}");
+        assert_eq!(root.snapshot, None, "{p}");
+    }
+    // A contract without slots: its storage root is the leaf holding only the storage
+    // layout value conflux-rust writes at the storage-root key ([0, 0], regular v0).
+    let layout_leaf = cfxlight_primitives::mpt::ProofNode {
+        value: Some(vec![0, 0]),
+        ..Default::default()
+    };
+    assert_eq!(
+        by_label("internal AdminControl").delta,
+        NodeMerkle::Node(layout_leaf.node_merkle())
+    );
+    // An account without storage, and one that does not exist: nothing in any trie.
+    let nothing = StorageRoot {
+        delta: NodeMerkle::Absent,
+        intermediate: NodeMerkle::Absent,
+        snapshot: None,
+    };
+    assert_eq!(by_label("genesis account of secret 0x11"), nothing);
+    assert_eq!(by_label("address nobody owns"), nothing);
+}
+
+#[test]
+fn second_period_storage_roots_verify_in_delta_and_intermediate_tries() {
+    let v = check_storage_root_vectors("mpt_storage_roots_period2.json");
+    assert!(v.epoch > 2000 && v.epoch <= 4000);
+    let by_label = |p: &str| {
+        let e = v.entries.iter().find(|e| e.label.starts_with(p)).unwrap();
+        decode_storage_root_item(e)
+    };
+    // Storage last written in the first period now lives in the intermediate trie (the
+    // previous period's delta trie, keyed with that period's padding); the staking
+    // contract's, written every block, is in both.
+    let (_, _, staking, proof) = by_label("internal staking");
+    assert!(matches!(staking.delta, NodeMerkle::Node(_)));
+    assert!(matches!(staking.intermediate, NodeMerkle::Node(_)));
+    assert_ne!(staking.delta, staking.intermediate);
+    assert_ne!(proof.state_root.intermediate_delta_root, MERKLE_NULL_NODE);
+    assert!(proof.prev_snapshot_state_root.is_some());
+    for p in [
+        "internal sponsor",
+        "internal AdminControl",
+        "contract deployed by scripts/rpc-diff",
+    ] {
+        let (_, _, root, _) = by_label(p);
+        assert_eq!(root.delta, NodeMerkle::Absent, "{p}");
+        assert!(matches!(root.intermediate, NodeMerkle::Node(_)), "{p}");
+        assert_eq!(root.snapshot, None, "{p}");
+    }
+    // The intermediate trie holds what the first period's delta trie held: AdminControl's
+    // layout-only root is the same node as in the young chain's delta trie.
+    let young: StorageRootVectors = load("mpt_storage_roots_young.json");
+    let young_admin = young
+        .entries
+        .iter()
+        .find(|e| e.label.starts_with("internal AdminControl"))
+        .map(|e| decode_storage_root_item(e).2)
+        .unwrap();
+    assert_eq!(
+        by_label("internal AdminControl").2.intermediate,
+        young_admin.delta
+    );
+    // The intermediate part needs the previous period's padding: without the previous
+    // state root the proof cannot be walked, and with another root's padding it fails.
+    let (_, address, root, proof) = by_label("contract deployed by scripts/rpc-diff");
+    let mut no_prev = proof.clone();
+    no_prev.prev_snapshot_state_root = None;
+    assert_eq!(
+        verify_storage_root(&address, &root, &no_prev),
+        Err(ProofError::MissingPrevSnapshotRoot)
+    );
+    let mut wrong_prev = proof.clone();
+    wrong_prev.prev_snapshot_state_root = Some(proof.state_root);
+    assert!(verify_storage_root(&address, &root, &wrong_prev).is_err());
+    let nothing = StorageRoot {
+        delta: NodeMerkle::Absent,
+        intermediate: NodeMerkle::Absent,
+        snapshot: None,
+    };
+    assert_eq!(by_label("genesis account of secret 0x11").2, nothing);
+    assert_eq!(by_label("address nobody owns").2, nothing);
+}
+
+#[test]
+fn third_period_storage_roots_verify_in_all_three_tries() {
+    let v = check_storage_root_vectors("mpt_storage_roots_period3.json");
+    assert!(v.epoch > 4000 && v.epoch <= 6000);
+    let by_label = |p: &str| {
+        let e = v.entries.iter().find(|e| e.label.starts_with(p)).unwrap();
+        decode_storage_root_item(e)
+    };
+    // Written every block: a node in each trie, each a different one.
+    let (_, _, staking, proof) = by_label("internal staking");
+    let NodeMerkle::Node(delta) = staking.delta else {
+        panic!("staking: no delta node")
+    };
+    let NodeMerkle::Node(intermediate) = staking.intermediate else {
+        panic!("staking: no intermediate node")
+    };
+    let snapshot = staking.snapshot.unwrap();
+    assert!(delta != intermediate && intermediate != snapshot && delta != snapshot);
+    assert_ne!(proof.state_root.snapshot_root, MERKLE_NULL_NODE);
+    // Last written before epoch 2000: only in the snapshot trie.
+    for p in [
+        "internal sponsor",
+        "internal AdminControl",
+        "contract deployed by scripts/rpc-diff",
+    ] {
+        let (_, _, root, _) = by_label(p);
+        assert_eq!(root.delta, NodeMerkle::Absent, "{p}");
+        assert_eq!(root.intermediate, NodeMerkle::Absent, "{p}");
+        assert!(root.snapshot.is_some(), "{p}");
+    }
+    // A layout-only storage root hashes the same in every trie; a root with slots does
+    // not, since the snapshot trie keys the slots raw and the delta tries padded.
+    let young: StorageRootVectors = load("mpt_storage_roots_young.json");
+    let young_root = |p: &str| {
+        let e = young
+            .entries
+            .iter()
+            .find(|e| e.label.starts_with(p))
+            .unwrap();
+        decode_storage_root_item(e).2
+    };
+    assert_eq!(
+        NodeMerkle::from(by_label("internal AdminControl").2.snapshot),
+        young_root("internal AdminControl").delta
+    );
+    assert_ne!(
+        NodeMerkle::from(by_label("internal sponsor").2.snapshot),
+        young_root("internal sponsor").delta
+    );
+    // The snapshot part is looked up under the raw key: the padded (delta) key misses it.
+    let (_, address, root, proof) = by_label("contract deployed by scripts/rpc-diff");
+    let snapshot = proof.state_proof.snapshot.as_ref().unwrap();
+    let raw = cfxlight_primitives::storage_key::StorageKey::StorageRoot(address);
+    assert_eq!(
+        snapshot.node_merkle_at(&raw.to_key_bytes(), &proof.state_root.snapshot_root),
+        Ok(NodeMerkle::from(root.snapshot))
+    );
+    let padded = raw.to_delta_mpt_key_bytes(&proof.state_root.delta_padding());
+    assert_ne!(
+        snapshot.node_merkle_at(&padded, &proof.state_root.snapshot_root),
+        Ok(NodeMerkle::from(root.snapshot))
+    );
+    let nothing = StorageRoot {
+        delta: NodeMerkle::Absent,
+        intermediate: NodeMerkle::Absent,
+        snapshot: None,
+    };
+    assert_eq!(by_label("genesis account of secret 0x11").2, nothing);
+    assert_eq!(by_label("address nobody owns").2, nothing);
 }
 
 // ------------------------------------------------------------------------ simple MPT roots

@@ -100,7 +100,9 @@ proptest! {
         }
         if let Ok(p) = rlp::decode::<StateEntryProof>(&bytes) {
             let _ = mpt::verify_state_entry(&StorageKey::Account([7; 20].into()), Some(&bytes), &p);
+            let _ = mpt::verify_storage_root(&[7; 20].into(), &NO_STORAGE, &p);
         }
+        let _ = rlp::decode::<mpt::StorageRoot>(&bytes);
         let s = String::from_utf8_lossy(&bytes);
         let _ = address::decode_raw(&s);
         let _ = s.parse::<CfxAddress>();
@@ -206,6 +208,69 @@ fn real_state_proofs() -> Vec<(Vec<u8>, StorageKey, Option<Vec<u8>>)> {
             )
         })
         .collect()
+}
+
+/// The storage root of an account without storage.
+const NO_STORAGE: mpt::StorageRoot = mpt::StorageRoot {
+    delta: mpt::NodeMerkle::Absent,
+    intermediate: mpt::NodeMerkle::Absent,
+    snapshot: None,
+};
+
+/// Real `StorageRootWithKey` items captured from a devnet node
+/// (tests/data/mpt_storage_roots_period2.json), as (item RLP, address).
+fn real_storage_root_items() -> Vec<(Vec<u8>, cfxlight_primitives::H160)> {
+    let path = format!(
+        "{}/tests/data/mpt_storage_roots_period2.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let unhex = |s: &str| hex::decode(s).unwrap();
+    v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                unhex(e["item_rlp"].as_str().unwrap()),
+                cfxlight_primitives::H160::from_slice(&unhex(e["address"].as_str().unwrap())),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn mutated_storage_roots_never_panic() {
+    let items = real_storage_root_items();
+    let mut runner = proptest::test_runner::TestRunner::new(config());
+    runner
+        .run(
+            &(
+                0..items.len(),
+                proptest::collection::vec((any::<usize>(), 1u8..), 0..4),
+                any::<usize>(),
+                proptest::collection::vec(any::<u8>(), 0..3),
+            ),
+            |(i, edits, cut, extra)| {
+                let (bytes, address) = &items[i];
+                let mutated = mutate(bytes.clone(), &edits, cut, &extra);
+                let r = rlp::Rlp::new(&mutated);
+                if cfxlight_primitives::rlp_util::check_exact(&r, mutated.len()).is_err() {
+                    return Ok(());
+                }
+                let (Ok(root), Ok(proof)) = (
+                    r.val_at::<mpt::StorageRoot>(1),
+                    r.val_at::<mpt::StorageRootProof>(2),
+                ) else {
+                    return Ok(());
+                };
+                let _ = mpt::verify_storage_root(address, &root, &proof);
+                let _ = mpt::verify_storage_root(address, &NO_STORAGE, &proof);
+                Ok(())
+            },
+        )
+        .unwrap();
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! Light protocol messages: `rlp(msg) ‖ msg_id` inside a `clp` USER packet.
 
 use cfxlight_primitives::{
-    header::BlockHeader, receipt::BlockReceipts, receipt::Receipt, rlp_util,
-    transaction::SignedTransaction, Bloom, H256,
+    header::BlockHeader, mpt::StorageRoot, receipt::BlockReceipts, receipt::Receipt, rlp_util,
+    transaction::SignedTransaction, Bloom, H160, H256,
 };
 use rlp::{DecoderError, Rlp, RlpStream};
 
@@ -52,6 +52,10 @@ pub mod id {
     pub const STATUS_PING_V2: u8 = 0x18;
     /// `[best_epoch, [chain_id], genesis, node_type, [terminals]]`.
     pub const STATUS_PONG_V2: u8 = 0x19;
+    /// `[id, [[epoch, address]…]]` → storage roots with proofs.
+    pub const GET_STORAGE_ROOTS: u8 = 0x1a;
+    /// Storage roots.
+    pub const STORAGE_ROOTS: u8 = 0x1b;
     /// `[msg_id, wait_nanos, Option request_id]`.
     pub const THROTTLED: u8 = 0xfe;
 }
@@ -98,6 +102,21 @@ pub struct StateEntry {
     /// The value the provider claims (None = absent).
     pub value: Option<Vec<u8>>,
     /// `StateEntryProof` RLP.
+    pub proof: Vec<u8>,
+}
+
+/// One account's storage root as the provider sent it (conflux-rust `StorageRootWithKey`
+/// `[[epoch, address], StorageRoot, StorageRootProof]`). The claimed root is decoded, the
+/// proof stays raw RLP: whether it holds is decided by the verifier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageRootEntry {
+    /// Epoch it was read at.
+    pub epoch: u64,
+    /// The account.
+    pub address: H160,
+    /// The storage root the provider claims.
+    pub root: StorageRoot,
+    /// `StorageRootProof` RLP.
     pub proof: Vec<u8>,
 }
 
@@ -166,6 +185,13 @@ pub enum Incoming {
         request_id: u64,
         /// Entries with their proofs.
         entries: Vec<StateEntry>,
+    },
+    /// Answer to GetStorageRoots.
+    StorageRoots {
+        /// Request id.
+        request_id: u64,
+        /// Roots with their proofs.
+        roots: Vec<StorageRootEntry>,
     },
     /// Answer to GetBlockTxs: `(block hash, transactions)`; None for a block holding a
     /// transaction this build does not decode (eSpace transactions), so one such block
@@ -285,6 +311,17 @@ pub fn get_state_entries(request_id: u64, keys: &[(u64, Vec<u8>)]) -> (Vec<u8>, 
     })
 }
 
+/// GetStorageRoots `[id, [[epoch, address]…]]`: conflux-rust's `StorageRootKey` is an
+/// `H160`, a 20-byte string (not a list of byte integers as a `Vec<u8>` key would be).
+pub fn get_storage_roots(request_id: u64, keys: &[(u64, H160)]) -> (Vec<u8>, u8) {
+    request(request_id, id::GET_STORAGE_ROOTS, |s| {
+        s.begin_list(keys.len());
+        for (epoch, address) in keys {
+            s.begin_list(2).append(epoch).append(address);
+        }
+    })
+}
+
 /// GetBlockTxs `[id, [hash…]]`.
 pub fn get_block_txs(request_id: u64, hashes: &[H256]) -> (Vec<u8>, u8) {
     request(request_id, id::GET_BLOCK_TXS, |s| {
@@ -359,6 +396,18 @@ fn state_entry(r: &Rlp<'_>) -> Result<StateEntry, DecoderError> {
         epoch: key.val_at(0)?,
         key: byte_list(&key.at(1)?)?,
         value: option_at(r, 1)?.map(|v| v.as_val()).transpose()?,
+        proof: r.at(2)?.as_raw().to_vec(),
+    })
+}
+
+fn storage_root_entry(r: &Rlp<'_>) -> Result<StorageRootEntry, DecoderError> {
+    rlp_util::expect_list_len(r, 3)?;
+    let key = r.at(0)?;
+    rlp_util::expect_list_len(&key, 2)?;
+    Ok(StorageRootEntry {
+        epoch: key.val_at(0)?,
+        address: key.val_at(1)?,
+        root: r.val_at(1)?,
         proof: r.at(2)?.as_raw().to_vec(),
     })
 }
@@ -485,6 +534,16 @@ pub fn decode(payload: &[u8]) -> Result<Incoming, MessageError> {
                 request_id,
                 entries,
             }
+        }
+        id::STORAGE_ROOTS => {
+            let request_id = req(&r).map_err(err)?;
+            let roots = list_item(&r, 1)
+                .map_err(err)?
+                .iter()
+                .map(|e| storage_root_entry(&e))
+                .collect::<Result<_, _>>()
+                .map_err(err)?;
+            Incoming::StorageRoots { request_id, roots }
         }
         id::BLOCK_TXS => {
             let request_id = req(&r).map_err(err)?;
@@ -644,6 +703,54 @@ mod tests {
         assert!(decode(&p).is_err());
         let mut p = body;
         p.push(id::TX_INFOS);
+        assert!(decode(&p).is_err());
+    }
+
+    #[test]
+    fn storage_roots_have_conflux_layout() {
+        // GetStorageRoots [id, [[epoch, address-bytes]]]: rlp-derive writes H160 as a string.
+        let a = H160::repeat_byte(0x88);
+        let (b, i) = get_storage_roots(7, &[(300, a)]);
+        assert_eq!(i, 0x1a);
+        let mut want = vec![0xdb, 0x07, 0xd9, 0xd8, 0x82, 0x01, 0x2c, 0x94];
+        want.extend_from_slice(a.as_bytes());
+        assert_eq!(b, want);
+        // StorageRoots [id, [[[epoch, address], [[0], [1], [h]], proof]]]
+        let mut s = RlpStream::new_list(2);
+        s.append(&7u64).begin_list(1).begin_list(3);
+        s.begin_list(2).append(&300u64).append(&a);
+        s.begin_list(3);
+        s.begin_list(1).append(&0u8);
+        s.begin_list(1).append(&1u8);
+        s.begin_list(1).append(&H256::repeat_byte(5));
+        s.begin_list(0);
+        let mut p = s.out().to_vec();
+        p.push(id::STORAGE_ROOTS);
+        let Incoming::StorageRoots { request_id, roots } = decode(&p).unwrap() else {
+            panic!("not StorageRoots")
+        };
+        assert_eq!(request_id, 7);
+        assert_eq!((roots[0].epoch, roots[0].address), (300, a));
+        assert_eq!(
+            roots[0].root,
+            StorageRoot {
+                delta: cfxlight_primitives::mpt::NodeMerkle::Absent,
+                intermediate: cfxlight_primitives::mpt::NodeMerkle::Tombstone,
+                snapshot: Some(H256::repeat_byte(5)),
+            }
+        );
+        assert_eq!(roots[0].proof, vec![0xc0]);
+        // An address of 19 bytes is refused.
+        let mut s = RlpStream::new_list(2);
+        s.append(&7u64).begin_list(1).begin_list(3);
+        s.begin_list(2).append(&300u64).append(&vec![0u8; 19]);
+        s.begin_list(3);
+        s.begin_list(1).append(&0u8);
+        s.begin_list(1).append(&0u8);
+        s.begin_list(0);
+        s.begin_list(0);
+        let mut p = s.out().to_vec();
+        p.push(id::STORAGE_ROOTS);
         assert!(decode(&p).is_err());
     }
 

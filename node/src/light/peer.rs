@@ -13,7 +13,7 @@ use std::{
     time::Duration,
 };
 
-use cfxlight_primitives::{header::BlockHeader, H256};
+use cfxlight_primitives::{header::BlockHeader, H160, H256};
 use k256::SecretKey;
 use thiserror::Error;
 use tokio::{
@@ -23,7 +23,9 @@ use tokio::{
     task::JoinHandle,
 };
 
-use super::message::{self, Incoming, StateEntry, StatusPong, TxInfo, WitnessInfo};
+use super::message::{
+    self, Incoming, StateEntry, StatusPong, StorageRootEntry, TxInfo, WitnessInfo,
+};
 use crate::wire::{
     session::{self, Packet, SessionError, SessionWriter},
     NodeUrl,
@@ -170,6 +172,7 @@ impl LightPeer {
                     | Incoming::BlockHeaders { request_id, .. }
                     | Incoming::WitnessInfo { request_id, .. }
                     | Incoming::StateEntries { request_id, .. }
+                    | Incoming::StorageRoots { request_id, .. }
                     | Incoming::BlockTxs { request_id, .. }
                     | Incoming::Receipts { request_id, .. }
                     | Incoming::TxInfos { request_id, .. }
@@ -370,6 +373,30 @@ impl LightPeer {
             }
             other => Err(PeerError::Misbehaved(format!(
                 "answered GetStateEntries with {other:?}"
+            ))),
+        }
+    }
+
+    /// Storage roots of accounts with their (unverified) proofs; only `(epoch, address)`
+    /// pairs that were asked for.
+    pub async fn storage_roots(
+        &self,
+        keys: &[(u64, H160)],
+    ) -> Result<Vec<StorageRootEntry>, PeerError> {
+        match self
+            .request("GetStorageRoots", |id| message::get_storage_roots(id, keys))
+            .await?
+        {
+            Incoming::StorageRoots { roots, .. } => {
+                if roots.iter().any(|r| !keys.contains(&(r.epoch, r.address))) {
+                    return Err(PeerError::Misbehaved(
+                        "sent a storage root that was not asked for".into(),
+                    ));
+                }
+                Ok(roots)
+            }
+            other => Err(PeerError::Misbehaved(format!(
+                "answered GetStorageRoots with {other:?}"
             ))),
         }
     }

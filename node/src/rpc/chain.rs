@@ -818,7 +818,6 @@ pub(super) fn register_not_implemented(
         "cfx_getEpochReceipts",
         "cfx_getAccountPendingInfo",
         "cfx_getAccountPendingTransactions",
-        "cfx_getStorageRoot",
     ] {
         m.register_method(name, |_, _, _| {
             Err::<(), _>(ErrorObjectOwned::owned(

@@ -1,5 +1,6 @@
 //! Account and storage reads (`cfx_getBalance`, `cfx_getAccount`, `cfx_getCode`, …),
-//! each answered from a state entry verified against the epoch's state root.
+//! each answered from a state entry verified against the epoch's state root, and
+//! `cfx_getStorageRoot`, answered from a storage root proven in all three tries.
 
 use std::sync::Arc;
 
@@ -167,6 +168,19 @@ pub(super) fn register(m: &mut Module) -> Result<(), jsonrpsee::core::RegisterMe
             .map_err(query_error)?;
         raw.map(|r| storage_value(&r).map(|v| H256::from_uint(&v)))
             .transpose()
+    })?;
+    m.register_async_method("cfx_getStorageRoot", |p, ctx, _| async move {
+        let args = Args::of(&p, 1, 2)?;
+        let addr = args.address(0, ctx.chain.network_id)?;
+        // conflux-rust takes an `EpochNumber` here, not the block-hash forms of getBalance.
+        let epoch = ctx.state_epoch(args.epoch(1)?.map(super::StateAt::Epoch))?;
+        // Always an object, all parts null for an account without storage, as conflux-rust.
+        let root = ctx
+            .query
+            .storage_root(epoch, addr)
+            .await
+            .map_err(query_error)?;
+        Ok::<_, ErrorObjectOwned>(root)
     })?;
     m.register_async_method("cfx_getInterestRate", |p, ctx, _| async move {
         let args = Args::of(&p, 0, 1)?;

@@ -268,10 +268,8 @@ mod tests {
 
     fn module() -> RpcModule<()> {
         let mut m = RpcModule::new(());
-        m.register_method("echo", |p, _, _| {
-            Ok::<_, ErrorObjectOwned>(p.parse::<serde_json::Value>()?)
-        })
-        .unwrap();
+        m.register_method("echo", |p, _, _| p.parse::<serde_json::Value>())
+            .unwrap();
         m.register_async_method("later", |p, _, _| async move {
             let n: u64 = p.one()?;
             Ok::<_, ErrorObjectOwned>(n + 1)

@@ -330,6 +330,15 @@ pub(super) fn register(m: &mut Module) -> Result<(), jsonrpsee::core::RegisterMe
         let include = include_txs(&args, 1)?;
         block_json(&ctx, &hash, include).await
     })?;
+    m.register_async_method("cfx_getBlockByBlockNumber", |p, ctx, _| async move {
+        let args = Args::of(&p, 2, 2)?;
+        let number = super::parse_u64_hex(args.get(0).unwrap_or(&Value::Null))?;
+        let include = include_txs(&args, 1)?;
+        match ctx.store.block_at_number(number).map_err(internal)? {
+            Some((_, hash)) => block_json(&ctx, &hash, include).await,
+            None => Ok(None),
+        }
+    })?;
     m.register_async_method(
         "cfx_getBlockByHashWithPivotAssumption",
         |p, ctx, _| async move {
@@ -647,31 +656,86 @@ pub(super) async fn get_logs(ctx: &RpcContext, filter: Value) -> Result<Value, E
             v => ctx.epoch_number(super::parse_epoch(&v)?),
         }
     };
-    if !get("fromBlock").is_null() || !get("toBlock").is_null() {
-        return Err(unsupported(
-            "cfx_getLogs by fromBlock/toBlock is not supported by cfxlight; filter by fromEpoch/toEpoch or blockHashes",
+    // One of three ranges, as conflux-rust takes them: epochs, block numbers (both ends)
+    // or block hashes.
+    let has = |k: &str| !get(k).is_null();
+    let by_epochs = has("fromEpoch") || has("toEpoch");
+    let by_numbers = has("fromBlock") || has("toBlock");
+    let by_hashes = has("blockHashes");
+    if usize::from(by_epochs) + usize::from(by_numbers) + usize::from(by_hashes) > 1
+        || (by_numbers && !(has("fromBlock") && has("toBlock")))
+    {
+        return Err(ErrorObjectOwned::owned(
+            super::INVALID_PARAMS,
+            "Filter must provide one of the following: (1) an epoch range through `fromEpoch` and `toEpoch`, (2) a block number range through `fromBlock` and `toBlock`, (3) a set of block hashes through `blockHashes`",
+            None::<()>,
         ));
     }
-    let block_hashes: Option<Vec<H256>> = match get("blockHashes") {
-        Value::Null => None,
-        Value::Array(a) => Some(a.iter().map(super::parse_hash).collect::<Result<_, _>>()?),
-        v => Some(vec![super::parse_hash(&v)?]),
+    let filter_error = |msg: String| {
+        ErrorObjectOwned::owned(
+            -32016,
+            format!("Error processing request: Filter error: {msg}"),
+            None::<()>,
+        )
     };
-    let (from, to) = match &block_hashes {
-        Some(hashes) => {
-            let mut epochs = vec![];
-            for h in hashes {
-                let e = ctx.store.block_epoch(h).map_err(internal)?.ok_or_else(|| {
-                    invalid_param_data("filter.blockHashes", format!("block {h:?} not found"))
-                })?;
-                epochs.push(e);
-            }
-            (
-                epochs.iter().copied().min().unwrap_or(0),
-                epochs.iter().copied().max().unwrap_or(0),
-            )
+    // The blocks whose logs are wanted, when not every block of the epochs is.
+    let mut only_blocks: Option<std::collections::HashSet<H256>> = None;
+    let (from, to) = if by_hashes {
+        let hashes: Vec<H256> = match get("blockHashes") {
+            Value::Array(a) => a.iter().map(super::parse_hash).collect::<Result<_, _>>()?,
+            v => vec![super::parse_hash(&v)?],
+        };
+        let mut epochs = vec![];
+        for h in &hashes {
+            let e = ctx.store.block_epoch(h).map_err(internal)?.ok_or_else(|| {
+                invalid_param_data("filter.blockHashes", format!("block {h:?} not found"))
+            })?;
+            epochs.push(e);
         }
-        None => (epoch_of("fromEpoch", latest)?, epoch_of("toEpoch", latest)?),
+        only_blocks = Some(hashes.into_iter().collect());
+        (
+            epochs.iter().copied().min().unwrap_or(0),
+            epochs.iter().copied().max().unwrap_or(0),
+        )
+    } else if by_numbers {
+        let number = |k: &str| super::parse_u64_hex(&get(k));
+        let (first, last) = (number("fromBlock")?, number("toBlock")?);
+        if first > last {
+            return Err(filter_error(format!(
+                "Filter has wrong block numbers set (from: {first}, to: {last})"
+            )));
+        }
+        let epoch_of_block = |n: u64, which: &str| -> Result<u64, ErrorObjectOwned> {
+            match ctx.store.block_at_number(n).map_err(internal)? {
+                Some((epoch, _)) => Ok(epoch),
+                None => Err(filter_error(format!(
+                    "Unable to find block hash for {which} {n}"
+                ))),
+            }
+        };
+        let (from, to) = (
+            epoch_of_block(first, "from_block")?,
+            epoch_of_block(last, "to_block")?,
+        );
+        if to.saturating_sub(from) < MAX_LOG_SCAN {
+            let mut set = std::collections::HashSet::new();
+            for e in from..=to {
+                let start = ctx.store.first_block_number(e).map_err(internal)?;
+                let blocks = ctx.store.epoch_blocks(e).map_err(internal)?;
+                if let (Some(start), Some(blocks)) = (start, blocks) {
+                    set.extend(
+                        (start..)
+                            .zip(blocks)
+                            .filter(|(n, _)| (first..=last).contains(n))
+                            .map(|(_, h)| h),
+                    );
+                }
+            }
+            only_blocks = Some(set);
+        }
+        (from, to)
+    } else {
+        (epoch_of("fromEpoch", latest)?, epoch_of("toEpoch", latest)?)
     };
     if from > to {
         return Err(ErrorObjectOwned::owned(
@@ -752,6 +816,19 @@ pub(super) async fn get_logs(ctx: &RpcContext, filter: Value) -> Result<Value, E
             .unwrap_or_default();
         let mut log_index = 0u64;
         for (block_hash, block) in blocks.iter().zip(receipts.iter()) {
+            if only_blocks
+                .as_ref()
+                .is_some_and(|b| !b.contains(block_hash))
+            {
+                // Still counted: logIndex runs over the whole epoch.
+                log_index += block
+                    .receipts
+                    .iter()
+                    .flat_map(|r| &r.logs)
+                    .filter(|l| l.space == cfxlight_primitives::receipt::Space::Native)
+                    .count() as u64;
+                continue;
+            }
             let has_logs = block.receipts.iter().any(|r| r.logs.iter().any(&matches));
             let txs = if has_logs {
                 ctx.query
@@ -808,7 +885,6 @@ pub(super) fn register_not_implemented(
     for name in [
         "cfx_call",
         "cfx_estimateGasAndCollateral",
-        "cfx_getBlockByBlockNumber",
         "cfx_getSupplyInfo",
         "cfx_getBlockRewardInfo",
         "cfx_getCollateralInfo",

@@ -375,6 +375,31 @@ pub(crate) fn parse_address(v: &Value, network_id: u64) -> Result<H160, ErrorObj
     Ok(a.address)
 }
 
+/// A `U64` parameter (a block number), with conflux-rust's messages: a hex string of 1
+/// to 16 digits, `0x` optional.
+pub(crate) fn parse_u64_hex(v: &Value) -> Result<u64, ErrorObjectOwned> {
+    const EXPECTED: &str = "a (both 0x-prefixed or not) hex string with length between (0; 16]";
+    let Value::String(s) = v else {
+        return Err(invalid_params(format!(
+            "invalid type: {}, expected {EXPECTED}",
+            json_kind(v)
+        )));
+    };
+    let digits = s.strip_prefix("0x").unwrap_or(s);
+    if digits.is_empty() || digits.len() > 16 {
+        return Err(invalid_params(format!(
+            "invalid length {}, expected {EXPECTED}",
+            digits.len()
+        )));
+    }
+    if let Some((i, c)) = digits.char_indices().find(|(_, c)| !c.is_ascii_hexdigit()) {
+        return Err(invalid_params(format!(
+            "invalid hex character: {c}, at {i}"
+        )));
+    }
+    u64::from_str_radix(digits, 16).map_err(invalid_params)
+}
+
 fn json_kind(v: &Value) -> String {
     match v {
         Value::Null => "null".into(),

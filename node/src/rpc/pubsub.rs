@@ -159,6 +159,10 @@ async fn run(pending: PendingSubscriptionSink, ctx: Arc<RpcContext>, kind: Kind)
                 }
                 Kind::Logs(filter) => {
                     let mut f = filter.clone();
+                    // A subscription follows new epochs: other ranges have no meaning.
+                    for k in ["fromBlock", "toBlock", "blockHashes"] {
+                        f.remove(k);
+                    }
                     f.insert("fromEpoch".into(), json!(u(epoch)));
                     f.insert("toEpoch".into(), json!(u(epoch)));
                     match super::chain::get_logs(&ctx, Value::Object(f)).await {

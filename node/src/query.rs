@@ -46,7 +46,8 @@ const MAX_ITEMS_PER_REQUEST: usize = 50;
 const STATE_CACHE_ENTRIES: usize = 100_000;
 /// An account a dapp asked about stays watched this long.
 const WATCH_FOR: Duration = Duration::from_secs(600);
-/// At most this many accounts are watched (the oldest are dropped first).
+/// At most this many accounts are remembered as asked about (the least recently asked are
+/// dropped first).
 const MAX_WATCHED: usize = 1024;
 
 /// Why a verified read failed.
@@ -184,8 +185,63 @@ impl StateCache {
 struct Watched {
     /// Accounts watched for good (the signer's).
     pinned: HashSet<H160>,
-    /// Accounts asked about recently, with when.
-    recent: HashMap<H160, Instant>,
+    /// Accounts asked about recently.
+    recent: HashMap<H160, Asked>,
+}
+
+/// When and at how many states an account was asked about.
+#[derive(Debug, Clone, Copy)]
+struct Asked {
+    last: Instant,
+    last_epoch: u64,
+    epochs: u32,
+}
+
+impl Watched {
+    /// Notes that `address` was read at `epoch`.
+    fn touch(&mut self, address: H160, epoch: u64, now: Instant) {
+        if self.pinned.contains(&address) {
+            return;
+        }
+        let a = self.recent.entry(address).or_insert(Asked {
+            last: now,
+            last_epoch: epoch,
+            epochs: 1,
+        });
+        if a.last_epoch != epoch {
+            a.epochs = a.epochs.saturating_add(1);
+            a.last_epoch = epoch;
+        }
+        a.last = now;
+        if self.recent.len() > MAX_WATCHED {
+            if let Some(oldest) = self
+                .recent
+                .iter()
+                .min_by_key(|(_, a)| a.last)
+                .map(|(k, _)| *k)
+            {
+                self.recent.remove(&oldest);
+            }
+        }
+    }
+
+    /// The pinned accounts and those read at two or more states within the window. One
+    /// look at an account (an explorer's, a benchmark's never-seen addresses) is not a
+    /// reason to fetch it at every epoch for ten minutes; a dapp that polls is.
+    fn watched(&mut self, now: Instant) -> Vec<H160> {
+        self.recent
+            .retain(|_, a| now.saturating_duration_since(a.last) < WATCH_FOR);
+        self.pinned
+            .iter()
+            .copied()
+            .chain(
+                self.recent
+                    .iter()
+                    .filter(|(_, a)| a.epochs >= 2)
+                    .map(|(k, _)| *k),
+            )
+            .collect()
+    }
 }
 
 fn peer_skip(e: PeerError) -> String {
@@ -445,7 +501,7 @@ impl Query {
 
     /// The verified account at `epoch` (None: it does not exist).
     pub async fn account(&self, epoch: u64, address: H160) -> Result<Option<Account>, QueryError> {
-        self.touch(address);
+        self.touch(address, epoch);
         let raw = self
             .state_entry(epoch, &StorageKey::Account(address))
             .await?;
@@ -478,27 +534,19 @@ impl Query {
         }
     }
 
-    fn touch(&self, address: H160) {
+    fn touch(&self, address: H160, epoch: u64) {
         if let Ok(mut w) = self.watched.lock() {
-            if w.pinned.contains(&address) {
-                return;
-            }
-            w.recent.insert(address, Instant::now());
-            if w.recent.len() > MAX_WATCHED {
-                if let Some(oldest) = w.recent.iter().min_by_key(|(_, t)| **t).map(|(a, _)| *a) {
-                    w.recent.remove(&oldest);
-                }
-            }
+            w.touch(address, epoch, Instant::now());
         }
     }
 
-    /// Accounts to prefetch: pinned ones and those asked about within the watch window.
+    /// Accounts to prefetch: pinned ones and those asked about at two or more states
+    /// within the watch window.
     pub fn watched(&self) -> Vec<H160> {
         let Ok(mut w) = self.watched.lock() else {
             return vec![];
         };
-        w.recent.retain(|_, t| t.elapsed() < WATCH_FOR);
-        w.pinned.iter().chain(w.recent.keys()).copied().collect()
+        w.watched(Instant::now())
     }
 
     /// Prefetches the watched accounts at `epoch`, so that reads there are local.
@@ -744,4 +792,55 @@ impl Query {
 
 fn poisoned() -> QueryError {
     QueryError::Unverified("internal lock poisoned".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_is_watched_once_read_at_two_states() {
+        let t0 = Instant::now();
+        let (a, b, pinned) = (
+            H160::repeat_byte(1),
+            H160::repeat_byte(2),
+            H160::repeat_byte(3),
+        );
+        let mut w = Watched::default();
+        w.pinned.insert(pinned);
+        // Several reads at one state (a page load: balance, nonce, code) are one look.
+        for _ in 0..3 {
+            w.touch(a, 10, t0);
+        }
+        w.touch(b, 10, t0);
+        assert_eq!(w.watched(t0), vec![pinned]);
+        // A second state: a dapp that polls.
+        w.touch(a, 11, t0 + Duration::from_secs(5));
+        let mut got = w.watched(t0 + Duration::from_secs(5));
+        got.sort();
+        assert_eq!(got, vec![a, pinned]);
+        // Unasked for the whole window: forgotten; the pinned one stays.
+        let later = t0 + Duration::from_secs(5) + WATCH_FOR;
+        assert_eq!(w.watched(later), vec![pinned]);
+        assert!(w.recent.is_empty());
+    }
+
+    #[test]
+    fn a_flood_of_one_off_reads_neither_grows_the_set_nor_is_prefetched() {
+        let t0 = Instant::now();
+        let polled = H160::repeat_byte(0xaa);
+        let mut w = Watched::default();
+        w.touch(polled, 1, t0);
+        w.touch(polled, 2, t0);
+        for i in 0..(3 * MAX_WATCHED as u64) {
+            let now = t0 + Duration::from_millis(i);
+            w.touch(H160::from_low_u64_be(i + 1), 3, now);
+            // The polled account keeps being asked, so it is never the oldest.
+            if i % 100 == 0 {
+                w.touch(polled, 3 + i, now);
+            }
+        }
+        assert!(w.recent.len() <= MAX_WATCHED);
+        assert_eq!(w.watched(t0 + Duration::from_secs(4)), vec![polled]);
+    }
 }

@@ -159,8 +159,15 @@ pub struct Query {
     store: Arc<Store>,
     peers: Arc<Peers>,
     state_cache: Mutex<StateCache>,
+    /// Decoded accounts by (verified state root, address), in front of `state_cache`:
+    /// a watched account's read is then one lookup, without copying, re-checking and
+    /// decoding its entry on every request.
+    accounts: Mutex<HashMap<(H256, H160), Option<Account>>>,
     watched: Mutex<Watched>,
 }
+
+/// At most this many decoded accounts are kept (then the map starts over).
+const DECODED_ACCOUNTS: usize = 8192;
 
 #[derive(Default)]
 struct StateCache {
@@ -255,6 +262,7 @@ impl Query {
             store,
             peers,
             state_cache: Mutex::default(),
+            accounts: Mutex::default(),
             watched: Mutex::default(),
         }
     }
@@ -502,15 +510,32 @@ impl Query {
     /// The verified account at `epoch` (None: it does not exist).
     pub async fn account(&self, epoch: u64, address: H160) -> Result<Option<Account>, QueryError> {
         self.touch(address, epoch);
+        let root = self.verified_roots(epoch)?.state_root;
+        if let Some(a) = self
+            .accounts
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&(root, address)).cloned())
+        {
+            return Ok(a);
+        }
         let raw = self
             .state_entry(epoch, &StorageKey::Account(address))
             .await?;
-        raw.map(|r| {
-            Account::decode_value(&r).map_err(|e| {
-                QueryError::Unverified(format!("verified account does not decode: {e}"))
+        let account = raw
+            .map(|r| {
+                Account::decode_value(&r).map_err(|e| {
+                    QueryError::Unverified(format!("verified account does not decode: {e}"))
+                })
             })
-        })
-        .transpose()
+            .transpose()?;
+        if let Ok(mut m) = self.accounts.lock() {
+            if m.len() >= DECODED_ACCOUNTS {
+                m.clear();
+            }
+            m.insert((root, address), account.clone());
+        }
+        Ok(account)
     }
 
     /// Whether a verified answer for `address` at `epoch` is already at hand.

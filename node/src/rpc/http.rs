@@ -21,7 +21,7 @@ use std::{
 use http::Extensions;
 use http_body_util::{BodyExt, Limited};
 use hyper::{body::Incoming, server::conn::http1, service::service_fn};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use jsonrpsee::{
     server::{
         http::{is_json, response},
@@ -46,6 +46,7 @@ struct Front {
     access: AccessLayer,
     max_request_body: u32,
     max_response_body: u32,
+    header_timeout: std::time::Duration,
     fallback: TowerServiceBuilder<tower::layer::util::Identity, tower::layer::util::Identity>,
     connections: Arc<Semaphore>,
     next_conn_id: AtomicU32,
@@ -68,6 +69,7 @@ pub(crate) fn serve(
         access,
         max_request_body: limits.max_request_body,
         max_response_body: limits.max_response_body,
+        header_timeout: limits.header_timeout,
         fallback: jsonrpsee::server::Server::builder()
             .set_config(config)
             .to_service_builder(),
@@ -87,6 +89,15 @@ pub(crate) struct Limits {
     pub max_response_body: u32,
     /// Most simultaneous connections.
     pub max_connections: u32,
+    /// A connection that does not send a complete request head within this time (also
+    /// while idle between requests) is closed, so stalled clients cannot hold every
+    /// connection slot.
+    pub header_timeout: std::time::Duration,
+}
+
+impl Limits {
+    /// How long a client may take to send a request head.
+    pub const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 }
 
 async fn accept_loop(listener: TcpListener, front: Arc<Front>, stop: StopHandle) {
@@ -114,6 +125,7 @@ async fn accept_loop(listener: TcpListener, front: Arc<Front>, stop: StopHandle)
                 .clone()
                 .build(front.methods.clone(), stop.clone());
             let full = permit.is_none();
+            let header_timeout = front.header_timeout;
             let svc = service_fn(move |req: hyper::Request<Incoming>| {
                 let front = front.clone();
                 let fallback = fallback.clone();
@@ -125,6 +137,8 @@ async fn accept_loop(listener: TcpListener, front: Arc<Front>, stop: StopHandle)
                 }
             });
             let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
                 .serve_connection(TokioIo::new(socket), svc)
                 .with_upgrades();
             tokio::pin!(conn);
@@ -319,6 +333,7 @@ mod tests {
             max_request_body: 200,
             max_response_body: 10_000,
             max_connections: 8,
+            header_timeout: Limits::HEADER_TIMEOUT,
         };
         let (front, _h1) = serve(listener, module(), config(), limits, access.clone()).unwrap();
         let reference = jsonrpsee::server::Server::builder()
@@ -383,6 +398,7 @@ mod tests {
             max_request_body: 200,
             max_response_body: 10_000,
             max_connections: 1,
+            header_timeout: Duration::from_millis(300),
         };
         let access = AccessLayer::new(None, None, None);
         let (addr, _h) = serve(listener, module(), config(), limits, access).unwrap();
@@ -395,6 +411,20 @@ mod tests {
         assert!(text.contains("Too many connections"), "{text}");
         drop(held);
         tokio::time::sleep(Duration::from_millis(100)).await;
+        let (status, text) = send(addr, "POST", "application/json", body).await;
+        assert_eq!(status, "HTTP/1.1 200 OK", "{text}");
+
+        // A client that stalls inside its request head is cut off, and its slot freed.
+        let mut stalled = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stalled
+            .write_all(b"POST / HTTP/1.1\r\nHost: localhost\r\n")
+            .await
+            .unwrap();
+        let mut buf = Vec::new();
+        let closed = tokio::time::timeout(Duration::from_secs(3), stalled.read_to_end(&mut buf))
+            .await
+            .expect("a stalled connection is closed within the header timeout");
+        assert!(closed.is_ok(), "closed cleanly: {closed:?}");
         let (status, text) = send(addr, "POST", "application/json", body).await;
         assert_eq!(status, "HTTP/1.1 200 OK", "{text}");
     }

@@ -625,6 +625,7 @@ pub async fn start(ctx: Arc<RpcContext>, config: &RpcConfig) -> anyhow::Result<R
         max_request_body: config.max_request_body,
         max_response_body: config.max_response_body,
         max_connections: config.max_connections,
+        header_timeout: http::Limits::HEADER_TIMEOUT,
     };
     let bind = |port| SocketAddr::new(config.interface, port);
     let listener = tokio::net::TcpListener::bind(bind(config.http_port))

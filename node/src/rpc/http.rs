@@ -425,6 +425,21 @@ mod tests {
             .await
             .expect("a stalled connection is closed within the header timeout");
         assert!(closed.is_ok(), "closed cleanly: {closed:?}");
+
+        // So is one left idle after a request (keep-alive).
+        let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let req = format!(
+            "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        idle.write_all(req.as_bytes()).await.unwrap();
+        let mut buf = Vec::new();
+        let closed = tokio::time::timeout(Duration::from_secs(3), idle.read_to_end(&mut buf))
+            .await
+            .expect("an idle keep-alive connection is closed within the header timeout");
+        assert!(closed.is_ok(), "closed cleanly: {closed:?}");
+        assert!(String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 200 OK"));
         let (status, text) = send(addr, "POST", "application/json", body).await;
         assert_eq!(status, "HTTP/1.1 200 OK", "{text}");
     }

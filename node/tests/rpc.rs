@@ -11,17 +11,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use cfxlight_node::rpc_client::RpcClient;
-use common::quantity;
+use common::{quantity, raw_call};
 use serde_json::{json, Value};
-
-fn raw_call(url: &str, method: &str, params: Value) -> Value {
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-    ureq::post(url)
-        .send_json(body)
-        .unwrap()
-        .into_json()
-        .unwrap()
-}
 
 #[test]
 fn the_node_reaches_the_tip_follows_it_and_answers_like_the_full_node() {

@@ -14,17 +14,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use cfxlight_primitives::{address, H160};
-use common::quantity;
+use common::{quantity, raw_call};
 use serde_json::{json, Value};
-
-fn raw_call(url: &str, method: &str, params: Value) -> Value {
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-    ureq::post(url)
-        .send_json(body)
-        .unwrap()
-        .into_json()
-        .unwrap()
-}
 
 /// `latest_state` of the node at `url`, if it answers (yet).
 fn latest_state(url: &str) -> Option<u64> {

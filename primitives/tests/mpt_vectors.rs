@@ -458,6 +458,14 @@ fn decode_storage_root_item(e: &StorageRootVector) -> (u64, H160, StorageRoot, S
 /// Checks one captured set of storage roots: the header commitments, that each claimed
 /// root is what the full node's JSON-RPC says, that its proof verifies, and the negative
 /// controls.
+impl StorageRootVectors {
+    /// The decoded item whose label starts with `label`.
+    fn item(&self, label: &str) -> (u64, H160, StorageRoot, StorageRootProof) {
+        let e = self.entries.iter().find(|e| e.label.starts_with(label));
+        decode_storage_root_item(e.unwrap_or_else(|| panic!("no vector labelled {label}")))
+    }
+}
+
 fn check_storage_root_vectors(file: &str) -> StorageRootVectors {
     let v: StorageRootVectors = load(file);
     let pivot = BlockHeader::decode(&unhex(&v.pivot_header_rlp)).unwrap();
@@ -650,10 +658,7 @@ fn storage_root_negative_controls(
 #[test]
 fn young_chain_storage_roots_verify() {
     let v = check_storage_root_vectors("mpt_storage_roots_young.json");
-    let by_label = |p: &str| {
-        let e = v.entries.iter().find(|e| e.label.starts_with(p)).unwrap();
-        decode_storage_root_item(e).2
-    };
+    let by_label = |p: &str| v.item(p).2;
     // In the first period only the delta trie has content.
     for p in [
         "internal staking",
@@ -689,10 +694,7 @@ fn young_chain_storage_roots_verify() {
 fn second_period_storage_roots_verify_in_delta_and_intermediate_tries() {
     let v = check_storage_root_vectors("mpt_storage_roots_period2.json");
     assert!(v.epoch > 2000 && v.epoch <= 4000);
-    let by_label = |p: &str| {
-        let e = v.entries.iter().find(|e| e.label.starts_with(p)).unwrap();
-        decode_storage_root_item(e)
-    };
+    let by_label = |p: &str| v.item(p);
     // Storage last written in the first period now lives in the intermediate trie (the
     // previous period's delta trie, keyed with that period's padding); the staking
     // contract's, written every block, is in both.
@@ -750,10 +752,7 @@ fn second_period_storage_roots_verify_in_delta_and_intermediate_tries() {
 fn third_period_storage_roots_verify_in_all_three_tries() {
     let v = check_storage_root_vectors("mpt_storage_roots_period3.json");
     assert!(v.epoch > 4000 && v.epoch <= 6000);
-    let by_label = |p: &str| {
-        let e = v.entries.iter().find(|e| e.label.starts_with(p)).unwrap();
-        decode_storage_root_item(e)
-    };
+    let by_label = |p: &str| v.item(p);
     // Written every block: a node in each trie, each a different one.
     let (_, _, staking, proof) = by_label("internal staking");
     let NodeMerkle::Node(delta) = staking.delta else {

@@ -84,3 +84,13 @@ pub fn genesis_key(d: &Value, i: usize) -> k256::ecdsa::SigningKey {
     let bytes = hex::decode(hex.trim_start_matches("0x")).unwrap();
     cfxlight_primitives::crypto::signing_key(&bytes.try_into().unwrap()).unwrap()
 }
+
+/// One JSON-RPC call to `url`, the whole reply (result or error) as JSON.
+pub fn raw_call(url: &str, method: &str, params: Value) -> Value {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    ureq::post(url)
+        .send_json(body)
+        .unwrap()
+        .into_json()
+        .unwrap()
+}

@@ -139,6 +139,8 @@ async fn accept_loop(listener: TcpListener, front: Arc<Front>, stop: StopHandle)
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(header_timeout)
+                // Over the limit: one 429, then the connection closes instead of lingering.
+                .keep_alive(!full)
                 .serve_connection(TokioIo::new(socket), svc)
                 .with_upgrades();
             tokio::pin!(conn);
@@ -409,6 +411,20 @@ mod tests {
         let (status, text) = send(addr, "POST", "application/json", body).await;
         assert_eq!(status, "HTTP/1.1 429 Too Many Requests");
         assert!(text.contains("Too many connections"), "{text}");
+        // Refused connections do not stay open for more requests.
+        let mut refused = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let req = format!(
+            "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        refused.write_all(req.as_bytes()).await.unwrap();
+        let mut buf = Vec::new();
+        tokio::time::timeout(Duration::from_millis(250), refused.read_to_end(&mut buf))
+            .await
+            .expect("closed right after its 429, well before the header timeout")
+            .unwrap();
+        assert!(String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 429"));
         drop(held);
         tokio::time::sleep(Duration::from_millis(100)).await;
         let (status, text) = send(addr, "POST", "application/json", body).await;

@@ -49,6 +49,14 @@ struct StateVectors {
     entries: Vec<StateVector>,
 }
 
+impl StateVectors {
+    /// The entry whose label starts with `label`.
+    fn entry(&self, label: &str) -> &StateVector {
+        let e = self.entries.iter().find(|e| e.label.starts_with(label));
+        e.unwrap_or_else(|| panic!("no vector labelled {label}"))
+    }
+}
+
 #[derive(Deserialize)]
 struct StateVector {
     label: String,
@@ -292,7 +300,7 @@ fn young_chain_state_entries_verify() {
         assert_eq!(decided_by(e), want, "{}", e.label);
     }
     // The kinds of entry covered, with what the node said they hold.
-    let by_label = |p: &str| v.entries.iter().find(|e| e.label.starts_with(p)).unwrap();
+    let by_label = |p: &str| v.entry(p);
     let genesis = by_label("genesis account of secret 0x11");
     assert_eq!(
         Account::decode_value(&genesis.value().unwrap())
@@ -316,7 +324,7 @@ fn young_chain_state_entries_verify() {
 fn second_period_entries_verify_in_delta_and_intermediate_tries() {
     let v = check_state_vectors("mpt_state_period2.json");
     assert!(v.epoch > 2000 && v.epoch <= 4000);
-    let by_label = |p: &str| v.entries.iter().find(|e| e.label.starts_with(p)).unwrap();
+    let by_label = |p: &str| v.entry(p);
     // The helper account sent a transaction in this period, so the delta trie has it;
     // the contract, its slot and sender 0 were last written before epoch 2000.
     assert_eq!(decided_by(by_label("helper account")), Trie::Delta);
@@ -379,7 +387,7 @@ fn second_period_entries_verify_in_delta_and_intermediate_tries() {
 fn third_period_entries_verify_in_all_three_tries() {
     let v = check_state_vectors("mpt_state_period3.json");
     assert!(v.epoch > 4000 && v.epoch <= 6000);
-    let by_label = |p: &str| v.entries.iter().find(|e| e.label.starts_with(p)).unwrap();
+    let by_label = |p: &str| v.entry(p);
     // The helper's transaction of period 2 now sits in the intermediate trie; what was
     // last written before epoch 2000 has moved into the snapshot.
     assert_eq!(decided_by(by_label("helper account")), Trie::Intermediate);
@@ -717,12 +725,7 @@ fn second_period_storage_roots_verify_in_delta_and_intermediate_tries() {
     // The intermediate trie holds what the first period's delta trie held: AdminControl's
     // layout-only root is the same node as in the young chain's delta trie.
     let young: StorageRootVectors = load("mpt_storage_roots_young.json");
-    let young_admin = young
-        .entries
-        .iter()
-        .find(|e| e.label.starts_with("internal AdminControl"))
-        .map(|e| decode_storage_root_item(e).2)
-        .unwrap();
+    let young_admin = young.item("internal AdminControl").2;
     assert_eq!(
         by_label("internal AdminControl").2.intermediate,
         young_admin.delta
@@ -778,14 +781,7 @@ fn third_period_storage_roots_verify_in_all_three_tries() {
     // A layout-only storage root hashes the same in every trie; a root with slots does
     // not, since the snapshot trie keys the slots raw and the delta tries padded.
     let young: StorageRootVectors = load("mpt_storage_roots_young.json");
-    let young_root = |p: &str| {
-        let e = young
-            .entries
-            .iter()
-            .find(|e| e.label.starts_with(p))
-            .unwrap();
-        decode_storage_root_item(e).2
-    };
+    let young_root = |p: &str| young.item(p).2;
     assert_eq!(
         NodeMerkle::from(by_label("internal AdminControl").2.snapshot),
         young_root("internal AdminControl").delta

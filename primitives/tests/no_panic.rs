@@ -71,6 +71,31 @@ fn mutate(mut bytes: Vec<u8>, edits: &[(usize, u8)], cut: usize, extra: &[u8]) -
     bytes
 }
 
+/// Runs `check` on mutations of the samples: one sample picked at random, up to 3 bytes
+/// changed, cut short and extended (`mutate`); `check` gets the sample's index, the
+/// mutated bytes and how many bytes were changed.
+fn for_mutations_of(samples: &[Vec<u8>], check: impl Fn(usize, &[u8], usize)) {
+    let mut runner = proptest::test_runner::TestRunner::new(config());
+    runner
+        .run(
+            &(
+                0..samples.len(),
+                proptest::collection::vec((any::<usize>(), 1u8..), 0..4),
+                any::<usize>(),
+                proptest::collection::vec(any::<u8>(), 0..3),
+            ),
+            |(i, edits, cut, extra)| {
+                check(
+                    i,
+                    &mutate(samples[i].clone(), &edits, cut, &extra),
+                    edits.len(),
+                );
+                Ok(())
+            },
+        )
+        .unwrap();
+}
+
 fn exercise_tx(bytes: &[u8]) {
     if let Ok(tx) = SignedTransaction::decode(bytes) {
         let _ = tx.recover_sender();
@@ -157,24 +182,12 @@ fn mutated_headers_never_panic() {
     s.append_raw(&[0x04], 1);
     let valid = s.out().to_vec();
     assert!(BlockHeader::decode(&valid).is_ok());
-    let mut runner = proptest::test_runner::TestRunner::new(config());
-    runner
-        .run(
-            &(
-                proptest::collection::vec((any::<usize>(), 1u8..), 0..4),
-                any::<usize>(),
-                proptest::collection::vec(any::<u8>(), 0..3),
-            ),
-            |(edits, cut, extra)| {
-                let bytes = mutate(valid.clone(), &edits, cut, &extra);
-                if let Ok(h) = BlockHeader::decode(&bytes) {
-                    let _ = h.verify_test_pow();
-                    let _ = h.rlp();
-                }
-                Ok(())
-            },
-        )
-        .unwrap();
+    for_mutations_of(&[valid], |_, bytes, _| {
+        if let Ok(h) = BlockHeader::decode(bytes) {
+            let _ = h.verify_test_pow();
+            let _ = h.rlp();
+        }
+    });
 }
 
 /// Real proofs captured from a devnet node (tests/data/mpt_state_period2.json), each
@@ -243,74 +256,44 @@ fn real_storage_root_items() -> Vec<(Vec<u8>, cfxlight_primitives::H160)> {
 #[test]
 fn mutated_storage_roots_never_panic() {
     let items = real_storage_root_items();
-    let mut runner = proptest::test_runner::TestRunner::new(config());
-    runner
-        .run(
-            &(
-                0..items.len(),
-                proptest::collection::vec((any::<usize>(), 1u8..), 0..4),
-                any::<usize>(),
-                proptest::collection::vec(any::<u8>(), 0..3),
-            ),
-            |(i, edits, cut, extra)| {
-                let (bytes, address) = &items[i];
-                let mutated = mutate(bytes.clone(), &edits, cut, &extra);
-                let r = rlp::Rlp::new(&mutated);
-                if cfxlight_primitives::rlp_util::check_exact(&r, mutated.len()).is_err() {
-                    return Ok(());
-                }
-                let (Ok(root), Ok(proof)) = (
-                    r.val_at::<mpt::StorageRoot>(1),
-                    r.val_at::<mpt::StorageRootProof>(2),
-                ) else {
-                    return Ok(());
-                };
-                let _ = mpt::verify_storage_root(address, &root, &proof);
-                let _ = mpt::verify_storage_root(address, &NO_STORAGE, &proof);
-                Ok(())
-            },
-        )
-        .unwrap();
+    let samples: Vec<Vec<u8>> = items.iter().map(|(b, _)| b.clone()).collect();
+    for_mutations_of(&samples, |i, mutated, _| {
+        let address = &items[i].1;
+        let r = rlp::Rlp::new(mutated);
+        if cfxlight_primitives::rlp_util::check_exact(&r, mutated.len()).is_err() {
+            return;
+        }
+        let (Ok(root), Ok(proof)) = (
+            r.val_at::<mpt::StorageRoot>(1),
+            r.val_at::<mpt::StorageRootProof>(2),
+        ) else {
+            return;
+        };
+        let _ = mpt::verify_storage_root(address, &root, &proof);
+        let _ = mpt::verify_storage_root(address, &NO_STORAGE, &proof);
+    });
 }
 
 #[test]
 fn mutated_state_proofs_never_panic() {
     let proofs = real_state_proofs();
-    let mut runner = proptest::test_runner::TestRunner::new(config());
-    runner
-        .run(
-            &(
-                0..proofs.len(),
-                proptest::collection::vec((any::<usize>(), 1u8..), 0..4),
-                any::<usize>(),
-                proptest::collection::vec(any::<u8>(), 0..3),
-            ),
-            |(i, edits, cut, extra)| {
-                let (bytes, key, value) = &proofs[i];
-                let mutated = mutate(bytes.clone(), &edits, cut, &extra);
-                if let Ok(p) =
-                    cfxlight_primitives::rlp_util::decode_exact::<StateEntryProof>(&mutated)
-                {
-                    let _ = mpt::verify_state_entry(key, value.as_deref(), &p);
-                    let _ = mpt::verify_state_entry(key, None, &p);
-                    for t in [
-                        &p.state_proof.delta,
-                        &p.state_proof.intermediate,
-                        &p.state_proof.snapshot,
-                    ]
-                    .into_iter()
-                    .flatten()
-                    {
-                        let _ = mpt::simple_mpt_proof_value(
-                            t,
-                            &p.state_root.delta_root,
-                            edits.len(),
-                            300,
-                        );
-                    }
-                }
-                Ok(())
-            },
-        )
-        .unwrap();
+    let samples: Vec<Vec<u8>> = proofs.iter().map(|(b, _, _)| b.clone()).collect();
+    for_mutations_of(&samples, |i, mutated, edits| {
+        let (_, key, value) = &proofs[i];
+        let Ok(p) = cfxlight_primitives::rlp_util::decode_exact::<StateEntryProof>(mutated) else {
+            return;
+        };
+        let _ = mpt::verify_state_entry(key, value.as_deref(), &p);
+        let _ = mpt::verify_state_entry(key, None, &p);
+        for t in [
+            &p.state_proof.delta,
+            &p.state_proof.intermediate,
+            &p.state_proof.snapshot,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let _ = mpt::simple_mpt_proof_value(t, &p.state_root.delta_root, edits, 300);
+        }
+    });
 }

@@ -10,7 +10,6 @@ mod common;
 use std::{
     net::IpAddr,
     path::PathBuf,
-    process::{Command, Stdio},
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -134,29 +133,11 @@ async fn synced_pivot_chain_and_deferred_roots_equal_the_full_nodes() {
 }
 
 fn spawn_node(net: &Net, datadir: &std::path::Path) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_cfxlight"))
-        .args([
-            "node",
-            "--rpc-local-port",
-            "0",
-            "--chain",
-            "devnet",
-            "--chain-id",
-        ])
-        .arg(net.chain.chain_id.to_string())
-        .arg("--genesis-hash")
-        .arg(format!("{:?}", net.chain.genesis_hash))
-        .arg("--bootnode")
-        .arg(net.url.to_string())
-        .arg("--datadir")
-        .arg(datadir)
+    // One session per source IP on conflux-rust: 127.0.0.1 may be taken by another
+    // test's second full node.
+    common::node_command(&common::devnet_json(&net.dir), datadir, "127.0.0.61")
         // Port 0: the devnet's own node may hold the default RPC ports.
         .args(["--rpc-http-port", "0", "--rpc-ws-port", "0"])
-        // One session per source IP on conflux-rust: 127.0.0.1 may be taken by another
-        // test's second full node.
-        .args(["--p2p-local-ip", "127.0.0.61"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
         .spawn()
         .unwrap()
 }

@@ -305,20 +305,38 @@ mod tests {
             .build()
     }
 
+    /// An HTTP/1.1 request; `close` asks the server to close after answering.
+    fn request(method: &str, ctype: &str, body: &str, close: bool) -> String {
+        let connection = if close { "Connection: close\r\n" } else { "" };
+        format!(
+            "{method} / HTTP/1.1\r\nHost: localhost\r\nContent-Type: {ctype}\r\n\
+             Content-Length: {}\r\n{connection}\r\n{body}",
+            body.len()
+        )
+    }
+
+    /// Everything the server sends until it closes the connection, which it must do
+    /// within `limit` (`what` says why it should).
+    async fn read_until_closed(
+        s: &mut tokio::net::TcpStream,
+        limit: Duration,
+        what: &str,
+    ) -> String {
+        let mut buf = Vec::new();
+        tokio::time::timeout(limit, s.read_to_end(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("not closed within {limit:?}: {what}"))
+            .unwrap_or_else(|e| panic!("closed uncleanly ({e}): {what}"));
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+
     /// Status line and body of one request sent on its own connection.
     async fn send(addr: SocketAddr, method: &str, ctype: &str, body: &str) -> (String, String) {
         let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let req = format!(
-            "{method} / HTTP/1.1\r\nHost: localhost\r\nContent-Type: {ctype}\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        s.write_all(req.as_bytes()).await.unwrap();
-        let mut out = String::new();
-        tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut out))
+        s.write_all(request(method, ctype, body, true).as_bytes())
             .await
-            .unwrap()
             .unwrap();
+        let out = read_until_closed(&mut s, Duration::from_secs(5), "Connection: close").await;
         let status = out.lines().next().unwrap_or_default().to_string();
         let body = out
             .split_once("\r\n\r\n")
@@ -412,19 +430,16 @@ mod tests {
         assert_eq!(status, "HTTP/1.1 429 Too Many Requests");
         assert!(text.contains("Too many connections"), "{text}");
         // Refused connections do not stay open for more requests.
+        let keep_alive = request("POST", "application/json", body, false);
         let mut refused = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let req = format!(
-            "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        refused.write_all(req.as_bytes()).await.unwrap();
-        let mut buf = Vec::new();
-        tokio::time::timeout(Duration::from_millis(250), refused.read_to_end(&mut buf))
-            .await
-            .expect("closed right after its 429, well before the header timeout")
-            .unwrap();
-        assert!(String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 429"));
+        refused.write_all(keep_alive.as_bytes()).await.unwrap();
+        let reply = read_until_closed(
+            &mut refused,
+            Duration::from_millis(250),
+            "closed right after its 429, well before the header timeout",
+        )
+        .await;
+        assert!(reply.starts_with("HTTP/1.1 429"), "{reply}");
         drop(held);
         tokio::time::sleep(Duration::from_millis(100)).await;
         let (status, text) = send(addr, "POST", "application/json", body).await;
@@ -436,26 +451,23 @@ mod tests {
             .write_all(b"POST / HTTP/1.1\r\nHost: localhost\r\n")
             .await
             .unwrap();
-        let mut buf = Vec::new();
-        let closed = tokio::time::timeout(Duration::from_secs(3), stalled.read_to_end(&mut buf))
-            .await
-            .expect("a stalled connection is closed within the header timeout");
-        assert!(closed.is_ok(), "closed cleanly: {closed:?}");
+        read_until_closed(
+            &mut stalled,
+            Duration::from_secs(3),
+            "a stalled connection is closed within the header timeout",
+        )
+        .await;
 
         // So is one left idle after a request (keep-alive).
         let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let req = format!(
-            "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        idle.write_all(req.as_bytes()).await.unwrap();
-        let mut buf = Vec::new();
-        let closed = tokio::time::timeout(Duration::from_secs(3), idle.read_to_end(&mut buf))
-            .await
-            .expect("an idle keep-alive connection is closed within the header timeout");
-        assert!(closed.is_ok(), "closed cleanly: {closed:?}");
-        assert!(String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 200 OK"));
+        idle.write_all(keep_alive.as_bytes()).await.unwrap();
+        let reply = read_until_closed(
+            &mut idle,
+            Duration::from_secs(3),
+            "an idle keep-alive connection is closed within the header timeout",
+        )
+        .await;
+        assert!(reply.starts_with("HTTP/1.1 200 OK"), "{reply}");
         let (status, text) = send(addr, "POST", "application/json", body).await;
         assert_eq!(status, "HTTP/1.1 200 OK", "{text}");
     }

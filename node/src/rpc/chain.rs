@@ -345,9 +345,7 @@ pub(super) fn register(m: &mut Module) -> Result<(), jsonrpsee::core::RegisterMe
             let args = Args::of(&p, 3, 3)?;
             let hash = args.hash(0)?;
             let pivot = args.hash(1)?;
-            let epoch: U64 = args
-                .typed(2)?
-                .ok_or_else(|| invalid_params("invalid type: null, expected an epoch number"))?;
+            let epoch: U64 = args.required(2, "an epoch number")?;
             let epoch = epoch.as_u64();
             if ctx.store.pivot(epoch).map_err(internal)? != Some(pivot) {
                 return Err(invalid_params("pivot chain assumption failed"));
@@ -424,9 +422,7 @@ pub(super) fn register(m: &mut Module) -> Result<(), jsonrpsee::core::RegisterMe
                 .as_u64()
                 .map(U64::from)
                 .ok_or_else(|| invalid_params(format!("invalid block count {n}")))?,
-            _ => args
-                .typed(0)?
-                .ok_or_else(|| invalid_params("invalid type: null, expected a block count"))?,
+            _ => args.required(0, "a block count")?,
         };
         let newest = position_epoch(&ctx, args.epoch(1)?)?;
         let percentiles: Vec<f64> = args.typed(2)?.unwrap_or_default();
@@ -434,9 +430,7 @@ pub(super) fn register(m: &mut Module) -> Result<(), jsonrpsee::core::RegisterMe
     })?;
     m.register_async_method("cfx_sendRawTransaction", |p, ctx, _| async move {
         let args = Args::of(&p, 1, 1)?;
-        let raw: Bytes = args
-            .typed(0)?
-            .ok_or_else(|| invalid_params("invalid type: null, expected a hex raw transaction"))?;
+        let raw: Bytes = args.required(0, "a hex raw transaction")?;
         super::local::relay_raw(&ctx, &raw.0).await
     })?;
     m.register_method("cfx_getConfirmationRiskByHash", |p, ctx, _| {

@@ -374,9 +374,7 @@ pub(super) fn register(
     m.register_async_method("cfx_sign", |p, ctx, _| async move {
         // conflux-rust's order: (data, address[, password]).
         let args = Args::of(&p, 2, 3)?;
-        let data: Bytes = args
-            .typed(0)?
-            .ok_or_else(|| invalid_params("invalid type: null, expected 0x-hex data"))?;
+        let data: Bytes = args.required(0, "0x-hex data")?;
         let from = args.address(1, ctx.chain.network_id)?;
         let s = signing(&ctx)?;
         let sig = s

@@ -250,6 +250,17 @@ impl Args {
             .transpose()
     }
 
+    /// Argument `i` as a `T`; missing or null is "invalid type: null, expected
+    /// {expected}", as serde words it in conflux-rust.
+    pub(crate) fn required<T: serde::de::DeserializeOwned>(
+        &self,
+        i: usize,
+        expected: &str,
+    ) -> Result<T, ErrorObjectOwned> {
+        self.typed(i)?
+            .ok_or_else(|| invalid_params(format!("invalid type: null, expected {expected}")))
+    }
+
     pub(crate) fn hash(&self, i: usize) -> Result<H256, ErrorObjectOwned> {
         match self.get(i) {
             Some(v) => parse_hash(v),

@@ -190,9 +190,7 @@ enum Kind {
 
 fn kind_of(params: &jsonrpsee::types::Params<'_>) -> Result<Kind, ErrorObjectOwned> {
     let args = super::Args::of(params, 1, 2)?;
-    let name: String = args
-        .typed(0)?
-        .ok_or_else(|| invalid_params("invalid type: null, expected a subscription kind"))?;
+    let name: String = args.required(0, "a subscription kind")?;
     Ok(match name.as_str() {
         "newHeads" => Kind::NewHeads,
         "epochs" => match args.typed::<String>(1)?.as_deref() {

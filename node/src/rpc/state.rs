@@ -153,9 +153,7 @@ pub(super) fn register(m: &mut Module) -> Result<(), jsonrpsee::core::RegisterMe
     m.register_async_method("cfx_getStorageAt", |p, ctx, _| async move {
         let args = Args::of(&p, 2, 3)?;
         let addr = args.address(0, ctx.chain.network_id)?;
-        let slot: U256 = args
-            .typed(1)?
-            .ok_or_else(|| super::invalid_params("invalid type: null, expected a hex position"))?;
+        let slot: U256 = args.required(1, "a hex position")?;
         let epoch = ctx.state_epoch(args.state_epoch(2)?)?;
         let key = StorageKey::Storage {
             address: addr,

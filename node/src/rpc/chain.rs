@@ -629,6 +629,14 @@ const FILTER_FIELDS: [&str; 7] = [
     "topics",
 ];
 
+/// Which blocks of the scanned epochs a log filter keeps.
+enum Wanted {
+    All,
+    Hashes(std::collections::HashSet<H256>),
+    /// Block numbers in the total order.
+    Numbers(std::ops::RangeInclusive<u64>),
+}
+
 /// Most epochs one `cfx_getLogs` scans (the range is clamped to verified epochs first).
 const MAX_LOG_SCAN: u64 = 100_000;
 
@@ -673,7 +681,7 @@ pub(super) async fn get_logs(ctx: &RpcContext, filter: Value) -> Result<Value, E
         )
     };
     // The blocks whose logs are wanted, when not every block of the epochs is.
-    let mut only_blocks: Option<std::collections::HashSet<H256>> = None;
+    let mut wanted = Wanted::All;
     let (from, to) = if by_hashes {
         let hashes: Vec<H256> = match get("blockHashes") {
             Value::Array(a) => a.iter().map(super::parse_hash).collect::<Result<_, _>>()?,
@@ -686,7 +694,7 @@ pub(super) async fn get_logs(ctx: &RpcContext, filter: Value) -> Result<Value, E
             })?;
             epochs.push(e);
         }
-        only_blocks = Some(hashes.into_iter().collect());
+        wanted = Wanted::Hashes(hashes.into_iter().collect());
         (
             epochs.iter().copied().min().unwrap_or(0),
             epochs.iter().copied().max().unwrap_or(0),
@@ -707,38 +715,18 @@ pub(super) async fn get_logs(ctx: &RpcContext, filter: Value) -> Result<Value, E
                 ))),
             }
         };
-        let (from, to) = (
+        wanted = Wanted::Numbers(first..=last);
+        (
             epoch_of_block(first, "from_block")?,
             epoch_of_block(last, "to_block")?,
-        );
-        if to.saturating_sub(from) < MAX_LOG_SCAN {
-            let mut set = std::collections::HashSet::new();
-            for e in from..=to {
-                let start = ctx.store.first_block_number(e).map_err(internal)?;
-                let blocks = ctx.store.epoch_blocks(e).map_err(internal)?;
-                if let (Some(start), Some(blocks)) = (start, blocks) {
-                    set.extend(
-                        (start..)
-                            .zip(blocks)
-                            .filter(|(n, _)| (first..=last).contains(n))
-                            .map(|(_, h)| h),
-                    );
-                }
-            }
-            only_blocks = Some(set);
-        }
-        (from, to)
+        )
     } else {
         (epoch_of("fromEpoch", latest)?, epoch_of("toEpoch", latest)?)
     };
     if from > to {
-        return Err(ErrorObjectOwned::owned(
-            -32016,
-            format!(
-                "Error processing request: Filter error: Filter has wrong epoch numbers set (from: {from}, to: {to})"
-            ),
-            None::<()>,
-        ));
+        return Err(filter_error(format!(
+            "Filter has wrong epoch numbers set (from: {from}, to: {to})"
+        )));
     }
     // Logs are facts only up to the latest verified state.
     let to = to.min(latest);
@@ -808,12 +796,19 @@ pub(super) async fn get_logs(ctx: &RpcContext, filter: Value) -> Result<Value, E
             .epoch_blocks(epoch)
             .map_err(internal)?
             .unwrap_or_default();
+        // Block numbers are only looked up when the filter is by number.
+        let first_number = match wanted {
+            Wanted::Numbers(_) => ctx.store.first_block_number(epoch).map_err(internal)?,
+            _ => None,
+        };
         let mut log_index = 0u64;
-        for (block_hash, block) in blocks.iter().zip(receipts.iter()) {
-            if only_blocks
-                .as_ref()
-                .is_some_and(|b| !b.contains(block_hash))
-            {
+        for (i, (block_hash, block)) in blocks.iter().zip(receipts.iter()).enumerate() {
+            let keep = match &wanted {
+                Wanted::All => true,
+                Wanted::Hashes(h) => h.contains(block_hash),
+                Wanted::Numbers(r) => first_number.is_some_and(|f| r.contains(&(f + i as u64))),
+            };
+            if !keep {
                 // Still counted: logIndex runs over the whole epoch.
                 log_index += block
                     .receipts

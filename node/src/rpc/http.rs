@@ -48,6 +48,7 @@ struct Front {
     max_response_body: u32,
     header_timeout: std::time::Duration,
     fallback: TowerServiceBuilder<tower::layer::util::Identity, tower::layer::util::Identity>,
+    stop: StopHandle,
     connections: Arc<Semaphore>,
     next_conn_id: AtomicU32,
 }
@@ -73,10 +74,11 @@ pub(crate) fn serve(
         fallback: jsonrpsee::server::Server::builder()
             .set_config(config)
             .to_service_builder(),
+        stop,
         connections: Arc::new(Semaphore::new(limits.max_connections as usize)),
         next_conn_id: AtomicU32::new(0),
     });
-    tokio::spawn(accept_loop(listener, front, stop));
+    tokio::spawn(accept_loop(listener, front));
     Ok((addr, handle))
 }
 
@@ -100,7 +102,8 @@ impl Limits {
     pub const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 }
 
-async fn accept_loop(listener: TcpListener, front: Arc<Front>, stop: StopHandle) {
+async fn accept_loop(listener: TcpListener, front: Arc<Front>) {
+    let stop = front.stop.clone();
     loop {
         let (socket, _) = tokio::select! {
             r = listener.accept() => match r {
@@ -120,20 +123,15 @@ async fn accept_loop(listener: TcpListener, front: Arc<Front>, stop: StopHandle)
         let stop = stop.clone();
         tokio::spawn(async move {
             let conn_id = front.next_conn_id.fetch_add(1, Ordering::Relaxed);
-            let fallback = front
-                .fallback
-                .clone()
-                .build(front.methods.clone(), stop.clone());
             let full = permit.is_none();
             let header_timeout = front.header_timeout;
             let svc = service_fn(move |req: hyper::Request<Incoming>| {
                 let front = front.clone();
-                let fallback = fallback.clone();
                 async move {
                     if full {
                         return Ok::<_, std::convert::Infallible>(response::too_many_requests());
                     }
-                    Ok(front.handle(req, fallback, conn_id).await)
+                    Ok(front.handle(req, conn_id).await)
                 }
             });
             let conn = http1::Builder::new()
@@ -157,32 +155,22 @@ async fn accept_loop(listener: TcpListener, front: Arc<Front>, stop: StopHandle)
 }
 
 impl Front {
-    async fn handle(
-        &self,
-        req: hyper::Request<Incoming>,
-        fallback: Fallback,
-        conn_id: u32,
-    ) -> HttpResponse {
+    async fn handle(&self, req: hyper::Request<Incoming>, conn_id: u32) -> HttpResponse {
         let allow_origin = match self.access.admit(&req) {
             Ok(o) => o,
             Err(refusal) => return *refusal,
         };
-        let mut r = self.respond(req, fallback, conn_id).await;
+        let mut r = self.respond(req, conn_id).await;
         finish(&mut r, allow_origin.as_deref());
         r
     }
 
-    async fn respond(
-        &self,
-        req: hyper::Request<Incoming>,
-        mut fallback: Fallback,
-        conn_id: u32,
-    ) -> HttpResponse {
+    async fn respond(&self, req: hyper::Request<Incoming>, conn_id: u32) -> HttpResponse {
         let plain_post = req.method() == http::Method::POST
             && is_json(req.headers().get(http::header::CONTENT_TYPE))
             && !req.headers().contains_key(http::header::UPGRADE);
         if !plain_post {
-            return delegate(&mut fallback, req.map(HttpBody::new)).await;
+            return self.delegate(req.map(HttpBody::new)).await;
         }
         let (parts, body) = req.into_parts();
         let body = match Limited::new(body, self.max_request_body as usize)
@@ -198,11 +186,24 @@ impl Front {
         if let Some(rp) = self.call(&body, conn_id).await {
             return response::from_method_response(rp);
         }
-        delegate(
-            &mut fallback,
-            HttpRequest::from_parts(parts, HttpBody::new(http_body_util::Full::new(body))),
-        )
+        self.delegate(HttpRequest::from_parts(
+            parts,
+            HttpBody::new(http_body_util::Full::new(body)),
+        ))
         .await
+    }
+
+    /// jsonrpsee's own answer to a request the front does not handle itself. Its service
+    /// is built only here, so the calls the front answers do not pay for it.
+    async fn delegate(&self, req: HttpRequest) -> HttpResponse {
+        let mut service: Fallback = self
+            .fallback
+            .clone()
+            .build(self.methods.clone(), self.stop.clone());
+        match service.call(req).await {
+            Ok(r) => r,
+            Err(_) => response::internal_error(),
+        }
     }
 
     /// Answers `body` when it is one JSON-RPC call of a registered method; None sends it
@@ -260,13 +261,6 @@ impl Call<'_> {
             b'"' => serde_json::from_str::<Cow<str>>(raw).ok().map(Id::Str),
             _ => None,
         }
-    }
-}
-
-async fn delegate(fallback: &mut Fallback, req: HttpRequest) -> HttpResponse {
-    match fallback.call(req).await {
-        Ok(r) => r,
-        Err(_) => response::internal_error(),
     }
 }
 

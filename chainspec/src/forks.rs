@@ -37,8 +37,9 @@ pub struct Forks {
     pub cip118_number: u64,
     /// CIP-119 block number (equal to CIP-107 on mainnet, later on testnet).
     pub cip119_number: u64,
-    /// CIP-112 (and CIP-113) epoch height; from here the custom item is `[3]` and custom items
-    /// are RLP byte strings rather than raw RLP.
+    /// CIP-112 epoch height (on mainnet also CIP-113's; testnet never activates CIP-113); from
+    /// here custom items are RLP byte strings rather than raw RLP, and on mainnet the custom
+    /// item is `[3]`.
     pub cip112_height: u64,
     /// CIP-1559 (v2.4 base-fee burn) epoch height; from here headers may carry the base price
     /// and the custom item is `[4]`.
@@ -75,7 +76,8 @@ impl Forks {
         self.osaka_height.is_some_and(|h| height >= h)
     }
 
-    /// The byte a header at `height` must carry as its first custom item, if any.
+    /// The byte a header at `height` must carry as its first custom item under mainnet's
+    /// schedule (a spec may give its own: `ChainSpec::custom_prefix`).
     ///
     /// Mirrors conflux-rust `execution/executor/src/spec.rs` (`header_custom_first_elements`):
     /// `[1]` from Tanzanite, `[2]` from DAO vote, `[3]` from CIP-112, `[4]` from CIP-1559,

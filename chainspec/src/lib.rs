@@ -4,9 +4,13 @@
 //! Chain specs are TOML files. `mainnet`, `testnet` and `devnet` are bundled into the binary
 //! (`chainspec/specs/*.toml`, each opening with a comment that says where its values come from);
 //! any other `.toml` file can be loaded by path. Parsing is strict: unknown fields, wrong types
-//! and bad values are errors that name the file, the line and the field. Values that could not be
-//! established from an authoritative source (the mainnet and testnet genesis hashes) are left
-//! unset, and [`ChainSpec::require_genesis_hash`] then tells the user to pass `--genesis-hash`.
+//! and bad values are errors that name the file, the line and the field. The mainnet and testnet
+//! genesis hashes are pinned (their sources are in the files); a spec that leaves the genesis
+//! unset (devnet, whose genesis depends on its secrets) makes
+//! [`ChainSpec::require_genesis_hash`] tell the user to pass `--genesis-hash`.
+//!
+//! Besides ids and forks, a spec carries the numbers of the header rules and of the state-root
+//! trust rule ([`HeaderRules`], [`TrustRule`]), and optionally a trusted checkpoint to start from.
 //!
 //! This crate knows nothing about the network, storage or RPC; it only answers "which chain, with
 //! which rules from which height".
@@ -14,15 +18,17 @@
 mod error;
 mod forks;
 mod parse;
+mod rules;
 
 pub use error::{Location, SpecError};
 pub use ethereum_types::H256;
 pub use forks::Forks;
+pub use rules::{HeaderRules, TrustRule};
 
 use serde::{Deserialize, Serialize};
 
 /// A chain spec: everything that tells one Conflux chain from another.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChainSpec {
     /// `mainnet`, `testnet`, `devnet`, or the `name` in a custom file.
     pub name: String,
@@ -42,6 +48,10 @@ pub struct ChainSpec {
     pub pow: PowMode,
     /// Hard-fork activation points.
     pub forks: Forks,
+    /// What every header must satisfy (difficulty, gas limit, time, custom prefix).
+    pub rules: HeaderRules,
+    /// When deferred roots are trusted, and how deep a fork may rewind.
+    pub trust: TrustRule,
     /// A trusted checkpoint, if one has been established.
     pub checkpoint: Option<Checkpoint>,
     /// Epochs between state snapshots (conflux-rust `SNAPSHOT_EPOCHS_CAPACITY`, 2000).
@@ -79,13 +89,50 @@ pub enum PowMode {
     Test,
 }
 
-/// A trusted checkpoint: the pivot block hash at an epoch.
+/// A trusted checkpoint: the pivot block hash at an epoch, where sync may start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Checkpoint {
     /// Epoch number.
     pub epoch: u64,
     /// Pivot block hash of that epoch.
     pub hash: H256,
+    /// The pivot header's timestamp (Unix seconds), if known: how old the checkpoint is. The
+    /// node re-reads it from the header itself once it has fetched it.
+    pub timestamp: Option<u64>,
+    /// Position of the pivot block in the total order, if known (block numbers are counted
+    /// from genesis, so a node that starts at a checkpoint learns them only from here).
+    pub block_number: Option<u64>,
+}
+
+impl std::str::FromStr for Checkpoint {
+    type Err = String;
+
+    /// `<epoch>:<0x hash>[:<block number>]`, as `--checkpoint` takes it.
+    fn from_str(s: &str) -> Result<Checkpoint, String> {
+        let bad = || format!("expected <epoch>:<0x hash>[:<block number>], got {s:?}");
+        let mut parts = s.trim().split(':');
+        let epoch = parts
+            .next()
+            .and_then(|e| e.parse::<u64>().ok())
+            .ok_or_else(bad)?;
+        let hash = parts
+            .next()
+            .ok_or_else(bad)
+            .and_then(|h| parse::parse_hash(h).map_err(|m| format!("{}: {m}", bad())))?;
+        let block_number = match parts.next() {
+            Some(n) => Some(n.parse::<u64>().map_err(|_| bad())?),
+            None => None,
+        };
+        if parts.next().is_some() {
+            return Err(bad());
+        }
+        Ok(Checkpoint {
+            epoch,
+            hash,
+            timestamp: None,
+            block_number,
+        })
+    }
 }
 
 const BUILTIN_NAMES: &[&str] = &["mainnet", "testnet", "devnet"];
@@ -200,6 +247,29 @@ impl ChainSpec {
                 spec: self.name.clone(),
                 source_name: self.source.clone(),
             })
+    }
+
+    /// The byte a header at `height` must carry as its first custom item, if any: the spec's
+    /// `rules.custom_prefixes`, else mainnet's schedule over the fork heights.
+    pub fn custom_prefix(&self, height: u64) -> Option<u8> {
+        match &self.rules.custom_prefixes {
+            Some(schedule) => schedule
+                .iter()
+                .rev()
+                .find(|(from, _)| height >= *from)
+                .map(|(_, b)| *b),
+            None => self.forks.required_custom_first_element(height),
+        }
+    }
+
+    /// Epochs of the difficulty period a block with this parent height falls in (conflux-rust
+    /// `difficulty_adjustment_epoch_period(parent_height)`: shorter once above CIP-86).
+    pub fn difficulty_period(&self, parent_height: u64) -> u64 {
+        if parent_height > self.forks.hydra_height {
+            self.rules.difficulty_period_cip86
+        } else {
+            self.rules.difficulty_period
+        }
     }
 
     /// The CIP-37 address prefix: `cfx` (network 1029), `cfxtest` (1), `net<N>` otherwise.

@@ -1,6 +1,8 @@
 //! From spec-file text to a checked [`ChainSpec`], with every error located by file, line, field.
 
-use crate::{ChainSpec, Checkpoint, Forks, Location, Ports, PowMode, SpecError};
+use crate::{
+    ChainSpec, Checkpoint, Forks, HeaderRules, Location, Ports, PowMode, SpecError, TrustRule,
+};
 use ethereum_types::H256;
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -22,6 +24,10 @@ struct RawSpec {
     snapshot_epoch_count: Spanned<u64>,
     ports: RawPorts,
     forks: Forks,
+    #[serde(default)]
+    rules: HeaderRules,
+    #[serde(default)]
+    trust: TrustRule,
     checkpoint: Option<RawCheckpoint>,
 }
 
@@ -39,6 +45,8 @@ struct RawPorts {
 struct RawCheckpoint {
     epoch: u64,
     hash: Spanned<String>,
+    timestamp: Option<u64>,
+    block_number: Option<u64>,
 }
 
 /// Parses and validates spec text; `source` names it in errors.
@@ -162,9 +170,66 @@ pub(crate) fn parse(text: &str, source: &str) -> Result<ChainSpec, SpecError> {
             epoch: c.epoch,
             hash: parse_hash(c.hash.get_ref())
                 .map_err(|m| bad(c.hash.span(), "checkpoint.hash", m))?,
+            timestamp: c.timestamp,
+            block_number: c.block_number,
         }),
         None => None,
     };
+
+    let located = |table: &str, key: &str, message: String| SpecError::BadValue {
+        at: Location {
+            file: source.to_string(),
+            line: find_key_line(text, table, key).unwrap_or(1),
+            field: Some(format!("{table}.{key}")),
+        },
+        message,
+    };
+    let rules = raw.rules;
+    if rules.initial_difficulty == 0 {
+        return Err(located(
+            "rules",
+            "initial_difficulty",
+            "expected a positive difficulty".into(),
+        ));
+    }
+    if rules.difficulty_period == 0 || rules.difficulty_period_cip86 == 0 {
+        return Err(located(
+            "rules",
+            "difficulty_period",
+            "expected a positive epoch count".into(),
+        ));
+    }
+    if rules.gas_limit_divisor == 0 {
+        return Err(located(
+            "rules",
+            "gas_limit_divisor",
+            "expected a positive divisor".into(),
+        ));
+    }
+    if let Some(schedule) = &rules.custom_prefixes {
+        if schedule.windows(2).any(|w| w[0].0 >= w[1].0) {
+            return Err(located(
+                "rules",
+                "custom_prefixes",
+                "expected [[height, byte], ...] in strictly increasing height".into(),
+            ));
+        }
+    }
+    let trust = raw.trust;
+    if !(trust.max_blame_ratio > 0.0 && trust.max_blame_ratio <= 1.0) {
+        return Err(located(
+            "trust",
+            "max_blame_ratio",
+            "expected a ratio in (0, 1]".into(),
+        ));
+    }
+    if trust.min_votes == 0 {
+        return Err(located(
+            "trust",
+            "min_votes",
+            "expected at least one vote".into(),
+        ));
+    }
 
     Ok(ChainSpec {
         name,
@@ -176,6 +241,8 @@ pub(crate) fn parse(text: &str, source: &str) -> Result<ChainSpec, SpecError> {
         ports,
         pow: raw.pow,
         forks,
+        rules,
+        trust,
         checkpoint,
         snapshot_epoch_count,
         source: source.to_string(),

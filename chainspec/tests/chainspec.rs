@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, missing_docs)] // a test may stop at the first surprise
 
-use cfxlight_chainspec::{ChainSpec, PowMode, SpecError, H256};
+use cfxlight_chainspec::{ChainSpec, Checkpoint, PowMode, SpecError, H256};
 
 const DEVNET: &str = include_str!("../specs/devnet.toml");
 
@@ -12,6 +12,13 @@ fn devnet_with(from: &str, to: &str) -> String {
         "fixture text {from:?} not in devnet.toml"
     );
     DEVNET.replacen(from, to, 1)
+}
+
+/// The devnet text from `from` through `to` (inclusive), to cut a section out.
+fn devnet_text_between(from: &str, to: &str) -> String {
+    let start = DEVNET.find(from).expect("start");
+    let end = DEVNET[start..].find(to).expect("end") + start + to.len();
+    DEVNET[start..end].to_string()
 }
 
 /// 1-based line of the first line containing `needle`.
@@ -61,20 +68,133 @@ fn mainnet_spec_has_conflux_mainnet_ids_bootnodes_and_forks() {
     assert_eq!(spec.forks.osaka_height, None);
     assert_eq!(spec.snapshot_epoch_count, 2000);
     assert_eq!(spec.address_prefix(), "cfx");
-    assert_eq!(spec.checkpoint, None);
+    // The pivot at epoch 999,900 of conflux-rust's sample_pivot_hint.bin (real mainnet data).
+    let cp = spec.checkpoint.expect("mainnet bundles a checkpoint");
+    assert_eq!(cp.epoch, 999_900);
+    assert_eq!(
+        format!("{:?}", cp.hash),
+        "0xdfb71b9e45d558714ef9772a868e5c62954c42a57df0adb1d6e21544dd40df2d"
+    );
+    assert!(cp.timestamp.is_some_and(|t| t < 1_700_000_000));
+    assert_eq!(spec.rules.initial_difficulty, 20_000_000_000);
+    assert_eq!(spec.trust.min_votes, 10);
 }
 
 #[test]
-fn mainnet_and_testnet_have_no_genesis_hash_so_the_node_needs_one() {
-    for name in ["mainnet", "testnet"] {
+fn mainnet_and_testnet_pin_their_genesis_hashes() {
+    for (name, hash) in [
+        (
+            "mainnet",
+            "0xf6cec5af1ee95f56038fc30589bcfeb4b960075c3c76b8a0eaa6d36e8e623b50",
+        ),
+        (
+            "testnet",
+            "0x3fb9d350f95424c3c27fcf248d9a6f633a83c2a75c11ef887ea41540c85e7804",
+        ),
+    ] {
         let spec = ChainSpec::load(name).expect("bundled spec parses");
-        assert_eq!(spec.genesis_hash, None);
-        let msg = spec
-            .require_genesis_hash()
-            .expect_err("no hash")
-            .to_string();
-        assert!(msg.contains("--genesis-hash"), "{msg}");
-        assert!(msg.contains(name), "{msg}");
+        let pinned = spec.require_genesis_hash().expect("pinned");
+        assert_eq!(format!("{pinned:?}"), hash, "{name}");
+        // The look-alike (mainnet's code with chain id 1) is refused for testnet.
+        let look_alike: H256 = "0x71367f36b8799418feea0d8ec635e016e22c33a27e0e01c7e166d587601a32db"
+            .parse()
+            .expect("hash");
+        assert!(spec.with_genesis_hash(look_alike).is_err());
+    }
+    // The devnet's genesis depends on its secrets: still required from the user.
+    let devnet = ChainSpec::load("devnet").expect("parses");
+    let msg = devnet
+        .require_genesis_hash()
+        .expect_err("no hash")
+        .to_string();
+    assert!(msg.contains("--genesis-hash"), "{msg}");
+}
+
+#[test]
+fn testnet_has_its_own_tanzanite_difficulty_and_seven_custom_prefixes() {
+    let spec = ChainSpec::load("testnet").expect("parses");
+    assert_eq!(spec.forks.tanzanite_height, 4_990_000);
+    assert_eq!(spec.rules.initial_difficulty, 5_000_000);
+    assert_eq!(spec.custom_prefix(4_989_999), None);
+    for (height, prefix) in [
+        (4_990_000, 1),
+        (88_099_999, 1),
+        (88_100_000, 2),
+        (101_760_001, 3),
+        (103_400_000, 4),
+        (129_100_000, 5),
+        (132_220_000, 6),
+        (175_599_999, 6),
+        (175_600_000, 7),
+        (u64::MAX, 7),
+    ] {
+        assert_eq!(spec.custom_prefix(height), Some(prefix), "height {height}");
+    }
+    // Mainnet keeps the four-step schedule over its fork heights.
+    let main = ChainSpec::load("mainnet").expect("parses");
+    assert_eq!(main.custom_prefix(101_900_000), Some(4));
+    assert_eq!(main.custom_prefix(3_614_999), None);
+}
+
+#[test]
+fn difficulty_period_shortens_above_the_hydra_height() {
+    let spec = ChainSpec::load("mainnet").expect("parses");
+    assert_eq!(spec.difficulty_period(36_935_000), 5000);
+    assert_eq!(spec.difficulty_period(36_935_001), 250);
+    let dev = ChainSpec::load("devnet").expect("parses");
+    assert!(dev.rules.fixed_difficulty);
+    assert_eq!(
+        (dev.difficulty_period(0), dev.difficulty_period(1000)),
+        (20, 20)
+    );
+    // The devnet keeps the blame rule, with fewer votes.
+    assert!(dev.trust.min_votes > 1 && dev.trust.max_blame_ratio < 1.0);
+}
+
+#[test]
+fn rules_and_trust_default_to_conflux_production_values_and_are_checked() {
+    // A file without [rules] / [trust] (written before they existed) still loads.
+    let text = devnet_with(&devnet_text_between("\n[rules]", "max_rewind = 100"), "");
+    let spec = ChainSpec::parse(&text, "old.toml").expect("loads");
+    assert_eq!(spec.rules.initial_difficulty, 20_000_000_000);
+    assert_eq!(spec.trust.min_votes, 10);
+    // Bad values are located.
+    let e = parse_err(&devnet_with("min_votes = 3", "min_votes = 0"));
+    assert_located(
+        &e,
+        line_of(
+            &devnet_with("min_votes = 3", "min_votes = 0"),
+            "min_votes = 0",
+        ),
+        "trust.min_votes",
+    );
+    let text = devnet_with("initial_difficulty = 4", "initial_difficulty = 0");
+    assert_located(
+        &parse_err(&text),
+        line_of(&text, "initial_difficulty = 0"),
+        "rules.initial_difficulty",
+    );
+}
+
+#[test]
+fn checkpoint_flag_form_parses_epoch_hash_and_block_number() {
+    let h = format!("0x{}", "ab".repeat(32));
+    let c: Checkpoint = format!("1200:{h}").parse().expect("parses");
+    assert_eq!(
+        (c.epoch, c.hash, c.block_number),
+        (1200, H256::repeat_byte(0xab), None)
+    );
+    let c: Checkpoint = format!("1200:{h}:3400").parse().expect("parses");
+    assert_eq!(c.block_number, Some(3400));
+    for bad in [
+        "",
+        "1200",
+        "x:{h}",
+        "1200:0x12",
+        &format!("1200:{h}:x"),
+        &format!("1:{h}:2:3"),
+    ] {
+        assert!(bad.parse::<Checkpoint>().is_err(), "{bad:?}");
     }
 }
 
@@ -104,6 +224,7 @@ fn devnet_activates_everything_from_one_with_test_pow_and_no_bootnodes() {
     assert!(spec.bootnodes.is_empty());
     assert_eq!(spec.genesis_hash, None);
     assert_eq!(spec.forks.cip1559_height, 1);
+    assert_eq!(spec.custom_prefix(1), Some(4));
     assert!(spec.forks.osaka_active(1));
     assert_eq!(spec.forks.required_custom_first_element(1), Some(4));
     assert_eq!(spec.address_prefix(), "net2029");

@@ -2,11 +2,25 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-fn now() -> String {
-    let secs = SystemTime::now()
+/// Seconds since the Unix epoch now (0 if the clock is before it).
+pub fn unix_now() -> u64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
-        .unwrap_or(0);
+        .unwrap_or(0)
+}
+
+fn now() -> String {
+    utc_time(unix_now())
+}
+
+/// `YYYY-MM-DD` of a Unix time (UTC).
+pub fn utc_date(secs: u64) -> String {
+    utc_time(secs)[..10].to_string()
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` of a Unix time.
+fn utc_time(secs: u64) -> String {
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days as i64 + 719_468;

@@ -41,9 +41,33 @@ pub fn run(cmd: ChainspecCommand) -> Result<()> {
         spec.ports.rpc_local
     );
     match spec.checkpoint {
-        Some(c) => outln!("checkpoint:      epoch {} {:?}", c.epoch, c.hash),
+        Some(c) => outln!(
+            "checkpoint:      epoch {} {:?}{}",
+            c.epoch,
+            c.hash,
+            c.timestamp
+                .map(|t| format!(" (from {})", crate::log::utc_date(t)))
+                .unwrap_or_default()
+        ),
         None => outln!("checkpoint:      none (sync starts at genesis)"),
     }
+    outln!(
+        "header rules:    initial difficulty {}, period {} ({} above CIP-86){}, gas limit ≥ {} ± 1/{}",
+        spec.rules.initial_difficulty,
+        spec.rules.difficulty_period,
+        spec.rules.difficulty_period_cip86,
+        if spec.rules.fixed_difficulty { ", fixed (test mode)" } else { "" },
+        spec.rules.min_gas_limit,
+        spec.rules.gas_limit_divisor
+    );
+    outln!(
+        "root trust:      blame ratio < {}, ≥ {} votes within {} generations, {} epochs behind the tip; rewinds ≤ {} epochs",
+        spec.trust.max_blame_ratio,
+        spec.trust.min_votes,
+        spec.trust.blame_bound,
+        spec.trust.check_offset,
+        spec.trust.max_rewind
+    );
     outln!("bootnodes:       {}", spec.bootnodes.len());
     for b in &spec.bootnodes {
         outln!("  {b}");

@@ -56,6 +56,19 @@ pub struct NodeArgs {
     /// Extra bootnode, `cfxnode://<128 hex node id>@host:port`; repeatable, added to the spec's.
     #[arg(long = "bootnode", value_name = "URL")]
     pub bootnodes: Vec<String>,
+    /// Dial only the `--bootnode`s (and the config file's), not the chain spec's.
+    #[arg(long)]
+    pub only_bootnodes: bool,
+    /// Trusted start, `<epoch>:<0x pivot hash>[:<block number of that pivot>]`, used when
+    /// the data directory is empty; overrides the spec's checkpoint.
+    #[arg(long, value_name = "EPOCH:HASH")]
+    pub checkpoint: Option<String>,
+    /// Start from a checkpoint older than `--max-checkpoint-age-days`.
+    #[arg(long)]
+    pub allow_old_checkpoint: bool,
+    /// Oldest checkpoint accepted without `--allow-old-checkpoint`, in days (default 30).
+    #[arg(long, value_name = "DAYS")]
+    pub max_checkpoint_age_days: Option<u64>,
     /// Data directory (headers, verified roots, peers, node key).
     #[arg(long, value_name = "DIR")]
     pub datadir: Option<PathBuf>,

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use cfxlight_chainspec::ChainSpec;
+use cfxlight_chainspec::{ChainSpec, Checkpoint};
 use cfxlight_primitives::H256;
 use cfxlight_signer::SignerSpec;
 use serde::{Deserialize, Serialize};
@@ -23,6 +23,10 @@ struct FileConfig {
     genesis_hash: Option<String>,
     #[serde(default)]
     bootnodes: Vec<String>,
+    only_bootnodes: Option<bool>,
+    checkpoint: Option<String>,
+    allow_old_checkpoint: Option<bool>,
+    max_checkpoint_age_days: Option<u64>,
     datadir: Option<PathBuf>,
     p2p_port: Option<u16>,
     p2p_local_ip: Option<std::net::IpAddr>,
@@ -51,8 +55,14 @@ pub struct NodeConfig {
     pub spec: ChainSpec,
     /// The genesis hash the node will require of its peers.
     pub genesis_hash: H256,
-    /// Spec bootnodes followed by configured ones, without duplicates.
+    /// Spec bootnodes followed by configured ones, without duplicates (only the configured
+    /// ones with `--only-bootnodes`).
     pub bootnodes: Vec<String>,
+    /// Where sync starts on an empty data directory: `--checkpoint`, else the spec's, else
+    /// genesis (None).
+    pub checkpoint: Option<Checkpoint>,
+    /// Oldest checkpoint accepted, in seconds; None with `--allow-old-checkpoint`.
+    pub max_checkpoint_age: Option<u64>,
     /// Data directory.
     pub datadir: PathBuf,
     /// P2P port.
@@ -69,6 +79,35 @@ pub struct NodeConfig {
     pub policy: Option<PathBuf>,
     /// Audit log file.
     pub audit_log: Option<PathBuf>,
+}
+
+/// Oldest checkpoint accepted by default (`--max-checkpoint-age-days`).
+pub const DEFAULT_MAX_CHECKPOINT_AGE_DAYS: u64 = 30;
+
+/// Refuses a checkpoint whose (known) timestamp is older than `max_age` seconds at `now`.
+pub fn check_checkpoint_age(
+    c: &Checkpoint,
+    timestamp: Option<u64>,
+    max_age: Option<u64>,
+    now: u64,
+) -> Result<()> {
+    let (Some(ts), Some(max)) = (timestamp.or(c.timestamp), max_age) else {
+        return Ok(());
+    };
+    let age = now.saturating_sub(ts);
+    if age > max {
+        bail!(
+            "the checkpoint at epoch {} ({:?}) is {} days old (from {}), older than the {} days \
+             accepted: pass a recent one with --checkpoint <epoch>:<hash> from a source you \
+             trust (README, \"Starting from a checkpoint\"), or --allow-old-checkpoint",
+            c.epoch,
+            c.hash,
+            age / 86_400,
+            crate::log::utc_date(ts),
+            max / 86_400
+        );
+    }
+    Ok(())
 }
 
 fn parse_hash(s: &str, what: &str) -> Result<H256> {
@@ -122,7 +161,8 @@ impl NodeConfig {
             spec = spec.with_genesis_hash(parse_hash(h, "--genesis-hash")?)?;
         }
         let genesis_hash = spec.require_genesis_hash()?;
-        let mut bootnodes = spec.bootnodes.clone();
+        let only = args.only_bootnodes || file.only_bootnodes.unwrap_or(false);
+        let mut bootnodes = if only { vec![] } else { spec.bootnodes.clone() };
         for b in file.bootnodes.iter().chain(&args.bootnodes) {
             check_bootnode(b)?;
             if !bootnodes.contains(b) {
@@ -198,7 +238,21 @@ impl NodeConfig {
                  anyone who can reach the port could spend from the signer"
             );
         }
+        let checkpoint = match args.checkpoint.as_deref().or(file.checkpoint.as_deref()) {
+            Some(c) => Some(
+                c.parse::<Checkpoint>()
+                    .map_err(|e| anyhow::anyhow!("--checkpoint: {e}"))?,
+            ),
+            None => spec.checkpoint,
+        };
+        let allow_old = args.allow_old_checkpoint || file.allow_old_checkpoint.unwrap_or(false);
+        let max_days = args
+            .max_checkpoint_age_days
+            .or(file.max_checkpoint_age_days)
+            .unwrap_or(DEFAULT_MAX_CHECKPOINT_AGE_DAYS);
         Ok(NodeConfig {
+            checkpoint,
+            max_checkpoint_age: (!allow_old).then(|| max_days.saturating_mul(86_400)),
             rpc,
             pin_file: args.pin_file.clone().or(file.pin_file),
             policy: args.policy.clone().or(file.policy),
@@ -305,8 +359,42 @@ mod tests {
     }
 
     #[test]
+    fn pinned_chains_need_no_genesis_flag_and_checkpoints_resolve() {
+        let mut a = args("mainnet");
+        a.genesis_hash = None;
+        let c = NodeConfig::resolve(&a).unwrap();
+        assert_eq!(
+            format!("{:?}", c.genesis_hash),
+            "0xf6cec5af1ee95f56038fc30589bcfeb4b960075c3c76b8a0eaa6d36e8e623b50"
+        );
+        // The spec's checkpoint, refused as too old by default.
+        let cp = c.checkpoint.unwrap();
+        assert_eq!(cp.epoch, 999_900);
+        let now = crate::log::unix_now();
+        let e = check_checkpoint_age(&cp, None, c.max_checkpoint_age, now).unwrap_err();
+        assert!(e.to_string().contains("--allow-old-checkpoint"), "{e}");
+        a.allow_old_checkpoint = true;
+        let c = NodeConfig::resolve(&a).unwrap();
+        assert!(check_checkpoint_age(&cp, None, c.max_checkpoint_age, now).is_ok());
+        // A flag overrides it; a malformed one is an error naming the flag.
+        a.checkpoint = Some(format!("1200:0x{}", "ab".repeat(32)));
+        assert_eq!(
+            NodeConfig::resolve(&a).unwrap().checkpoint.unwrap().epoch,
+            1200
+        );
+        a.checkpoint = Some("1200".into());
+        let e = NodeConfig::resolve(&a).unwrap_err().to_string();
+        assert!(e.contains("--checkpoint"), "{e}");
+        // --only-bootnodes drops the spec's 23.
+        a.checkpoint = None;
+        a.only_bootnodes = true;
+        assert!(NodeConfig::resolve(&a).unwrap().bootnodes.is_empty());
+    }
+
+    #[test]
     fn mainnet_refuses_a_chain_id_override_and_bad_signer_specs() {
         let mut a = args("mainnet");
+        a.genesis_hash = None;
         a.chain_id = Some(7);
         assert!(NodeConfig::resolve(&a).is_err());
         let mut b = args("devnet");

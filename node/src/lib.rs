@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod events;
 pub mod light;
 pub mod log;
 pub mod node_key;

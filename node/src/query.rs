@@ -11,10 +11,7 @@
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
-    sync::{
-        atomic::{AtomicUsize, Ordering},
-        Arc, Mutex, RwLock,
-    },
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -36,6 +33,8 @@ use crate::{
     },
     store::{Store, StoreError, VerifiedRoots},
 };
+
+pub use crate::light::peers::PeerSet;
 
 /// Epochs per snapshot period: an entry at epoch `e > 2000` may be proven by the
 /// intermediate trie, whose root is the state root of epoch `e − 2000`.
@@ -75,53 +74,6 @@ pub enum QueryError {
     Store(#[from] StoreError),
 }
 
-/// The peers the follow loop currently holds, shared with the readers.
-#[derive(Default)]
-pub struct Peers {
-    list: RwLock<Vec<Arc<LightPeer>>>,
-    reported: Mutex<HashSet<String>>,
-    next: AtomicUsize,
-}
-
-impl Peers {
-    /// Replaces the set of connected peers.
-    pub fn set(&self, peers: Vec<Arc<LightPeer>>) {
-        if let Ok(mut l) = self.list.write() {
-            *l = peers;
-        }
-    }
-
-    /// Live peers, starting from a rotating offset so load spreads across them.
-    pub fn alive(&self) -> Vec<Arc<LightPeer>> {
-        let mut v: Vec<_> = self
-            .list
-            .read()
-            .map(|l| l.iter().filter(|p| p.is_alive()).cloned().collect())
-            .unwrap_or_default();
-        if !v.is_empty() {
-            let k = self.next.fetch_add(1, Ordering::Relaxed) % v.len();
-            v.rotate_left(k);
-        }
-        v
-    }
-
-    /// Notes that a peer sent something unverifiable; the follow loop drops it.
-    pub fn report(&self, peer: &LightPeer, why: &str) {
-        crate::log::warn(&format!("peer {} sent unverifiable data: {why}", peer.url));
-        if let Ok(mut r) = self.reported.lock() {
-            r.insert(peer.url.to_string());
-        }
-    }
-
-    /// Takes the set of peers reported since the last call (by URL).
-    pub fn take_reported(&self) -> HashSet<String> {
-        self.reported
-            .lock()
-            .map(|mut r| std::mem::take(&mut *r))
-            .unwrap_or_default()
-    }
-}
-
 /// A transaction with where it was executed, every part verified.
 #[derive(Debug, Clone)]
 pub struct VerifiedTx {
@@ -157,7 +109,7 @@ enum Attempt<T> {
 /// Verified reads over the shared peer set.
 pub struct Query {
     store: Arc<Store>,
-    peers: Arc<Peers>,
+    peers: Arc<PeerSet>,
     state_cache: Mutex<StateCache>,
     /// Decoded accounts by (verified state root, address), in front of `state_cache`:
     /// a watched account's read is then one lookup, without copying, re-checking and
@@ -257,7 +209,7 @@ fn peer_skip(e: PeerError) -> String {
 
 impl Query {
     /// Verified reads from `peers`, checked against `store`.
-    pub fn new(store: Arc<Store>, peers: Arc<Peers>) -> Query {
+    pub fn new(store: Arc<Store>, peers: Arc<PeerSet>) -> Query {
         Query {
             store,
             peers,
@@ -273,7 +225,7 @@ impl Query {
     }
 
     /// The shared peer set.
-    pub fn peers(&self) -> &Arc<Peers> {
+    pub fn peers(&self) -> &Arc<PeerSet> {
         &self.peers
     }
 

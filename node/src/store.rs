@@ -1,14 +1,21 @@
 //! The node's RocksDB store: named column families, one per kind of fact, and the chain
 //! identity pinned at creation so a data directory is never used for another chain.
 //!
-//! Column families: `headers` (hash → header RLP), `pivot` (epoch → pivot hash),
-//! `roots` (epoch → verified deferred roots), `meta` (sync metadata, chain identity),
-//! `peers` (peer table). Writes that belong together go through one `WriteBatch`.
+//! Column families: `headers` (hash → header RLP, hash/epoch → epoch), `pivot` (epoch →
+//! pivot hash, its block list, first block number and cumulative work), `roots` (epoch →
+//! *trusted* deferred roots: only roots the blame-vote rule accepted are written here),
+//! `meta` (sync metadata, chain identity), `peers` (peer table). Writes that belong
+//! together go through one `WriteBatch`: a fork switch removes the losing branch (headers
+//! included) and stores the winning one in the same batch.
+//!
+//! The chain may start at a checkpoint rather than at genesis: `base_epoch` is the first
+//! epoch held, and block numbers are known only when the checkpoint gave one.
 //!
 //! The chain markers and recently read roots are mirrored in memory: every JSON-RPC read
 //! starts from them, and a RocksDB lookup per request was a tenth of a hot read's cost.
-//! Only `commit` and `rewind_to` change them, and they update the mirror under the same
-//! lock as their write, so a reader never sees the mirror and the database disagree.
+//! Only the writers (`commit`, `commit_base`, `replace_above`, `rewind_to`) change them,
+//! and they update the mirror under the same lock as their write, so a reader never sees
+//! the mirror and the database disagree.
 
 use std::{
     collections::HashMap,
@@ -16,7 +23,7 @@ use std::{
     sync::{Mutex, MutexGuard},
 };
 
-use cfxlight_primitives::{transaction::SignedTransaction, H256};
+use cfxlight_primitives::{transaction::SignedTransaction, H256, U256};
 use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, DB};
 use thiserror::Error;
 
@@ -27,14 +34,22 @@ use thiserror::Error;
 pub const COLUMN_FAMILIES: [&str; 8] = [
     "headers", "pivot", "roots", "meta", "peers", "bodies", "pending", "state",
 ];
-/// Bumped when the on-disk layout changes incompatibly.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Bumped when the on-disk layout changes incompatibly. Version 2 (header rules, epoch
+/// work, trusted roots only): a version-1 store's chain data is dropped on open and synced
+/// again; its pending transactions and peers are kept.
+pub const SCHEMA_VERSION: u32 = 2;
+/// Column families holding chain data that a schema upgrade re-syncs.
+const CHAIN_FAMILIES: [&str; 5] = ["headers", "pivot", "roots", "bodies", "state"];
 
 const KEY_GENESIS: &[u8] = b"genesis_hash";
 const KEY_BEST_EPOCH: &[u8] = b"best_epoch";
 const KEY_LATEST_STATE: &[u8] = b"latest_state";
 /// Blocks in the total order up to and including the best epoch.
 const KEY_BLOCK_COUNT: &[u8] = b"block_count";
+/// The first epoch held (a checkpoint start holds nothing below it).
+const KEY_BASE_EPOCH: &[u8] = b"base_epoch";
+/// Present (`0`) when block numbers are unknown: a checkpoint start without a block number.
+const KEY_NUMBERS_UNKNOWN: &[u8] = b"numbers_unknown";
 
 fn epoch_key(epoch: u64, suffix: &[u8]) -> Vec<u8> {
     [&epoch.to_be_bytes()[..], suffix].concat()
@@ -92,6 +107,9 @@ pub struct EpochRecord {
     pub blocks: Vec<H256>,
     /// The headers of those blocks, as `(hash, wire RLP)`.
     pub headers: Vec<(H256, Vec<u8>)>,
+    /// Work of the chain up to and including this epoch (sum of block difficulties since
+    /// the base epoch): what fork choice compares.
+    pub work: U256,
 }
 
 /// Key of a stored state entry: `epoch ‖ state root ‖ state key`.
@@ -122,6 +140,8 @@ struct Hot {
     best_epoch: Option<u64>,
     latest_state: Option<u64>,
     block_count: u64,
+    base_epoch: u64,
+    numbers_known: bool,
     roots: HashMap<u64, VerifiedRoots>,
     /// Bumped by every write, so a reader that looked a root up in the database while a
     /// write happened does not put its (maybe stale) answer in the mirror.
@@ -159,6 +179,8 @@ impl Store {
             best_epoch: store.get_u64(KEY_BEST_EPOCH)?,
             latest_state: store.get_u64(KEY_LATEST_STATE)?,
             block_count: store.get_u64(KEY_BLOCK_COUNT)?.unwrap_or(0),
+            base_epoch: store.get_u64(KEY_BASE_EPOCH)?.unwrap_or(0),
+            numbers_known: store.get_meta(KEY_NUMBERS_UNKNOWN)?.is_none(),
             ..Hot::default()
         };
         Ok(store)
@@ -184,6 +206,7 @@ impl Store {
     fn pin_chain(&self, genesis: H256, chain_id: u32) -> Result<(), StoreError> {
         match self.get_meta(KEY_SCHEMA)? {
             Some(v) if v == SCHEMA_VERSION.to_be_bytes() => {}
+            Some(v) if v == 1u32.to_be_bytes() => self.upgrade_from_v1()?,
             Some(v) => {
                 return Err(StoreError::Schema {
                     path: self.path.clone(),
@@ -224,6 +247,30 @@ impl Store {
         Ok(())
     }
 
+    /// Schema 1 stored headers checked by weaker rules and roots trusted on arrival: drop
+    /// the chain data (it re-syncs) and keep what is the user's (pending transactions, peers).
+    fn upgrade_from_v1(&self) -> Result<(), StoreError> {
+        let mut batch = WriteBatch::default();
+        for cf in CHAIN_FAMILIES {
+            let cf = self.cf(cf);
+            for item in self.db.iterator_cf(cf, rocksdb::IteratorMode::Start) {
+                let (k, _) = item.map_err(|e| self.db_err(e))?;
+                batch.delete_cf(cf, k);
+            }
+        }
+        for key in [KEY_BEST_EPOCH, KEY_LATEST_STATE, KEY_BLOCK_COUNT] {
+            batch.delete_cf(self.meta(), key);
+        }
+        batch.put_cf(self.meta(), KEY_SCHEMA, SCHEMA_VERSION.to_be_bytes());
+        self.db.write(batch).map_err(|e| self.db_err(e))?;
+        crate::log::warn(&format!(
+            "data directory {}: upgraded from schema 1: the chain is synced again under the \
+             header and trust rules of this build (pending transactions are kept)",
+            self.path.display()
+        ));
+        Ok(())
+    }
+
     /// The data directory.
     pub fn path(&self) -> &Path {
         &self.path
@@ -257,6 +304,21 @@ impl Store {
     /// The highest epoch whose pivot header is stored and verified (None before the first).
     pub fn best_epoch(&self) -> Result<Option<u64>, StoreError> {
         Ok(self.hot().best_epoch)
+    }
+
+    /// The first epoch held: 0 from genesis, below a checkpoint after a checkpoint start.
+    pub fn base_epoch(&self) -> u64 {
+        self.hot().base_epoch
+    }
+
+    /// Cumulative work of the stored chain up to `epoch`.
+    pub fn work(&self, epoch: u64) -> Result<Option<U256>, StoreError> {
+        let v = self
+            .db
+            .get_cf(self.cf("pivot"), epoch_key(epoch, b"/work"))
+            .map_err(|e| self.db_err(e))?;
+        Ok(v.filter(|v| v.len() == 32)
+            .map(|v| U256::from_big_endian(&v)))
     }
 
     /// The highest epoch whose deferred roots are verified.
@@ -304,6 +366,9 @@ impl Store {
 
     /// Number, in the total order, of the first block executed in `epoch`.
     pub fn first_block_number(&self, epoch: u64) -> Result<Option<u64>, StoreError> {
+        if !self.hot().numbers_known {
+            return Ok(None);
+        }
         let v = self
             .db
             .get_cf(self.cf("pivot"), epoch_key(epoch, b"/first"))
@@ -316,16 +381,24 @@ impl Store {
     /// binary search over the epochs' first block numbers. Block 0 (genesis) is None, as
     /// on conflux-rust, whose number index starts after it.
     pub fn block_at_number(&self, number: u64) -> Result<Option<(u64, H256)>, StoreError> {
-        let (best, count) = {
+        let (best, count, base, known) = {
             let hot = self.hot();
-            (hot.best_epoch, hot.block_count)
+            (
+                hot.best_epoch,
+                hot.block_count,
+                hot.base_epoch,
+                hot.numbers_known,
+            )
         };
         let Some(best) = best else { return Ok(None) };
-        if number == 0 || number >= count {
+        if number == 0 || number >= count || !known {
             return Ok(None);
         }
         // The last epoch whose first block is at or before `number`.
-        let (mut lo, mut hi) = (0u64, best);
+        let (mut lo, mut hi) = (base, best);
+        if self.first_block_number(base)?.is_none_or(|f| f > number) {
+            return Ok(None);
+        }
         while lo < hi {
             let mid = lo + (hi - lo).div_ceil(2);
             match self.first_block_number(mid)? {
@@ -345,9 +418,10 @@ impl Store {
         Ok(blocks.get(index).map(|h| (lo, *h)))
     }
 
-    /// Blocks in the total order up to the best epoch.
-    pub fn block_count(&self) -> Result<u64, StoreError> {
-        Ok(self.hot().block_count)
+    /// Blocks in the total order up to the best epoch (None when numbers are unknown).
+    pub fn block_count(&self) -> Result<Option<u64>, StoreError> {
+        let hot = self.hot();
+        Ok(hot.numbers_known.then_some(hot.block_count))
     }
 
     /// A block's transactions, stored once verified against its transactions root.
@@ -480,10 +554,97 @@ impl Store {
         epochs: &[EpochRecord],
         roots: &[(u64, VerifiedRoots)],
     ) -> Result<(), StoreError> {
+        self.write(None, None, epochs, roots)
+    }
+
+    /// The first write of a chain that starts at `base` (genesis or a checkpoint's window):
+    /// records the base and, when known, the number of the base epoch's first block.
+    pub fn commit_base(
+        &self,
+        base: u64,
+        first_block_number: Option<u64>,
+        epochs: &[EpochRecord],
+    ) -> Result<(), StoreError> {
+        self.write(None, Some((base, first_block_number)), epochs, &[])
+    }
+
+    /// Forgets the pivot chain above `epoch` and roots above `roots_epoch` (a reorg of the
+    /// recent pivot chain); the markers move back in the same batch as the deletions.
+    pub fn rewind_to(&self, epoch: u64, roots_epoch: Option<u64>) -> Result<(), StoreError> {
+        self.write(Some((epoch, roots_epoch)), None, &[], &[])
+    }
+
+    /// A fork switch in one atomic batch: the branch above `epoch` is removed (headers
+    /// included), roots above `roots_epoch` dropped, and `epochs` stored in its place.
+    pub fn replace_above(
+        &self,
+        epoch: u64,
+        roots_epoch: Option<u64>,
+        epochs: &[EpochRecord],
+    ) -> Result<(), StoreError> {
+        self.write(Some((epoch, roots_epoch)), None, epochs, &[])
+    }
+
+    /// The one writer of the chain: an optional rewind, an optional base, then epochs and
+    /// roots, all in one batch with the markers and their mirror.
+    fn write(
+        &self,
+        rewind: Option<(u64, Option<u64>)>,
+        base: Option<(u64, Option<u64>)>,
+        epochs: &[EpochRecord],
+        roots: &[(u64, VerifiedRoots)],
+    ) -> Result<(), StoreError> {
         // Held across the write: readers see the markers move with the database.
         let mut hot = self.hot();
         let mut batch = WriteBatch::default();
         let mut count = hot.block_count;
+        let mut best = hot.best_epoch;
+        let mut latest_state = hot.latest_state;
+        let mut first_dropped_root = None;
+        let (mut base_epoch, mut numbers_known) = (hot.base_epoch, hot.numbers_known);
+        if let Some((b, first)) = base {
+            base_epoch = b;
+            numbers_known = first.is_some();
+            count = first.unwrap_or(0);
+            batch.put_cf(self.meta(), KEY_BASE_EPOCH, b.to_be_bytes());
+            if first.is_none() {
+                batch.put_cf(self.meta(), KEY_NUMBERS_UNKNOWN, [0u8]);
+            }
+        }
+        if let Some((epoch, roots_epoch)) = rewind {
+            let top = hot.best_epoch.unwrap_or(0);
+            let mut dropped = std::collections::HashSet::new();
+            for e in (epoch + 1)..=top {
+                // Blocks of a dropped epoch no longer belong to any epoch we know, and their
+                // headers go with them: nobody could reach them any more.
+                for h in self.epoch_blocks(e)?.unwrap_or_default() {
+                    batch.delete_cf(self.cf("headers"), [h.as_bytes(), b"/epoch"].concat());
+                    batch.delete_cf(self.cf("headers"), h.as_bytes());
+                    dropped.insert(h);
+                }
+                batch.delete_cf(self.cf("pivot"), e.to_be_bytes());
+                for suffix in [&b"/blocks"[..], b"/first", b"/work"] {
+                    batch.delete_cf(self.cf("pivot"), epoch_key(e, suffix));
+                }
+            }
+            if let (Some(first), Some(blocks)) = (
+                self.first_block_number_raw(epoch)?,
+                self.epoch_blocks(epoch)?,
+            ) {
+                count = first + blocks.len() as u64;
+            }
+            let first_dropped = roots_epoch.map_or(0, |r| r + 1);
+            for e in first_dropped..=top {
+                batch.delete_cf(self.cf("roots"), e.to_be_bytes());
+            }
+            first_dropped_root = Some(first_dropped);
+            best = Some(epoch);
+            latest_state = match roots_epoch {
+                Some(r) if latest_state.is_some_and(|s| s > r) => Some(r),
+                None => None,
+                _ => latest_state,
+            };
+        }
         for e in epochs {
             batch.put_cf(
                 self.cf("pivot"),
@@ -503,14 +664,19 @@ impl Store {
             }
             batch.put_cf(self.cf("pivot"), e.epoch.to_be_bytes(), e.pivot.as_bytes());
             let blocks: Vec<u8> = e.blocks.iter().flat_map(|h| h.0).collect();
+            batch.put_cf(self.cf("pivot"), epoch_key(e.epoch, b"/blocks"), blocks);
             batch.put_cf(
                 self.cf("pivot"),
-                [&e.epoch.to_be_bytes()[..], b"/blocks"].concat(),
-                blocks,
+                epoch_key(e.epoch, b"/work"),
+                e.work.to_big_endian(),
             );
+            best = Some(e.epoch);
         }
-        if let Some(last) = epochs.last() {
-            batch.put_cf(self.meta(), KEY_BEST_EPOCH, last.epoch.to_be_bytes());
+        if rewind.is_some() || !epochs.is_empty() {
+            match best {
+                Some(b) => batch.put_cf(self.meta(), KEY_BEST_EPOCH, b.to_be_bytes()),
+                None => batch.delete_cf(self.meta(), KEY_BEST_EPOCH),
+            }
             batch.put_cf(self.meta(), KEY_BLOCK_COUNT, count.to_be_bytes());
         }
         for (epoch, r) in roots {
@@ -518,68 +684,36 @@ impl Store {
             batch.put_cf(self.cf("roots"), epoch.to_be_bytes(), v);
         }
         if let Some((epoch, _)) = roots.last() {
-            batch.put_cf(self.meta(), KEY_LATEST_STATE, epoch.to_be_bytes());
+            latest_state = Some(*epoch);
+        }
+        match latest_state {
+            Some(l) => batch.put_cf(self.meta(), KEY_LATEST_STATE, l.to_be_bytes()),
+            None => batch.delete_cf(self.meta(), KEY_LATEST_STATE),
         }
         self.db.write(batch).map_err(|e| self.db_err(e))?;
         hot.generation += 1;
-        if let Some(last) = epochs.last() {
-            hot.best_epoch = Some(last.epoch);
-            hot.block_count = count;
+        hot.best_epoch = best;
+        hot.block_count = count;
+        hot.latest_state = latest_state;
+        hot.base_epoch = base_epoch;
+        hot.numbers_known = numbers_known;
+        if let Some(first) = first_dropped_root {
+            hot.roots.retain(|e, _| *e < first);
         }
         for (epoch, r) in roots {
             hot.roots.insert(*epoch, *r);
         }
-        if let Some((epoch, _)) = roots.last() {
-            hot.latest_state = Some(*epoch);
-        }
         Ok(())
     }
 
-    /// Forgets the pivot chain above `epoch` and roots above `roots_epoch` (a reorg of the
-    /// recent pivot chain); the markers move back in the same batch as the deletions.
-    pub fn rewind_to(&self, epoch: u64, roots_epoch: Option<u64>) -> Result<(), StoreError> {
-        let mut hot = self.hot();
-        let best = hot.best_epoch.unwrap_or(0);
-        let mut batch = WriteBatch::default();
-        for e in (epoch + 1)..=best {
-            // Blocks of a dropped epoch no longer belong to any epoch we know.
-            for h in self.epoch_blocks(e)?.unwrap_or_default() {
-                batch.delete_cf(self.cf("headers"), [h.as_bytes(), b"/epoch"].concat());
-            }
-            batch.delete_cf(self.cf("pivot"), e.to_be_bytes());
-            batch.delete_cf(self.cf("pivot"), epoch_key(e, b"/blocks"));
-            batch.delete_cf(self.cf("pivot"), epoch_key(e, b"/first"));
-        }
-        let mut block_count = hot.block_count;
-        if let (Some(first), Some(blocks)) =
-            (self.first_block_number(epoch)?, self.epoch_blocks(epoch)?)
-        {
-            block_count = first + blocks.len() as u64;
-            batch.put_cf(self.meta(), KEY_BLOCK_COUNT, block_count.to_be_bytes());
-        }
-        let first_dropped_root = roots_epoch.map_or(0, |r| r + 1);
-        for e in first_dropped_root..=best {
-            batch.delete_cf(self.cf("roots"), e.to_be_bytes());
-        }
-        batch.put_cf(self.meta(), KEY_BEST_EPOCH, epoch.to_be_bytes());
-        let latest_state = match roots_epoch {
-            Some(r) if hot.latest_state.is_some_and(|s| s > r) => {
-                batch.put_cf(self.meta(), KEY_LATEST_STATE, r.to_be_bytes());
-                Some(r)
-            }
-            None => {
-                batch.delete_cf(self.meta(), KEY_LATEST_STATE);
-                None
-            }
-            _ => hot.latest_state,
-        };
-        self.db.write(batch).map_err(|e| self.db_err(e))?;
-        hot.generation += 1;
-        hot.best_epoch = Some(epoch);
-        hot.block_count = block_count;
-        hot.latest_state = latest_state;
-        hot.roots.retain(|e, _| *e < first_dropped_root);
-        Ok(())
+    /// The stored first block number of an epoch, whether or not numbers are known.
+    fn first_block_number_raw(&self, epoch: u64) -> Result<Option<u64>, StoreError> {
+        let v = self
+            .db
+            .get_cf(self.cf("pivot"), epoch_key(epoch, b"/first"))
+            .map_err(|e| self.db_err(e))?;
+        Ok(v.and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+            .map(u64::from_be_bytes))
     }
 }
 
@@ -622,6 +756,7 @@ mod tests {
             pivot: H256::from_low_u64_be(e),
             blocks: vec![H256::repeat_byte(e as u8), H256::from_low_u64_be(e)],
             headers: vec![(H256::from_low_u64_be(e), vec![0xc0, e as u8])],
+            work: U256::from(e),
         };
         let roots = VerifiedRoots {
             state_root: H256::repeat_byte(1),
@@ -639,9 +774,9 @@ mod tests {
         );
         assert_eq!(s.roots(1).unwrap(), Some(roots));
         assert_eq!(s.first_block_number(3).unwrap(), Some(4));
-        assert_eq!(s.block_count().unwrap(), 6);
+        assert_eq!(s.block_count().unwrap(), Some(6));
         s.rewind_to(1, None).unwrap();
-        assert_eq!(s.block_count().unwrap(), 2);
+        assert_eq!(s.block_count().unwrap(), Some(2));
         assert_eq!(s.block_epoch(&H256::from_low_u64_be(1)).unwrap(), Some(1));
         assert_eq!(s.block_epoch(&H256::from_low_u64_be(3)).unwrap(), None);
         assert_eq!(s.latest_state().unwrap(), None);
@@ -654,7 +789,7 @@ mod tests {
         assert_eq!(s.pivot(1).unwrap(), Some(H256::from_low_u64_be(1)));
         // The in-memory markers are read back from disk.
         assert_eq!(s.best_epoch().unwrap(), Some(1));
-        assert_eq!(s.block_count().unwrap(), 2);
+        assert_eq!(s.block_count().unwrap(), Some(2));
         assert_eq!(s.latest_state().unwrap(), None);
     }
 
@@ -671,10 +806,11 @@ mod tests {
                 pivot: hash(e, e),
                 blocks: (0..=e).map(|i| hash(e, i)).collect(),
                 headers: vec![],
+                work: U256::from(e),
             })
             .collect();
         s.commit(&recs, &[]).unwrap();
-        assert_eq!(s.block_count().unwrap(), 28);
+        assert_eq!(s.block_count().unwrap(), Some(28));
         assert_eq!(
             s.block_at_number(0).unwrap(),
             None,
@@ -704,6 +840,7 @@ mod tests {
             pivot: H256::from_low_u64_be(e),
             blocks: vec![H256::from_low_u64_be(e)],
             headers: vec![],
+            work: U256::from(e),
         };
         let roots = |b: u8| VerifiedRoots {
             state_root: H256::repeat_byte(b),
@@ -726,6 +863,99 @@ mod tests {
         assert_eq!(s.roots(3).unwrap(), Some(roots(0x33)));
         assert_eq!(s.latest_state().unwrap(), Some(3));
         assert_eq!(s.best_epoch().unwrap(), Some(6));
+    }
+
+    #[test]
+    fn a_fork_switch_replaces_the_branch_and_its_headers_in_one_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), H256::zero(), 1).unwrap();
+        let rec = |e: u64, tag: u8| EpochRecord {
+            epoch: e,
+            pivot: H256::from_low_u64_be(u64::from(tag) * 1000 + e),
+            blocks: vec![H256::from_low_u64_be(u64::from(tag) * 1000 + e)],
+            headers: vec![(H256::from_low_u64_be(u64::from(tag) * 1000 + e), vec![0xc0])],
+            work: U256::from(e * u64::from(tag)),
+        };
+        s.commit_base(0, Some(0), &(0..=5).map(|e| rec(e, 1)).collect::<Vec<_>>())
+            .unwrap();
+        assert_eq!(s.work(5).unwrap(), Some(U256::from(5)));
+        let loser = H256::from_low_u64_be(1004);
+        assert!(s.header(&loser).unwrap().is_some());
+        s.replace_above(3, None, &[rec(4, 2), rec(5, 2), rec(6, 2)])
+            .unwrap();
+        assert_eq!(s.best_epoch().unwrap(), Some(6));
+        assert_eq!(s.pivot(4).unwrap(), Some(H256::from_low_u64_be(2004)));
+        assert_eq!(s.pivot(3).unwrap(), Some(H256::from_low_u64_be(1003)));
+        // The losing branch's headers are gone with it; the winner's are stored.
+        assert_eq!(s.header(&loser).unwrap(), None);
+        assert_eq!(s.block_epoch(&loser).unwrap(), None);
+        assert!(s.header(&H256::from_low_u64_be(2006)).unwrap().is_some());
+        assert_eq!(s.work(6).unwrap(), Some(U256::from(12)));
+        assert_eq!(s.block_count().unwrap(), Some(7));
+    }
+
+    #[test]
+    fn a_checkpoint_start_knows_block_numbers_only_when_given() {
+        let rec = |e: u64| EpochRecord {
+            epoch: e,
+            pivot: H256::from_low_u64_be(e),
+            blocks: vec![H256::repeat_byte(e as u8), H256::from_low_u64_be(e)],
+            headers: vec![],
+            work: U256::from(e),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), H256::zero(), 1).unwrap();
+        s.commit_base(100, Some(5000), &[rec(100), rec(101)])
+            .unwrap();
+        assert_eq!(s.base_epoch(), 100);
+        assert_eq!(s.first_block_number(101).unwrap(), Some(5002));
+        assert_eq!(
+            s.block_at_number(5003).unwrap(),
+            Some((101, H256::from_low_u64_be(101)))
+        );
+        assert_eq!(s.block_at_number(4999).unwrap(), None);
+        drop(s);
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), H256::zero(), 1).unwrap();
+        s.commit_base(100, None, &[rec(100), rec(101)]).unwrap();
+        assert_eq!(s.first_block_number(101).unwrap(), None);
+        assert_eq!(s.block_count().unwrap(), None);
+        assert_eq!(s.block_at_number(1).unwrap(), None);
+        drop(s);
+        // Unknown stays unknown across a restart.
+        let s = Store::open(dir.path(), H256::zero(), 1).unwrap();
+        assert_eq!((s.base_epoch(), s.block_count().unwrap()), (100, None));
+    }
+
+    #[test]
+    fn a_schema_1_store_keeps_pending_and_resyncs_the_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = Store::open(dir.path(), H256::zero(), 1).unwrap();
+            s.commit(
+                &[EpochRecord {
+                    epoch: 0,
+                    pivot: H256::repeat_byte(9),
+                    blocks: vec![H256::repeat_byte(9)],
+                    headers: vec![(H256::repeat_byte(9), vec![0xc0])],
+                    work: U256::zero(),
+                }],
+                &[],
+            )
+            .unwrap();
+            s.put_pending(&[(b"tx".to_vec(), Some(b"raw".to_vec()))])
+                .unwrap();
+            s.db.put_cf(s.meta(), KEY_SCHEMA, 1u32.to_be_bytes())
+                .unwrap();
+        }
+        let s = Store::open(dir.path(), H256::zero(), 1).unwrap();
+        assert_eq!(s.best_epoch().unwrap(), None);
+        assert_eq!(s.header(&H256::repeat_byte(9)).unwrap(), None);
+        assert_eq!(s.pending_entries().unwrap().len(), 1);
+        assert_eq!(
+            s.get_meta(KEY_SCHEMA).unwrap(),
+            Some(SCHEMA_VERSION.to_be_bytes().to_vec())
+        );
     }
 
     #[test]

@@ -188,13 +188,7 @@ impl TxPool {
 
     /// Sends `tx` to every connected peer; Ok(n) is how many took it.
     pub async fn relay(&self, query: &Query, tx: &SignedTransaction) -> usize {
-        let raw = tx.encode();
-        let mut sent = 0;
-        for p in query.peers().alive() {
-            if p.send_raw_tx(&raw).await.is_ok() {
-                sent += 1;
-            }
-        }
+        let sent = query.peers().broadcast_raw_tx(&tx.encode()).await;
         if sent > 0 {
             self.mark_sent(&tx.hash());
         }

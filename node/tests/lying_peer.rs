@@ -14,15 +14,14 @@ mod common;
 
 use std::{net::IpAddr, sync::Arc};
 
-use cfxlight_chainspec::PowMode;
 use cfxlight_node::{
     light::{
         message::{self, StateEntry, StorageRootEntry},
         peer::{ChainIdentity, LightPeer, PeerError},
     },
-    query::{Peers, Query, QueryError},
+    query::{PeerSet, Query, QueryError},
     store::Store,
-    sync::{Progress, SyncError, Syncer},
+    sync::{Progress, SyncError},
     wire::{ecies, frame, session, NodeUrl},
 };
 use cfxlight_primitives::{
@@ -332,7 +331,7 @@ async fn lying_round(
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), chain.genesis_hash, chain.chain_id).unwrap();
     let store = Arc::new(store);
-    let syncer = Syncer::new(store.clone(), PowMode::Test, chain.genesis_hash);
+    let syncer = common::devnet_syncer(store.clone(), chain.genesis_hash, chain.chain_id);
     let liar = LightPeer::connect(
         &fake_url,
         &SecretKey::random(&mut rand::rngs::OsRng),
@@ -403,7 +402,7 @@ async fn state_setup(
     let (upstream, fake_url, chain) = liar_in_front(lie, local).await;
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path(), chain.genesis_hash, chain.chain_id).unwrap());
-    let syncer = Syncer::new(store.clone(), PowMode::Test, chain.genesis_hash);
+    let syncer = common::devnet_syncer(store.clone(), chain.genesis_hash, chain.chain_id);
     syncer.init(&upstream).await.unwrap();
     while !matches!(syncer.round(&upstream).await.unwrap(), Progress::AtTip) {}
     let liar = Arc::new(
@@ -448,7 +447,7 @@ async fn lying_state(lie: Lie, local: [u8; 4]) {
 
     // Only the liar: an error, never its number; and it is reported. (Each phase reads an
     // epoch nobody asked about yet: verified entries are cached, in memory and on disk.)
-    let peers = Arc::new(Peers::default());
+    let peers = Arc::new(PeerSet::default());
     peers.set(vec![liar.clone()]);
     let q = Query::new(store.clone(), peers.clone());
     match q.account(latest, who).await {
@@ -507,7 +506,7 @@ async fn lying_storage_root(lie: Lie, local: [u8; 4], caught: &str) {
     };
 
     // Only the liar: an error, never its root; and it is reported.
-    let peers = Arc::new(Peers::default());
+    let peers = Arc::new(PeerSet::default());
     peers.set(vec![liar.clone()]);
     let q = Query::new(store.clone(), peers.clone());
     match q.storage_root(latest, STAKING).await {

@@ -1,8 +1,11 @@
 //! `cfxlight node`: resolve the configuration, bind the data directory to the chain, and
-//! follow the pivot chain from the configured peers, logging progress a person can follow.
+//! follow the heaviest valid pivot chain from the configured peers, logging progress a
+//! person can follow.
 //!
-//! Peers are dialled with exponential backoff; one that sends unverifiable data is dropped
-//! (and waits longer before a retry), and nothing it sent is stored.
+//! The peer set ([`crate::light::peers`]) dials and penalises; the syncer ([`crate::sync`])
+//! verifies and chooses; this loop only asks the peer with the highest claimed tip first,
+//! hands the outcome to the peer set, and publishes chain events ([`crate::events`]) that
+//! the served-state update, the pending pool and the RPC's subscriptions wait on.
 
 use std::{
     sync::Arc,
@@ -15,22 +18,32 @@ use cfxlight_chainspec::PowMode;
 use super::print_json;
 use crate::{
     cli::NodeArgs,
-    config::NodeConfig,
-    light::peer::{ChainIdentity, LightPeer},
+    config::{check_checkpoint_age, NodeConfig},
+    events::{ChainEvent, Hub},
+    light::{
+        peer::ChainIdentity,
+        peers::{PeerSet, Penalty},
+    },
     log, node_key,
-    query::{Peers, Query},
+    pow::PowVerifier,
+    query::Query,
     rpc::{self, RpcContext, Signing},
+    rules::HeaderVerifier,
     store::Store,
-    sync::{Progress, SyncError, Syncer},
+    sync::{Progress, Start, SyncError, Syncer},
     txpool::TxPool,
     wire::NodeUrl,
 };
 
-const BACKOFF_START: Duration = Duration::from_secs(1);
-const BACKOFF_MAX: Duration = Duration::from_secs(60);
-/// A peer that sent bad data waits this long before we dial it again.
-const MISBEHAVIOUR_PENALTY: Duration = Duration::from_secs(300);
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// What this build verifies on a chain, for the start-up line and `chain status`.
+pub fn verified_summary(pow: PowMode) -> &'static str {
+    match pow {
+        PowMode::Octopus => "Octopus PoW, difficulty, time, gas and fork rules on every header; epoch sets; heaviest chain; roots trusted by blame votes",
+        PowMode::Test => "test PoW, difficulty, time, gas and fork rules on every header; epoch sets; heaviest chain; roots trusted by blame votes",
+    }
+}
 
 pub fn run(args: &NodeArgs) -> Result<()> {
     let config = NodeConfig::resolve(args)?;
@@ -53,17 +66,32 @@ pub fn run(args: &NodeArgs) -> Result<()> {
     if urls.is_empty() {
         bail!("no peers to sync from: pass --bootnode cfxnode://<id>@host:port");
     }
-    if config.spec.pow == PowMode::Octopus {
-        log::warn("PoW is NOT verified on this chain by this build (Octopus not implemented yet)");
-    }
+    let start = match config.checkpoint {
+        Some(c) if store.best_epoch()?.is_none() => {
+            check_checkpoint_age(&c, None, config.max_checkpoint_age, log::unix_now())?;
+            log::info(&format!(
+                "starting from checkpoint epoch {} {:?}",
+                c.epoch, c.hash
+            ));
+            Start::Checkpoint(c)
+        }
+        _ => Start::Genesis(config.genesis_hash),
+    };
     log::info(&format!(
-        "cfxlight {} on {} (chain id {}), genesis {:?}, data {}",
+        "cfxlight {} on {} (chain id {}), genesis {:?}, data {}; verifies {}",
         env!("CARGO_PKG_VERSION"),
         config.spec.name,
         config.spec.chain_id,
         config.genesis_hash,
-        config.datadir.display()
+        config.datadir.display(),
+        verified_summary(config.spec.pow)
     ));
+    if config.spec.pow == PowMode::Octopus && matches!(start, Start::Genesis(_)) {
+        log::warn(
+            "starting at genesis on an Octopus chain: every header's PoW is checked, which takes \
+             weeks of CPU to reach the tip; pass --checkpoint <epoch>:<hash> (README)",
+        );
+    }
     let signer = match &config.signer {
         Some(spec) => {
             let backend = cfxlight_signer::cli::BackendArgs {
@@ -83,7 +111,7 @@ pub fn run(args: &NodeArgs) -> Result<()> {
         .enable_all()
         .build()?;
     let shown = store.clone();
-    let peers = Arc::new(Peers::default());
+    let peers = Arc::new(PeerSet::new(urls));
     let query = Arc::new(Query::new(store.clone(), peers.clone()));
     let pool = Arc::new(TxPool::load(store.clone())?);
     if !pool.is_empty() {
@@ -126,11 +154,11 @@ pub fn run(args: &NodeArgs) -> Result<()> {
                 .map(|a| format!(", local (signing) RPC on http://{a}"))
                 .unwrap_or_default()
         ));
-        tokio::spawn(rpc_ctx.hub().watch(rpc_ctx.clone()));
+        let hub = rpc_ctx.hub();
         tokio::spawn(serve_state(rpc_ctx.clone()));
-        tokio::spawn(maintain_pool(store.clone(), query.clone(), pool.clone()));
+        tokio::spawn(maintain_pool(store.clone(), query.clone(), pool.clone(), hub.clone()));
         tokio::select! {
-            r = follow(&config, store, key, urls, peers) => r,
+            r = follow(&config, store, key, peers, start, hub) => r,
             _ = tokio::signal::ctrl_c() => {
                 log::info(&format!(
                     "interrupted at epoch {} (latest_state {}): everything verified so far is stored",
@@ -150,10 +178,11 @@ const STATE_CACHE_EPOCHS: u64 = 2000;
 /// epoch are fetched and verified, so that their reads never wait on a peer.
 async fn serve_state(ctx: Arc<RpcContext>) {
     let served = ctx.served_state();
+    let hub = ctx.hub();
+    let mut events = hub.subscribe();
     let mut pruned_at = 0u64;
-    let mut tick = tokio::time::interval(Duration::from_millis(50));
     loop {
-        tick.tick().await;
+        Hub::wait(&mut events, Duration::from_secs(1)).await;
         let Ok(Some(latest)) = ctx.store.latest_state() else {
             continue;
         };
@@ -165,6 +194,7 @@ async fn serve_state(ctx: Arc<RpcContext>) {
         let _ =
             tokio::time::timeout(Duration::from_secs(3), ctx.query.prefetch_watched(latest)).await;
         served.store(latest, std::sync::atomic::Ordering::Release);
+        hub.publish(ChainEvent::Advanced);
         if latest >= pruned_at + 100 {
             pruned_at = latest;
             if let Err(e) = ctx
@@ -177,11 +207,12 @@ async fn serve_state(ctx: Arc<RpcContext>) {
     }
 }
 
-/// Settles and rebroadcasts the node's pending transactions.
-async fn maintain_pool(store: Arc<Store>, query: Arc<Query>, pool: Arc<TxPool>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
+/// Settles and rebroadcasts the node's pending transactions, on every chain event and at
+/// least every 3 s.
+async fn maintain_pool(store: Arc<Store>, query: Arc<Query>, pool: Arc<TxPool>, hub: Hub) {
+    let mut events = hub.subscribe();
     loop {
-        tick.tick().await;
+        Hub::wait(&mut events, Duration::from_secs(3)).await;
         let (Ok(Some(latest)), Ok(Some(best))) = (store.latest_state(), store.best_epoch()) else {
             continue;
         };
@@ -189,35 +220,24 @@ async fn maintain_pool(store: Arc<Store>, query: Arc<Query>, pool: Arc<TxPool>) 
     }
 }
 
-struct PeerSlot {
-    url: NodeUrl,
-    peer: Option<Arc<LightPeer>>,
-    next_try: Instant,
-    backoff: Duration,
-}
-
 async fn follow(
     config: &NodeConfig,
     store: Arc<Store>,
     key: k256::SecretKey,
-    urls: Vec<NodeUrl>,
-    peers: Arc<Peers>,
+    peers: Arc<PeerSet>,
+    start: Start,
+    hub: Hub,
 ) -> Result<()> {
     let chain = ChainIdentity {
         network_id: config.spec.network_id,
         chain_id: config.spec.chain_id,
         genesis_hash: config.genesis_hash,
     };
-    let syncer = Syncer::new(store.clone(), config.spec.pow, config.genesis_hash);
-    let mut slots: Vec<PeerSlot> = urls
-        .into_iter()
-        .map(|url| PeerSlot {
-            url,
-            peer: None,
-            next_try: Instant::now(),
-            backoff: BACKOFF_START,
-        })
-        .collect();
+    let spec = Arc::new(config.spec.clone());
+    let pow = PowVerifier::new(config.spec.pow, Some(config.datadir.join("octopus")));
+    let rules = HeaderVerifier::new(spec, pow);
+    let syncer = Syncer::new(store.clone(), rules, config.spec.trust.clone(), start)
+        .with_checkpoint_max_age(config.max_checkpoint_age);
     let started = Instant::now();
     let start_epoch = store.best_epoch()?.unwrap_or(0);
     if start_epoch > 0 {
@@ -225,72 +245,30 @@ async fn follow(
     }
     let mut last_progress = Instant::now();
     let mut synced = false;
+    let mut checkpoint_refusals = 0usize;
     loop {
-        let reported = peers.take_reported();
-        for slot in slots.iter_mut() {
-            if reported.contains(&slot.url.to_string()) && slot.peer.take().is_some() {
-                log::warn(&format!(
-                    "dropping peer {}: it sent data that failed verification",
-                    slot.url
-                ));
-                slot.next_try = Instant::now() + MISBEHAVIOUR_PENALTY;
-            }
-        }
-        for slot in slots.iter_mut() {
-            let dead = slot.peer.as_ref().is_none_or(|p| !p.is_alive());
-            if dead && Instant::now() >= slot.next_try {
-                if slot.peer.take().is_some() {
-                    log::warn(&format!("peer {} disconnected", slot.url));
-                }
-                match LightPeer::connect(&slot.url, &key, chain, config.p2p_local_ip).await {
-                    Ok(p) => {
-                        let p = Arc::new(p);
-                        p.spawn_heartbeat();
-                        log::info(&format!(
-                            "connected to {} (best epoch {})",
-                            slot.url,
-                            p.status().best_epoch
-                        ));
-                        slot.backoff = BACKOFF_START;
-                        slot.peer = Some(p);
-                    }
-                    Err(e) => {
-                        log::warn(&format!(
-                            "cannot connect to {}: {e} (retry in {:?})",
-                            slot.url, slot.backoff
-                        ));
-                        slot.next_try = Instant::now() + slot.backoff;
-                        slot.backoff = (slot.backoff * 2).min(BACKOFF_MAX);
-                    }
-                }
-            }
-        }
-        peers.set(
-            slots
-                .iter()
-                .filter_map(|s| s.peer.clone().filter(|p| p.is_alive()))
-                .collect(),
-        );
-        let best = slots
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| {
-                s.peer
-                    .as_ref()
-                    .filter(|p| p.is_alive())
-                    .map(|p| (i, p.clone()))
-            })
-            .max_by_key(|(_, p)| p.status().best_epoch);
-        let Some((i, peer)) = best else {
+        peers.apply_reports();
+        peers.dial_due(&key, chain, config.p2p_local_ip).await;
+        let candidates = peers.by_claimed_tip();
+        let Some(peer) = candidates.first().cloned() else {
             tokio::time::sleep(Duration::from_millis(500)).await;
             continue;
         };
+        let before = (store.best_epoch()?, store.latest_state()?);
         let result = match syncer.init(&peer).await {
             Ok(()) => syncer.round(&peer).await,
             Err(e) => Err(e),
         };
         match result {
-            Ok(Progress::Advanced(_)) => {}
+            Ok(Progress::Advanced(_)) => peers.delivered(&peer),
+            Ok(Progress::Switched { fork_point, to }) => {
+                peers.delivered(&peer);
+                hub.publish(ChainEvent::Revert { to: fork_point });
+                log::warn(&format!(
+                    "followed a heavier fork: epochs above {fork_point} replaced, best now {to}"
+                ));
+                synced = false;
+            }
             Ok(Progress::AtTip) => {
                 if !synced {
                     log::info(&format!(
@@ -305,30 +283,38 @@ async fn follow(
                 let _ = peer.ping().await;
                 tokio::time::sleep(Duration::from_millis(300)).await;
             }
-            Ok(Progress::Rewound(to)) => {
-                log::warn(&format!(
-                    "the recent pivot chain changed: rewound to epoch {to}"
-                ));
-                synced = false;
-            }
-            Err(SyncError::Invalid(why)) => {
-                log::warn(&format!(
-                    "dropping peer {}: {why}; nothing it sent was stored",
-                    slots[i].url
-                ));
-                slots[i].peer = None;
-                slots[i].next_try = Instant::now() + MISBEHAVIOUR_PENALTY;
-            }
-            Err(SyncError::Peer(e)) => {
-                log::warn(&format!("peer {}: {e}", slots[i].url));
-                slots[i].peer = None;
-                slots[i].next_try = Instant::now() + slots[i].backoff;
+            Err(SyncError::Checkpoint(why)) => {
+                // Every peer we hold says the same: the checkpoint is wrong, not the peer.
+                checkpoint_refusals += 1;
+                peers.penalise(&peer, Penalty::Lighter, &format!("checkpoint: {why}"));
+                if checkpoint_refusals >= candidates.len().max(1) {
+                    bail!("cannot start from the checkpoint: {why}");
+                }
             }
             Err(SyncError::Store(e)) => return Err(e.into()),
+            Err(e @ SyncError::Lighter { .. }) => {
+                peers.penalise(&peer, Penalty::Lighter, &e.to_string());
+            }
+            Err(e) if e.is_misbehaviour() => {
+                peers.penalise(
+                    &peer,
+                    Penalty::Lied,
+                    &format!("{e}; nothing it sent was stored"),
+                );
+            }
+            Err(e) => peers.penalise(&peer, Penalty::Failed, &e.to_string()),
+        }
+        if (store.best_epoch()?, store.latest_state()?) != before {
+            hub.publish(ChainEvent::Advanced);
         }
         if last_progress.elapsed() >= PROGRESS_EVERY {
             let now = store.best_epoch()?.unwrap_or(0);
-            let target = peer.status().best_epoch;
+            let view = peers.view();
+            let target = view
+                .iter()
+                .filter_map(|p| p.claimed_tip)
+                .max()
+                .unwrap_or(now);
             let rate = (now.saturating_sub(start_epoch)) as f64
                 / started.elapsed().as_secs_f64().max(0.001);
             let eta = if rate > 0.0 && target > now {
@@ -336,10 +322,22 @@ async fn follow(
             } else {
                 "-".into()
             };
+            let tips: Vec<String> = view
+                .iter()
+                .filter(|p| p.connected)
+                .map(|p| {
+                    format!(
+                        "{}@{}",
+                        p.claimed_tip.unwrap_or(0),
+                        p.url.rsplit('@').next().unwrap_or(&p.url)
+                    )
+                })
+                .collect();
             log::info(&format!(
-                "epoch {now}/{target}, latest_state {}, {rate:.0} epochs/s, ETA {eta}, {} peer(s)",
+                "epoch {now}/{target}, latest_state {}, {rate:.0} epochs/s, ETA {eta}, {} peer(s) claiming [{}]",
                 store.latest_state()?.map_or("-".into(), |s| s.to_string()),
-                slots.iter().filter(|s| s.peer.is_some()).count()
+                tips.len(),
+                tips.join(", ")
             ));
             last_progress = Instant::now();
         }

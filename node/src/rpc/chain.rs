@@ -169,11 +169,10 @@ pub(crate) async fn block_json(
         b.epoch_number = Some(epoch.into());
         let first = ctx.store.first_block_number(epoch).map_err(internal)?;
         let blocks = ctx.store.epoch_blocks(epoch).map_err(internal)?;
-        if let (Some(first), Some(blocks)) = (first, blocks) {
-            if let Some(i) = blocks.iter().position(|h| h == hash) {
-                b.block_number = Some(U256::from(first + i as u64));
-                index_in_epoch = Some(i);
-            }
+        if let Some(i) = blocks.and_then(|b| b.iter().position(|h| h == hash)) {
+            index_in_epoch = Some(i);
+            // Unknown after a checkpoint start that gave no block number: left null.
+            b.block_number = first.map(|f| U256::from(f + i as u64));
         }
     }
     b.pow_quality = match ctx.chain.pow {
@@ -307,7 +306,12 @@ pub(super) fn register(m: &mut Module) -> Result<(), jsonrpsee::core::RegisterMe
             ethereum_space_chain_id: u64::from(ctx.chain.evm_chain_id).into(),
             network_id: ctx.chain.network_id.into(),
             epoch_number: best.into(),
-            block_number: ctx.store.block_count().map_err(internal)?.into(),
+            block_number: ctx
+                .store
+                .block_count()
+                .map_err(internal)?
+                .unwrap_or(0)
+                .into(),
             pending_tx_number: pending.into(),
             latest_checkpoint: 0.into(),
             latest_confirmed: 0.into(),

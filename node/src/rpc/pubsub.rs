@@ -1,12 +1,13 @@
 //! WebSocket pub/sub: `cfx_subscribe` `newHeads`, `epochs` (`latest_mined` or
 //! `latest_state`) and `logs`, as conflux-rust names and shapes them.
 //!
-//! A watcher task polls the store (which only ever holds verified epochs) and wakes the
-//! subscriptions when the chain advances; each subscription then walks the store from
-//! where it stands, so a slow one falls behind without skipping an epoch or stalling the
-//! node. A rewind is announced as a `revert` for `logs`, as conflux-rust does.
+//! The follow loop and the served-state loop publish chain events ([`crate::events`]); each
+//! event wakes the subscriptions, and each subscription then walks the store (which only
+//! ever holds verified epochs) from where it stands, so a slow one falls behind without
+//! skipping an epoch or stalling the node. A fork switch is announced as a `revertTo` for
+//! `logs`, as conflux-rust does, and the other kinds announce the new branch's epochs.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use jsonrpsee::{
     server::{PendingSubscriptionSink, RpcModule, SubscriptionMessage},
@@ -30,62 +31,7 @@ impl jsonrpsee::core::traits::IdProvider for HexIdProvider {
     }
 }
 
-/// One change of the verified chain. Subscribers read what changed from the store
-/// themselves, so an event only says that, or how far the chain was rewound.
-#[derive(Debug, Clone, Copy)]
-pub enum ChainEvent {
-    /// The best epoch or `latest_state` moved forward.
-    Advanced,
-    /// The chain was rewound: epochs above this one are gone.
-    Revert {
-        /// The last epoch kept.
-        to: u64,
-    },
-}
-
-/// Fan-out of chain events to subscribers.
-#[derive(Clone)]
-pub struct Hub {
-    tx: broadcast::Sender<ChainEvent>,
-}
-
-impl Default for Hub {
-    fn default() -> Self {
-        Hub {
-            tx: broadcast::channel(1024).0,
-        }
-    }
-}
-
-impl Hub {
-    /// Publishes an event (dropped when nobody listens).
-    pub fn publish(&self, e: ChainEvent) {
-        let _ = self.tx.send(e);
-    }
-
-    /// Watches the store and announces every advance and rewind of the verified chain.
-    pub async fn watch(self, ctx: Arc<RpcContext>) {
-        let mut mined = ctx.store.best_epoch().ok().flatten().unwrap_or(0);
-        let mut state = ctx.latest_state().unwrap_or(0);
-        let mut tick = tokio::time::interval(Duration::from_millis(50));
-        loop {
-            tick.tick().await;
-            let Ok(Some(best)) = ctx.store.best_epoch() else {
-                continue;
-            };
-            let Ok(latest) = ctx.latest_state() else {
-                continue;
-            };
-            if best < mined {
-                self.publish(ChainEvent::Revert { to: best });
-            }
-            if best > mined || latest > state {
-                self.publish(ChainEvent::Advanced);
-            }
-            (mined, state) = (best, latest);
-        }
-    }
-}
+pub use crate::events::{ChainEvent, Hub};
 
 async fn send(sink: &jsonrpsee::server::SubscriptionSink, v: &Value) -> bool {
     match serde_json::value::to_raw_value(v) {
@@ -95,7 +41,7 @@ async fn send(sink: &jsonrpsee::server::SubscriptionSink, v: &Value) -> bool {
 }
 
 async fn run(pending: PendingSubscriptionSink, ctx: Arc<RpcContext>, kind: Kind) {
-    let mut rx = ctx.pubsub.tx.subscribe();
+    let mut rx = ctx.pubsub.subscribe();
     let Ok(sink) = pending.accept().await else {
         return;
     };
@@ -118,14 +64,17 @@ async fn run(pending: PendingSubscriptionSink, ctx: Arc<RpcContext>, kind: Kind)
         if let Err(broadcast::error::RecvError::Closed) = event {
             return;
         }
-        if let (Kind::Logs(_), Ok(ChainEvent::Revert { to })) = (&kind, &event) {
-            if *to < last {
-                last = *to;
-                if !send(&sink, &json!({"revertTo": u(*to)})).await {
+        if let Ok(ChainEvent::Revert { to }) = &event {
+            // Epochs above the fork point were replaced; a state-kind subscription goes back
+            // as far as the state went (its roots above the fork were dropped).
+            let to = (*to).min(position(&ctx));
+            if to < last {
+                last = to;
+                if matches!(kind, Kind::Logs(_)) && !send(&sink, &json!({"revertTo": u(to)})).await
+                {
                     return;
                 }
             }
-            continue;
         }
         let now = position(&ctx);
         if now < last {

@@ -94,3 +94,34 @@ pub fn raw_call(url: &str, method: &str, params: Value) -> Value {
         .into_json()
         .unwrap()
 }
+
+/// A syncer for the devnet with the bundled devnet spec's rules (test PoW, fixed
+/// difficulty, the blame-vote trust rule with its smaller numbers), starting at genesis.
+pub fn devnet_syncer(
+    store: std::sync::Arc<cfxlight_node::store::Store>,
+    genesis: cfxlight_primitives::H256,
+    chain_id: u32,
+) -> cfxlight_node::sync::Syncer {
+    let spec = devnet_spec(chain_id);
+    let trust = spec.trust.clone();
+    let rules = cfxlight_node::rules::HeaderVerifier::new(
+        std::sync::Arc::new(spec),
+        cfxlight_node::pow::PowVerifier::new(cfxlight_chainspec::PowMode::Test, None),
+    );
+    cfxlight_node::sync::Syncer::new(
+        store,
+        rules,
+        trust,
+        cfxlight_node::sync::Start::Genesis(genesis),
+    )
+}
+
+/// The bundled devnet spec with this chain id.
+pub fn devnet_spec(chain_id: u32) -> cfxlight_chainspec::ChainSpec {
+    let spec = cfxlight_chainspec::ChainSpec::load("devnet").expect("bundled devnet");
+    if spec.chain_id == chain_id {
+        spec
+    } else {
+        spec.with_chain_id(chain_id).expect("devnet chain id")
+    }
+}

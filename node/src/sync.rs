@@ -1049,3 +1049,180 @@ where
     out.sort_by_key(|(e, _)| *e);
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(height: u64, blame: u32, roots: [H256; 3]) -> BlockHeader {
+        let mut s = rlp::RlpStream::new_list(14);
+        s.append(&H256::repeat_byte(1))
+            .append(&height)
+            .append(&1_700_000_000u64);
+        s.append(&cfxlight_primitives::H160::repeat_byte(0x10));
+        s.append(&H256::repeat_byte(2));
+        for r in &roots {
+            s.append(r);
+        }
+        s.append(&blame).append(&U256::from(4)).append(&0u8);
+        s.append(&U256::from(30_000_000u64));
+        s.append_list::<H256, H256>(&[]);
+        s.append(&U256::zero());
+        BlockHeader::decode(&s.out()).unwrap()
+    }
+
+    fn witness(height: u64, roots: &[H256]) -> WitnessInfo {
+        WitnessInfo {
+            height,
+            state_root_hashes: roots.to_vec(),
+            receipt_hashes: roots.to_vec(),
+            bloom_hashes: roots.to_vec(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_blamed_header_needs_a_witness_that_folds_to_its_roots() {
+        let r: Vec<H256> = (10..14u8).map(H256::repeat_byte).collect();
+        let plain = header(20, 0, [r[3]; 3]);
+        let folded = fold(&r[..2]).unwrap();
+        let blamed = header(21, 1, [folded; 3]);
+        // An honest witness: epoch 16 gets r0, and epoch 15 is corrected to r1.
+        let good = roots_of(&[&plain, &blamed], |h| {
+            let w = witness(h, &r[..2]);
+            async move { Ok(Some(w)) }
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            good.iter()
+                .map(|(e, v)| (*e, v.state_root))
+                .collect::<Vec<_>>(),
+            vec![(15, r[1]), (16, r[0])]
+        );
+        // A lying witness (one root altered) fails the fold check; nothing is returned.
+        let lie = roots_of(&[&plain, &blamed], |h| {
+            let w = witness(h, &[r[0], r[2]]);
+            async move { Ok(Some(w)) }
+        })
+        .await;
+        assert!(matches!(lie, Err(SyncError::Invalid(m)) if m.contains("fold check")));
+        // A witness of the wrong length, or none at all, is refused too.
+        let short = roots_of(&[&blamed], |h| {
+            let w = witness(h, &r[..1]);
+            async move { Ok(Some(w)) }
+        })
+        .await;
+        assert!(short.is_err());
+        let none = roots_of(&[&blamed], |_| async { Ok(None) }).await;
+        assert!(none.is_err());
+    }
+
+    #[test]
+    fn fold_matches_conflux_blame_root() {
+        let r: Vec<H256> = (1..=3u8).map(H256::repeat_byte).collect();
+        let inner = keccak256([r[1].as_bytes(), r[2].as_bytes()].concat());
+        let expected = keccak256([r[0].as_bytes(), inner.as_bytes()].concat());
+        assert_eq!(fold(&r), Some(expected));
+        assert_eq!(fold(&r[..1]), Some(r[0]));
+        assert_eq!(fold(&[]), None);
+    }
+
+    #[test]
+    fn epoch_order_is_topological_with_the_largest_free_hash_last() {
+        let h = |b: u8| H256::repeat_byte(b);
+        let outside = h(0xee);
+        // 0x10 and 0x30 are independent; 0x20 refers to 0x30 (0x30 must come first).
+        let preds: HashMap<H256, Vec<H256>> = [
+            (h(0x10), vec![outside]),
+            (h(0x20), vec![outside, h(0x30)]),
+            (h(0x30), vec![outside]),
+        ]
+        .into_iter()
+        .collect();
+        let order = epoch_order(&[h(0x10), h(0x20), h(0x30)], &preds);
+        // Built backwards: of the blocks nothing depends on (0x10, 0x20) the larger, 0x20,
+        // goes last; then 0x30 (freed) outranks 0x10.
+        assert_eq!(order, vec![h(0x10), h(0x30), h(0x20)]);
+        // Any permutation of the input gives the same order.
+        assert_eq!(epoch_order(&[h(0x30), h(0x10), h(0x20)], &preds), order);
+        // Independent blocks only: ascending hash.
+        let free: HashMap<H256, Vec<H256>> = [(h(1), vec![]), (h(9), vec![]), (h(5), vec![])]
+            .into_iter()
+            .collect();
+        assert_eq!(
+            epoch_order(&[h(9), h(1), h(5)], &free),
+            vec![h(1), h(5), h(9)]
+        );
+    }
+
+    /// A linear chain of pivots 0..n with the given blames, as a vote tree.
+    fn chain(blames: &[u32]) -> VoteTree {
+        let mut nodes = HashMap::new();
+        let mut pivots = HashMap::new();
+        let mut parent = H256::zero();
+        let mut prev: Option<H256> = None;
+        for (i, b) in blames.iter().enumerate() {
+            let mut h = header(i as u64, *b, [H256::repeat_byte(i as u8); 3]);
+            h.parent_hash = parent;
+            h.rehash();
+            nodes.insert(h.hash(), (parent, *b, vec![]));
+            if let Some(p) = prev {
+                if let Some(n) = nodes.get_mut(&p) {
+                    n.2.push(h.hash());
+                }
+            }
+            parent = h.hash();
+            prev = Some(h.hash());
+            pivots.insert(i as u64, h);
+        }
+        VoteTree { nodes, pivots }
+    }
+
+    fn rule(min_votes: usize) -> TrustRule {
+        TrustRule {
+            min_votes,
+            ..TrustRule::default()
+        }
+    }
+
+    #[test]
+    fn blame_votes_decide_which_header_is_trusted() {
+        // Header 3 blames its parent 2; everything after it follows 3.
+        let t = chain(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+        let p = |h: u64| t.pivots[&h].hash();
+        let r = rule(3);
+        // 3 blames only 2: it (and all that follow it) still vouch for 1.
+        assert_eq!(t.blame_ratio(p(1), &r), 0.0);
+        // 2 is blamed by 3 and by everything after it (which inherit 3's vote): 9 of 10.
+        assert_eq!(t.blame_ratio(p(2), &r), 0.9);
+        assert_eq!(t.blame_ratio(p(3), &r), 0.0);
+        // The first trusted header at or above 2 is 3, whose blame covers 2 (its witness
+        // gives 2's roots).
+        assert_eq!(t.first_trusted(2, 11, &r), Some(3));
+        assert_eq!(t.first_trusted(4, 11, &r), Some(4));
+        // Too few votes: the newest headers are never trusted on arrival.
+        assert_eq!(t.first_trusted(10, 11, &r), None);
+        assert_eq!(t.first_trusted(9, 11, &r), Some(9));
+        assert_eq!(t.first_trusted(9, 11, &rule(10)), None);
+        // An honest chain: every header trusted once enough descendants voted.
+        let honest = chain(&[0; 12]);
+        assert_eq!(honest.first_trusted(5, 11, &r), Some(5));
+        assert_eq!(honest.blame_ratio(honest.pivots[&5].hash(), &r), 0.0);
+    }
+
+    #[test]
+    fn a_header_blamed_by_a_minority_is_still_trusted() {
+        // A fork of votes: 4 is blamed only by one non-pivot child; its pivot descendants
+        // vote for it. Ratio 1/9 < 0.4.
+        let mut t = chain(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        let four = t.pivots[&4].hash();
+        let mut odd = header(5, 1, [H256::repeat_byte(0x77); 3]);
+        odd.parent_hash = four;
+        odd.rehash();
+        t.nodes.insert(odd.hash(), (four, 1, vec![]));
+        t.nodes.get_mut(&four).unwrap().2.push(odd.hash());
+        let ratio = t.blame_ratio(four, &rule(3));
+        assert!(ratio > 0.0 && ratio < 0.4, "{ratio}");
+        assert_eq!(t.first_trusted(4, 11, &rule(3)), Some(4));
+    }
+}

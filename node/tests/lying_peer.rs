@@ -31,7 +31,6 @@ use cfxlight_primitives::{
     H160, H256, U256,
 };
 use k256::SecretKey;
-use rand::RngCore;
 use rlp::RlpStream;
 use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
@@ -142,25 +141,6 @@ fn devnet() -> Option<(NodeUrl, ChainIdentity)> {
     ))
 }
 
-/// Responder side of conflux-rust's handshake, then our HELLO.
-async fn accept(stream: &mut TcpStream, key: &SecretKey, network_id: u64) {
-    let auth = frame::read(stream, 1024).await.unwrap();
-    let plain = ecies::decrypt(key, &auth).unwrap();
-    let initiator =
-        ecies::public_key(&cfxlight_primitives::H512::from_slice(&plain[..64])).unwrap();
-    let mut nonce = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut nonce);
-    let reply = [&plain[64..96], &nonce[..]].concat();
-    frame::write(stream, &ecies::encrypt(&initiator, &reply))
-        .await
-        .unwrap();
-    let ack = frame::read(stream, 1024).await.unwrap();
-    assert_eq!(ecies::decrypt(key, &ack).unwrap(), nonce);
-    frame::write(stream, &session::hello_packet(network_id, 1))
-        .await
-        .unwrap();
-}
-
 /// Serves one lying session, relaying to `upstream`.
 async fn serve_lies(
     mut stream: TcpStream,
@@ -169,7 +149,7 @@ async fn serve_lies(
     upstream: Arc<LightPeer>,
     lie: Lie,
 ) {
-    accept(&mut stream, &key, chain.network_id).await;
+    common::liar::accept(&mut stream, &key, chain.network_id).await;
     loop {
         let Ok(p) = frame::read(&mut stream, session::MAX_PACKET).await else {
             return;

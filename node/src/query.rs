@@ -21,7 +21,7 @@ use cfxlight_primitives::{
     mpt::{self, StateEntryProof, StorageRoot, StorageRootProof, TrieProof},
     receipt::{BlockReceipts, Receipt},
     storage_key::StorageKey,
-    transaction::SignedTransaction,
+    transaction::{BlockTransaction, SignedTransaction},
     Bloom, H160, H256, U256,
 };
 use thiserror::Error;
@@ -85,7 +85,8 @@ pub struct VerifiedTx {
     pub epoch: u64,
     /// Containing block.
     pub block_hash: H256,
-    /// Index in the block.
+    /// Index among the block's Core transactions (the RPC's `transactionIndex`; eSpace
+    /// transactions of the same block are not counted, as in conflux-rust).
     pub index: u64,
     /// Its receipt.
     pub receipt: Receipt,
@@ -548,7 +549,7 @@ impl Query {
     }
 
     /// The transactions of a stored block, verified against its transactions root.
-    pub async fn block_txs(&self, hash: H256) -> Result<Vec<SignedTransaction>, QueryError> {
+    pub async fn block_txs(&self, hash: H256) -> Result<Vec<BlockTransaction>, QueryError> {
         let header = self.header(&hash)?.ok_or_else(|| {
             QueryError::Unverified(format!("block {hash:?} is not in the verified chain"))
         })?;
@@ -571,7 +572,7 @@ impl Query {
                     };
                     let Some(txs) = txs else {
                         return Attempt::Skip(format!(
-                            "block {hash:?} holds transactions this build does not decode (eSpace), so its body cannot be verified"
+                            "block {hash:?} holds a transaction of a type this build does not decode, so its body cannot be verified"
                         ));
                     };
                     let hashes: Vec<H256> = txs.iter().map(|t| t.hash()).collect();
@@ -655,7 +656,8 @@ impl Query {
     }
 
     /// Where `hash` was executed, every part checked against verified roots; None when no
-    /// peer knows it as executed within the verified chain.
+    /// peer knows it as executed within the verified chain, or when it is an eSpace
+    /// transaction (which the Core RPC does not show).
     pub async fn tx(&self, hash: H256) -> Result<Option<VerifiedTx>, QueryError> {
         let r = self
             .ask("GetTxInfos", |p| async move {
@@ -674,11 +676,28 @@ impl Query {
                 }
             })
             .await;
-        match r {
+        let mut v = match r {
             // Every peer merely did not know it: not executed (yet), as far as we can tell.
-            Err(QueryError::NotServed(_)) => Ok(None),
-            r => r,
+            Err(QueryError::NotServed(_)) | Ok(None) => return Ok(None),
+            Err(e) => return Err(e),
+            Ok(Some(v)) => v,
+        };
+        // `index` came as the position over both spaces; the RPC counts Core ones only.
+        // A first transaction needs no body; otherwise the verified body tells.
+        if v.index > 0 {
+            let body = self.block_txs(v.block_hash).await?;
+            let pos = usize::try_from(v.index).unwrap_or(usize::MAX);
+            if body.get(pos).map(|t| t.hash()) != Some(hash) {
+                return Err(QueryError::Unverified(format!(
+                    "transaction {hash:?} is not at its proven position in its block's verified body"
+                )));
+            }
+            v.index = body[..pos]
+                .iter()
+                .filter(|t| t.as_native().is_some())
+                .count() as u64;
         }
+        Ok(Some(v))
     }
 
     fn check_tx_info(&self, i: TxInfo) -> Result<Option<VerifiedTx>, String> {
@@ -748,13 +767,18 @@ impl Query {
         let (sender, _) =
             i.tx.recover_sender()
                 .map_err(|e| format!("transaction signature: {e}"))?;
+        // An eSpace transaction, proven where it is: the Core RPC shows none (conflux-rust
+        // answers null for eSpace hashes in cfx_getTransactionByHash and its receipt).
+        let BlockTransaction::Native(tx) = i.tx else {
+            return Ok(None);
+        };
         let gas_used = i
             .receipt
             .accumulated_gas_used
             .checked_sub(prior)
             .ok_or("accumulated gas goes down")?;
         Ok(Some(VerifiedTx {
-            tx: i.tx,
+            tx,
             sender,
             epoch: i.epoch,
             block_hash,

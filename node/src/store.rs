@@ -23,7 +23,7 @@ use std::{
     sync::{Mutex, MutexGuard},
 };
 
-use cfxlight_primitives::{transaction::SignedTransaction, H256, U256};
+use cfxlight_primitives::{transaction::BlockTransaction, H256, U256};
 use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, DB};
 use thiserror::Error;
 
@@ -424,18 +424,20 @@ impl Store {
         Ok(hot.numbers_known.then_some(hot.block_count))
     }
 
-    /// A block's transactions, stored once verified against its transactions root.
-    pub fn block_body(&self, hash: &H256) -> Result<Option<Vec<SignedTransaction>>, StoreError> {
+    /// A block's transactions (both spaces, block order), stored once verified against its
+    /// transactions root. The value is the list of block-form transactions, so bodies
+    /// written before eSpace transactions were decoded (Core only) read unchanged.
+    pub fn block_body(&self, hash: &H256) -> Result<Option<Vec<BlockTransaction>>, StoreError> {
         let v = self
             .db
             .get_cf(self.cf("bodies"), hash.as_bytes())
             .map_err(|e| self.db_err(e))?;
         // We wrote it; an undecodable value (disk damage) is treated as absent and refetched.
-        Ok(v.and_then(|v| rlp::Rlp::new(&v).as_list::<SignedTransaction>().ok()))
+        Ok(v.and_then(|v| rlp::Rlp::new(&v).as_list::<BlockTransaction>().ok()))
     }
 
     /// Stores a block's verified transactions.
-    pub fn put_block_body(&self, hash: &H256, txs: &[SignedTransaction]) -> Result<(), StoreError> {
+    pub fn put_block_body(&self, hash: &H256, txs: &[BlockTransaction]) -> Result<(), StoreError> {
         let mut s = rlp::RlpStream::new_list(txs.len());
         for t in txs {
             s.append(t);

@@ -2,7 +2,8 @@
 //!
 //! Everything the node, the signer and the RPC agree on lives here: CIP-37 base32
 //! addresses, native transactions (legacy, CIP-2930, CIP-1559) with their signing and
-//! sender recovery, block headers with their hashes and test-mode PoW, receipts, account
+//! sender recovery, the eSpace transactions Core blocks also carry (EIP-155, 2930, 1559,
+//! 7702), block headers with their hashes and test-mode PoW, receipts, account
 //! values and state keys, and the serde forms that mirror conflux-rust's RPC JSON.
 //!
 //! Decoding is strict (canonical RLP only, no trailing bytes, exact list lengths) and
@@ -12,6 +13,7 @@
 pub mod account;
 pub mod address;
 pub mod crypto;
+pub mod eth_transaction;
 pub mod hash;
 pub mod header;
 pub mod mpt;

@@ -1,4 +1,5 @@
-//! Native (core space) transactions: legacy (CIP-155 style), CIP-2930 and CIP-1559.
+//! Native (core space) transactions: legacy (CIP-155 style), CIP-2930 and CIP-1559, and
+//! [`BlockTransaction`], either space's transaction in the form a block body holds.
 //!
 //! Wire facts (conflux-rust `crates/primitives/src/transaction/`):
 //! - legacy unsigned = `rlp([nonce, gasPrice, gas, to, value, storageLimit, epochHeight,
@@ -6,7 +7,10 @@
 //! - typed signed = `"cfx" ‖ type ‖ rlp([fields, v, r, s])` with type 1 (2930) or 2 (1559),
 //!   and signing hash `keccak("cfx" ‖ type ‖ rlp(fields))`;
 //! - inside blocks and light-protocol messages a typed transaction is an RLP *string*
-//!   holding those bytes; the transaction hash is always keccak of the raw form.
+//!   holding those bytes; the transaction hash is always keccak of the raw form;
+//! - a block body also holds eSpace transactions ([`crate::eth_transaction`]): a 9-item
+//!   list (EIP-155) or a string opening with 0x01, 0x02 or 0x04; the body's form tells the
+//!   spaces apart (4-item list or `cfx` prefix: Native).
 
 use ethereum_types::{H160, H256, H512, U256};
 use k256::ecdsa::SigningKey;
@@ -15,6 +19,7 @@ use thiserror::Error;
 
 use crate::{
     crypto::{self, Signature, SignatureError},
+    eth_transaction::EthSignedTransaction,
     hash::keccak256,
     rlp_util::{check_exact, expect_list_len, list_at},
 };
@@ -431,6 +436,121 @@ impl Decodable for SignedTransaction {
     }
 }
 
+/// Which space a transaction belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Space {
+    /// Core space (Conflux addresses, `cfx_*` RPC).
+    Native,
+    /// eSpace (Ethereum addresses, `eth_*` RPC).
+    Ethereum,
+}
+
+/// One transaction of a block body, of either space.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum BlockTransaction {
+    /// A Core-space transaction.
+    Native(SignedTransaction),
+    /// An eSpace transaction.
+    Ethereum(EthSignedTransaction),
+}
+
+impl BlockTransaction {
+    /// The transaction hash (what the block's transactions root commits to).
+    pub fn hash(&self) -> H256 {
+        match self {
+            BlockTransaction::Native(t) => t.hash(),
+            BlockTransaction::Ethereum(t) => t.hash(),
+        }
+    }
+
+    /// The space it runs in.
+    pub fn space(&self) -> Space {
+        match self {
+            BlockTransaction::Native(_) => Space::Native,
+            BlockTransaction::Ethereum(_) => Space::Ethereum,
+        }
+    }
+
+    /// The Core transaction, if it is one.
+    pub fn as_native(&self) -> Option<&SignedTransaction> {
+        match self {
+            BlockTransaction::Native(t) => Some(t),
+            BlockTransaction::Ethereum(_) => None,
+        }
+    }
+
+    /// The raw form (as sent to `cfx_`/`eth_sendRawTransaction`).
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            BlockTransaction::Native(t) => t.encode(),
+            BlockTransaction::Ethereum(t) => t.encode(),
+        }
+    }
+
+    /// Recovers the sender: a Conflux address for Native, an Ethereum one for eSpace.
+    pub fn recover_sender(&self) -> Result<(H160, H512), SignatureError> {
+        match self {
+            BlockTransaction::Native(t) => t.recover_sender(),
+            BlockTransaction::Ethereum(t) => t.recover_sender(),
+        }
+    }
+}
+
+/// Block form: legacy transactions of both spaces as bare lists, typed ones as an RLP
+/// string around their raw bytes.
+impl Encodable for BlockTransaction {
+    fn rlp_append(&self, s: &mut RlpStream) {
+        match self {
+            BlockTransaction::Native(t) => t.rlp_append(s),
+            BlockTransaction::Ethereum(t) => match t.tx.type_id() {
+                0 => t.append_legacy_list(s),
+                _ => s.encoder().encode_value(&t.encode()),
+            },
+        }
+    }
+}
+
+impl Decodable for BlockTransaction {
+    fn decode(rlp: &Rlp<'_>) -> Result<Self, DecoderError> {
+        let map = |e: TxError| match e {
+            TxError::Rlp(d) => d,
+            _ => DecoderError::Custom("invalid transaction"),
+        };
+        if rlp.is_list() {
+            // 4 items: Core `[unsigned, v, r, s]`; 9: eSpace EIP-155.
+            match rlp.item_count()? {
+                4 => Ok(BlockTransaction::Native(rlp.as_val()?)),
+                9 => EthSignedTransaction::decode(rlp.as_raw())
+                    .map(BlockTransaction::Ethereum)
+                    .map_err(map),
+                _ => Err(DecoderError::RlpIncorrectListLen),
+            }
+        } else {
+            let bytes: Vec<u8> = rlp.as_val()?;
+            match bytes.first() {
+                Some(b'c') => Ok(BlockTransaction::Native(rlp.as_val()?)),
+                // The legacy list has its own form above; wrapped in a string it is refused.
+                Some(t) if *t < 0xc0 => EthSignedTransaction::decode(&bytes)
+                    .map(BlockTransaction::Ethereum)
+                    .map_err(map),
+                _ => Err(DecoderError::Custom("unknown typed transaction")),
+            }
+        }
+    }
+}
+
+impl From<SignedTransaction> for BlockTransaction {
+    fn from(t: SignedTransaction) -> Self {
+        BlockTransaction::Native(t)
+    }
+}
+
+impl From<EthSignedTransaction> for BlockTransaction {
+    fn from(t: EthSignedTransaction) -> Self {
+        BlockTransaction::Ethereum(t)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -660,5 +780,108 @@ mod tests {
             SignedTransaction::decode(&bad),
             Err(TxError::Rlp(_))
         ));
+    }
+}
+
+#[cfg(test)]
+mod block_form_tests {
+    use super::*;
+    use crate::eth_transaction::{EthTransaction, EthTxKind};
+
+    fn eth(kind: EthTxKind) -> EthSignedTransaction {
+        EthTransaction {
+            nonce: 1.into(),
+            gas: 21000.into(),
+            action: Action::Call(H160::repeat_byte(9)),
+            value: 5.into(),
+            data: vec![],
+            kind,
+        }
+        .sign(&crypto::signing_key(&[0x22; 32]).unwrap())
+        .unwrap()
+    }
+
+    #[test]
+    fn both_spaces_round_trip_through_the_block_form_and_keep_their_hashes() {
+        let native: BlockTransaction = Transaction {
+            nonce: 0.into(),
+            gas: 21000.into(),
+            action: Action::Call(H160::repeat_byte(1)),
+            value: 0.into(),
+            storage_limit: 0,
+            epoch_height: 0,
+            chain_id: 1,
+            data: vec![],
+            kind: TxKind::Cip1559 {
+                max_priority_fee_per_gas: 1.into(),
+                max_fee_per_gas: 2.into(),
+                access_list: vec![],
+            },
+        }
+        .sign(&crypto::signing_key(&[0x22; 32]).unwrap())
+        .unwrap()
+        .into();
+        let legacy = eth(EthTxKind::Legacy {
+            gas_price: 1.into(),
+            chain_id: Some(2030),
+        });
+        let typed = eth(EthTxKind::Eip1559 {
+            chain_id: 2030,
+            max_priority_fee_per_gas: 1.into(),
+            max_fee_per_gas: 2.into(),
+            access_list: vec![],
+        });
+        // The legacy eSpace form is its bare list, a typed one a string around its bytes.
+        assert_eq!(
+            rlp::encode(&BlockTransaction::from(legacy.clone())).to_vec(),
+            legacy.encode()
+        );
+        assert_eq!(
+            rlp::encode(&BlockTransaction::from(typed.clone())).to_vec(),
+            rlp::encode(&typed.encode()).to_vec()
+        );
+        let body = vec![native.clone(), legacy.into(), typed.into()];
+        let mut s = RlpStream::new_list(body.len());
+        for t in &body {
+            s.append(t);
+        }
+        let bytes = s.out();
+        let back: Vec<BlockTransaction> =
+            crate::rlp_util::decode_exact::<RlpList>(&bytes).unwrap().0;
+        assert_eq!(back, body);
+        assert_eq!(back[0].space(), Space::Native);
+        assert_eq!(back[1].space(), Space::Ethereum);
+        // A body of Native transactions only is also a valid list of SignedTransaction
+        // (the store's earlier form).
+        let mut s = RlpStream::new_list(1);
+        s.append(&native);
+        let old: Vec<SignedTransaction> = Rlp::new(&s.out()).as_list().unwrap();
+        assert_eq!(BlockTransaction::from(old[0].clone()), native);
+    }
+
+    struct RlpList(Vec<BlockTransaction>);
+    impl Decodable for RlpList {
+        fn decode(rlp: &Rlp<'_>) -> Result<Self, DecoderError> {
+            Ok(RlpList(rlp.as_list()?))
+        }
+    }
+
+    #[test]
+    fn other_list_lengths_and_type_bytes_are_refused() {
+        let mut s = RlpStream::new_list(5);
+        for i in 0..5u8 {
+            s.append(&i);
+        }
+        assert!(rlp::decode::<BlockTransaction>(&s.out()).is_err());
+        // A 9-item list of the wrong shape is refused (the old code let it pass as "unknown").
+        let mut s = RlpStream::new_list(9);
+        for i in 0..9u8 {
+            s.append(&i);
+        }
+        assert!(rlp::decode::<BlockTransaction>(&s.out()).is_err());
+        for t in [0x00u8, 0x03, 0x05, 0x7f] {
+            assert!(rlp::decode::<BlockTransaction>(&rlp::encode(&vec![t, 0xc0])).is_err());
+        }
+        assert!(rlp::decode::<BlockTransaction>(&rlp::encode(&b"cfy\x01\xc0".to_vec())).is_err());
     }
 }

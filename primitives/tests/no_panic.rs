@@ -9,11 +9,12 @@ use cfxlight_primitives::{
     account::Account,
     address::{self, CfxAddress},
     crypto,
+    eth_transaction::EthSignedTransaction,
     header::BlockHeader,
     mpt::{self, StateEntryProof, TrieProof},
     receipt::{BlockReceipts, Receipt},
     storage_key::StorageKey,
-    transaction::{Action, SignedTransaction, Transaction, TxKind},
+    transaction::{Action, BlockTransaction, SignedTransaction, Transaction, TxKind},
     H256,
 };
 use proptest::prelude::*;
@@ -104,6 +105,44 @@ fn exercise_tx(bytes: &[u8]) {
         assert_eq!(tx.encode(), bytes);
     }
     let _ = rlp::decode::<SignedTransaction>(bytes);
+    exercise_block_tx(bytes);
+}
+
+/// eSpace raw forms and the block form of either space.
+fn exercise_block_tx(bytes: &[u8]) {
+    if let Ok(tx) = EthSignedTransaction::decode(bytes) {
+        let _ = tx.recover_sender();
+        let _ = tx.tx.signing_hash();
+        assert_eq!(tx.encode(), bytes);
+    }
+    if let Ok(tx) = rlp::decode::<BlockTransaction>(bytes) {
+        let _ = tx.recover_sender();
+        let _ = tx.encode();
+    }
+}
+
+/// The eSpace transactions a real devnet took (`tests/data/espace_vectors.json`).
+fn espace_raws() -> Vec<Vec<u8>> {
+    let doc: serde_json::Value =
+        serde_json::from_str(include_str!("data/espace_vectors.json")).unwrap();
+    doc["vectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| hex::decode(v["raw"].as_str().unwrap().trim_start_matches("0x")).unwrap())
+        .collect()
+}
+
+#[test]
+fn mutated_espace_transactions_never_panic() {
+    let raws = espace_raws();
+    // Raw forms, and the block forms (typed ones wrapped in an RLP string).
+    let mut samples = raws.clone();
+    samples.extend(raws.iter().map(|r| match r[0] {
+        0xc0.. => r.clone(),
+        _ => rlp::encode(r).to_vec(),
+    }));
+    for_mutations_of(&samples, |_, bytes, _| exercise_block_tx(bytes));
 }
 
 proptest! {

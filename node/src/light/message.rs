@@ -2,7 +2,7 @@
 
 use cfxlight_primitives::{
     header::BlockHeader, mpt::StorageRoot, receipt::BlockReceipts, receipt::Receipt, rlp_util,
-    transaction::SignedTransaction, Bloom, H160, H256,
+    transaction::BlockTransaction, Bloom, H160, H256,
 };
 use rlp::{DecoderError, Rlp, RlpStream};
 
@@ -126,9 +126,9 @@ pub struct StorageRootEntry {
 pub struct TxInfo {
     /// Execution epoch.
     pub epoch: u64,
-    /// The transaction.
-    pub tx: SignedTransaction,
-    /// Its index in its block.
+    /// The transaction (of either space: the provider answers for eSpace hashes too).
+    pub tx: BlockTransaction,
+    /// Its position in its block, over the transactions of both spaces.
     pub tx_index: u64,
     /// Transactions in its block.
     pub num_txs: u64,
@@ -150,8 +150,9 @@ pub struct TxInfo {
     pub prev_receipt_proof: Option<Vec<u8>>,
 }
 
-/// One block's transactions in a BlockTxs answer (None: a transaction we do not decode).
-pub type BlockBody = (H256, Option<Vec<SignedTransaction>>);
+/// One block's transactions, Core and eSpace in block order, in a BlockTxs answer (None:
+/// a transaction no decoder here reads, e.g. a type newer than this build).
+pub type BlockBody = (H256, Option<Vec<BlockTransaction>>);
 
 /// A response or push from the provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,8 +195,8 @@ pub enum Incoming {
         roots: Vec<StorageRootEntry>,
     },
     /// Answer to GetBlockTxs: `(block hash, transactions)`; None for a block holding a
-    /// transaction this build does not decode (eSpace transactions), so one such block
-    /// neither breaks the session nor passes for an empty one.
+    /// transaction this build does not decode (a type it does not know), so one such
+    /// block neither breaks the session nor passes for an empty one.
     BlockTxs {
         /// Request id.
         request_id: u64,
@@ -352,7 +353,7 @@ pub fn get_blooms(request_id: u64, epochs: &[u64]) -> (Vec<u8>, u8) {
 
 /// A transaction in the provider's local encoding `[tx, sender, Option<public>]`: only the
 /// signed transaction is kept; the sender is recovered from the signature, never believed.
-fn local_signed_tx(r: &Rlp<'_>) -> Result<SignedTransaction, DecoderError> {
+fn local_signed_tx(r: &Rlp<'_>) -> Result<BlockTransaction, DecoderError> {
     rlp_util::expect_list_len(r, 3)?;
     r.val_at(0)
 }
@@ -559,7 +560,7 @@ pub fn decode(payload: &[u8]) -> Result<Incoming, MessageError> {
                         let mut decoded = Some(Vec::new());
                         for t in txs.iter() {
                             rlp_util::expect_list_len(&t, 3)?;
-                            match (t.val_at::<SignedTransaction>(0), decoded.as_mut()) {
+                            match (t.val_at::<BlockTransaction>(0), decoded.as_mut()) {
                                 (Ok(tx), Some(v)) => v.push(tx),
                                 _ => decoded = None,
                             }
@@ -756,7 +757,8 @@ mod tests {
 
     #[test]
     fn a_block_with_a_transaction_we_do_not_decode_is_marked_not_dropped() {
-        // [id, [[hash, [[tx, sender, []]]]]] where tx is an eSpace-shaped 9-item list.
+        // [id, [[hash, [[tx, sender, []]]]]] where tx is a 9-item list that is no valid
+        // eSpace transaction (v = 6).
         let mut s = RlpStream::new_list(2);
         s.append(&3u64).begin_list(1).begin_list(2);
         s.append(&H256::repeat_byte(7)).begin_list(1).begin_list(3);
@@ -771,6 +773,74 @@ mod tests {
             panic!("not BlockTxs")
         };
         assert_eq!(blocks, vec![(H256::repeat_byte(7), None)]);
+    }
+
+    #[test]
+    fn a_block_with_espace_transactions_decodes_in_block_order() {
+        use cfxlight_primitives::{
+            crypto,
+            eth_transaction::{EthTransaction, EthTxKind},
+            transaction::{Action, Transaction, TxKind},
+        };
+        let key = crypto::signing_key(&[5; 32]).unwrap();
+        let eth = |kind| {
+            BlockTransaction::Ethereum(
+                EthTransaction {
+                    nonce: 0.into(),
+                    gas: 21000.into(),
+                    action: Action::Call(H160::repeat_byte(1)),
+                    value: 1.into(),
+                    data: vec![],
+                    kind,
+                }
+                .sign(&key)
+                .unwrap(),
+            )
+        };
+        let native = BlockTransaction::Native(
+            Transaction {
+                nonce: 0.into(),
+                gas: 21000.into(),
+                action: Action::Call(H160::repeat_byte(1)),
+                value: 1.into(),
+                storage_limit: 0,
+                epoch_height: 1,
+                chain_id: 2029,
+                data: vec![],
+                kind: TxKind::Legacy {
+                    gas_price: 1.into(),
+                },
+            }
+            .sign(&key)
+            .unwrap(),
+        );
+        let txs = vec![
+            eth(EthTxKind::Legacy {
+                gas_price: 1.into(),
+                chain_id: Some(2030),
+            }),
+            native,
+            eth(EthTxKind::Eip2930 {
+                chain_id: 2030,
+                gas_price: 1.into(),
+                access_list: vec![],
+            }),
+        ];
+        let mut s = RlpStream::new_list(2);
+        s.append(&3u64).begin_list(1).begin_list(2);
+        s.append(&H256::repeat_byte(7)).begin_list(txs.len());
+        for t in &txs {
+            s.begin_list(3)
+                .append(t)
+                .append(&H160::zero())
+                .begin_list(0);
+        }
+        let mut p = s.out().to_vec();
+        p.push(id::BLOCK_TXS);
+        let Incoming::BlockTxs { blocks, .. } = decode(&p).unwrap() else {
+            panic!("not BlockTxs")
+        };
+        assert_eq!(blocks, vec![(H256::repeat_byte(7), Some(txs))]);
     }
 
     #[test]

@@ -186,6 +186,9 @@ pub(crate) async fn block_json(
     } else {
         ctx.query.block_txs(*hash).await.map_err(query_error)?
     };
+    // Sizes, receipts and the transactions root cover both spaces; everything else the
+    // Core RPC shows covers the Core transactions only (conflux-rust `build_block` with
+    // the Native space filter).
     b.size = Some(U256::from(
         txs.iter().map(|t| t.encode().len()).sum::<usize>(),
     ));
@@ -206,9 +209,26 @@ pub(crate) async fn block_json(
         }
         _ => None,
     };
-    b.gas_used = receipts
-        .as_ref()
-        .map(|r| r.last().map(|r| r.accumulated_gas_used).unwrap_or_default());
+    // Receipts are positional over both spaces: a transaction's gas is the step of the
+    // accumulated gas at its position; the block's gasUsed sums its Core transactions'.
+    let gas_at = |rs: &[cfxlight_primitives::receipt::Receipt], i: usize| {
+        let prior = match i {
+            0 => U256::zero(),
+            _ => rs
+                .get(i - 1)
+                .map(|r| r.accumulated_gas_used)
+                .unwrap_or_default(),
+        };
+        rs.get(i)
+            .map(|r| r.accumulated_gas_used.saturating_sub(prior))
+            .unwrap_or_default()
+    };
+    b.gas_used = receipts.as_ref().map(|rs| {
+        txs.iter()
+            .enumerate()
+            .filter(|(_, t)| t.as_native().is_some())
+            .fold(U256::zero(), |a, (i, _)| a.saturating_add(gas_at(rs, i)))
+    });
     let state_root = match epoch {
         Some(e) => ctx
             .store
@@ -220,17 +240,17 @@ pub(crate) async fn block_json(
     };
     b.transactions = if include_txs {
         let mut out = Vec::with_capacity(txs.len());
-        for (i, tx) in txs.iter().enumerate() {
+        // `i`: position in the block (receipts); `native_index`: the RPC's index.
+        let native = txs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| t.as_native().map(|t| (i, t)));
+        for (native_index, (i, tx)) in native.enumerate() {
             let executed = match (&receipts, epoch) {
                 (Some(rs), Some(e)) => rs
                     .get(i)
                     .filter(|r| r.outcome_status != TransactionStatus::Skipped)
                     .map(|r| {
-                        let prior = if i == 0 {
-                            U256::zero()
-                        } else {
-                            rs[i - 1].accumulated_gas_used
-                        };
                         let (sender, _) = tx.recover_sender().unwrap_or_default();
                         receipt_json(
                             ctx,
@@ -239,9 +259,9 @@ pub(crate) async fn block_json(
                                 sender,
                                 epoch: e,
                                 block_hash: *hash,
-                                index: i as u64,
+                                index: native_index as u64,
                                 receipt: r.clone(),
-                                gas_used: r.accumulated_gas_used.saturating_sub(prior),
+                                gas_used: gas_at(rs, i),
                                 header: header.clone(),
                                 state_root,
                             },
@@ -253,7 +273,12 @@ pub(crate) async fn block_json(
         }
         BlockTransactions::Full(out)
     } else {
-        BlockTransactions::Hashes(txs.iter().map(|t| t.hash()).collect())
+        BlockTransactions::Hashes(
+            txs.iter()
+                .filter(|t| t.as_native().is_some())
+                .map(|t| t.hash())
+                .collect(),
+        )
     };
     Ok(Some(b))
 }
@@ -503,8 +528,10 @@ async fn recent_fees(ctx: &RpcContext) -> Result<(U256, U256), ErrorObjectOwned>
             continue;
         }
         let base = header.base_price.map(|p| p.core).unwrap_or_default();
-        for tx in ctx.query.block_txs(h).await.map_err(query_error)? {
-            let price = effective_gas_price(&tx, Some(base));
+        let txs = ctx.query.block_txs(h).await.map_err(query_error)?;
+        // Core transactions only, as conflux-rust's cfx_gasPrice counts.
+        for tx in txs.iter().filter_map(|t| t.as_native()) {
+            let price = effective_gas_price(tx, Some(base));
             fees.push(price.saturating_sub(base));
             paid.push(price);
         }
@@ -548,11 +575,13 @@ async fn fee_history(
             continue;
         };
         base.push(price);
-        let txs = if header.transactions_root == KECCAK_EMPTY {
+        let body = if header.transactions_root == KECCAK_EMPTY {
             vec![]
         } else {
             ctx.query.block_txs(h).await.map_err(query_error)?
         };
+        // Core transactions only (conflux-rust filters the Native space here).
+        let txs: Vec<&SignedTransaction> = body.iter().filter_map(|t| t.as_native()).collect();
         let limit = rpc::rpc_gas_limit(header.gas_limit, true);
         let used = txs.iter().fold(U256::zero(), |a, t| a + t.tx.gas);
         ratio.push(

@@ -2,8 +2,9 @@
 //!
 //! Everything the node, the signer and the RPC agree on lives here: CIP-37 base32
 //! addresses, native transactions (legacy, CIP-2930, CIP-1559) with their signing and
-//! sender recovery, block headers with their hashes and test-mode PoW, receipts, account
-//! values and state keys, and the serde forms that mirror conflux-rust's RPC JSON.
+//! sender recovery, block headers with their hashes and test-mode PoW, Octopus (the PoW of
+//! mainnet and testnet: stage caches and light verification), receipts, account values and
+//! state keys, and the serde forms that mirror conflux-rust's RPC JSON.
 //!
 //! Decoding is strict (canonical RLP only, no trailing bytes, exact list lengths) and
 //! never panics on input: every decoder returns a typed error. Byte-level facts come from
@@ -15,6 +16,7 @@ pub mod crypto;
 pub mod hash;
 pub mod header;
 pub mod mpt;
+pub mod octopus;
 pub mod receipt;
 pub mod rlp_util;
 pub mod rpc;

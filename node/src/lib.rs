@@ -11,6 +11,7 @@ pub mod config;
 pub mod light;
 pub mod log;
 pub mod node_key;
+pub mod pow;
 pub mod query;
 pub mod rpc;
 pub mod rpc_client;

@@ -17,7 +17,8 @@
 //! version u32, stage u64, content length u64, keccak-256 of the content; integers
 //! little-endian) then the cache bytes. Files are written to a temporary name, fsynced and
 //! renamed (mode 0644). A file that fails any check is rebuilt and replaced, never used;
-//! disk errors only cost a rebuild, never a verification.
+//! disk errors only cost a rebuild, never a verification. After a build, files of stages
+//! no longer in memory are removed, so headers claiming many stages cannot fill the disk.
 
 use std::{
     fs::{self, File, OpenOptions},
@@ -235,18 +236,22 @@ impl Caches {
             slots.push((stage, slot.clone()));
             slot
         };
-        let cache = {
+        let (cache, built) = {
             let mut held = lock(&slot.cache);
             match &*held {
-                Some(cache) => cache.clone(),
+                Some(cache) => (cache.clone(), false),
                 None => {
-                    let cache = Arc::new(self.load_or_build(stage)?);
+                    let (cache, built) = self.load_or_build(stage)?;
+                    let cache = Arc::new(cache);
                     *held = Some(cache.clone());
-                    cache
+                    (cache, built)
                 }
             }
         };
         self.trim();
+        if built {
+            self.prune();
+        }
         Ok(cache)
     }
 
@@ -266,7 +271,29 @@ impl Caches {
         });
     }
 
-    fn load_or_build(&self, stage: u64) -> Result<OctopusCache, PowError> {
+    /// Removes stored caches of stages no longer held (nor being built), so the directory
+    /// holds at most `max` files however many stages headers have claimed.
+    fn prune(&self) {
+        let Some(dir) = &self.dir else { return };
+        let keep: Vec<u64> = lock(&self.slots).iter().map(|(s, _)| *s).collect();
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let stage = name
+                .to_str()
+                .and_then(|n| n.strip_prefix("stage-")?.strip_suffix(".bin")?.parse().ok());
+            if stage.is_some_and(|s: u64| !keep.contains(&s)) {
+                if let Err(e) = fs::remove_file(entry.path()) {
+                    log::warn(&format!("could not remove {}: {e}", entry.path().display()));
+                }
+            }
+        }
+    }
+
+    /// The stage's cache from disk, or built (and then stored); `true` if built.
+    fn load_or_build(&self, stage: u64) -> Result<(OctopusCache, bool), PowError> {
         let path = self.dir.as_ref().map(|d| stage_path(d, stage));
         if let Some(path) = &path {
             let started = Instant::now();
@@ -278,7 +305,7 @@ impl Caches {
                         path.display(),
                         started.elapsed().as_secs_f64()
                     ));
-                    return Ok(cache);
+                    return Ok((cache, false));
                 }
                 Ok(None) => {}
                 Err(e) => log::warn(&format!(
@@ -303,7 +330,7 @@ impl Caches {
                 ));
             }
         }
-        Ok(cache)
+        Ok((cache, true))
     }
 }
 
@@ -522,8 +549,17 @@ mod tests {
     }
 
     #[test]
-    fn concurrent_callers_share_one_build_and_only_two_stages_stay() {
-        let verifier = PowVerifier::new(PowMode::Octopus, None);
+    fn concurrent_callers_share_one_build_and_only_two_stages_stay_in_memory_and_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let verifier = PowVerifier::new(PowMode::Octopus, Some(dir.path().into()));
+        let stored = || {
+            let mut names: Vec<String> = fs::read_dir(dir.path().join("octopus"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            names.sort();
+            names
+        };
         let (h0, q0) = real(70); // stage 0
         let (h15, q15) = real(7_939_958); // mainnet, stage 15
         let (h30, q30) = real(16_240_412); // mainnet, stage 30
@@ -541,19 +577,22 @@ mod tests {
             }
         });
         assert_eq!(verifier.built_caches(), 1);
+        assert_eq!(stored(), ["stage-0.bin"]);
 
         assert_eq!(verifier.verify(&h15), Ok(q15));
         assert_eq!(verifier.cached_stages(), vec![0, 15]);
         assert_eq!(verifier.verify(&h30), Ok(q30));
-        // Stage 0 was the least recently used.
+        // Stage 0 was the least recently used: out of memory and off the disk.
         assert_eq!(verifier.cached_stages(), vec![15, 30]);
+        assert_eq!(stored(), ["stage-15.bin", "stage-30.bin"]);
         assert_eq!(verifier.verify(&h15), Ok(q15));
         assert_eq!(verifier.cached_stages(), vec![30, 15]);
         assert_eq!(verifier.built_caches(), 3);
-        // Stage 0 is gone from memory (and there is no disk): a rebuild.
+        // Stage 0 is gone from memory and disk: a rebuild, which evicts stage 30.
         assert_eq!(verifier.verify(&h0), Ok(q0));
-        assert_eq!(verifier.built_caches(), 4);
+        assert_eq!((verifier.built_caches(), verifier.loaded_caches()), (4, 0));
         assert_eq!(verifier.cached_stages(), vec![15, 0]);
+        assert_eq!(stored(), ["stage-0.bin", "stage-15.bin"]);
     }
 
     #[test]

@@ -238,8 +238,8 @@ impl OctopusCache {
 
     /// Reads a cache of `stage` through `fill`, which must fill the whole buffer it is given
     /// with the bytes of [`OctopusCache::as_bytes`]. The buffer is the cache's own memory,
-    /// so loading costs no second copy. The bytes are trusted as given: check them (e.g.
-    /// with a checksum) before calling.
+    /// so loading costs no second copy. The bytes are trusted as given: check them before
+    /// use (e.g. a checksum over `as_bytes()`); a wrong byte only gives wrong pow hashes.
     pub fn load_with<E: From<OctopusError>>(
         stage: u64,
         fill: impl FnOnce(&mut [u8]) -> Result<(), E>,

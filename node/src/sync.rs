@@ -65,6 +65,9 @@ pub const MAX_EPOCH_BLOCKS: usize = 200;
 /// After a checkpoint start, blocks in this many epochs past the held window may link to
 /// blocks we never saw (before the window); past it every link must resolve.
 pub const CHECKPOINT_HORIZON: u64 = 1000;
+/// How far below its epoch's height a block may be (conflux-rust's era length): bounds which
+/// PoW stage a listed header can make us build a cache for.
+pub const MAX_HEIGHT_LAG: u64 = 20_000;
 /// Epochs of headers the vote count looks at, at most (bounds the work of a stalled trust).
 const TRUST_WINDOW: u64 = 2000;
 
@@ -604,7 +607,14 @@ impl Syncer {
                 let h = view.headers.get(b).ok_or_else(|| {
                     SyncError::Invalid(format!("header of block {b:?} (epoch {e}) was not served"))
                 })?;
-                self.rules.check_alone(h).map_err(|r| rule_error(h, r))?;
+                // A block is at most at its epoch's height, and not far below it: checked
+                // before the PoW, whose cost (an Octopus stage cache) follows the height.
+                if h.height > e || e - h.height > MAX_HEIGHT_LAG {
+                    return Err(SyncError::Invalid(format!(
+                        "block {b:?} at height {} cannot be in epoch {e}",
+                        h.height
+                    )));
+                }
                 let first_of_window = window_start == Some(e);
                 match view.header(&h.parent_hash)? {
                     Some(parent) => {
@@ -620,6 +630,7 @@ impl Syncer {
                         )))
                     }
                 }
+                self.rules.check_alone(h).map_err(|r| rule_error(h, r))?;
                 epoch_work = epoch_work.saturating_add(h.difficulty);
                 let mut p = Vec::with_capacity(h.referee_hashes.len() + 1);
                 p.push(h.parent_hash);

@@ -7,6 +7,7 @@ use cfxlight_primitives::{
     address::{self, CfxAddress},
     crypto,
     header::BlockHeader,
+    octopus::{self, OctopusCache},
     transaction::{Action, SignedTransaction, Transaction, TxKind},
     H160, H256, U256,
 };
@@ -87,5 +88,37 @@ fn benches(c: &mut Criterion) {
     });
 }
 
-criterion_group!(primitives, benches);
+/// A real testnet header at height 70,587,154 (stage 134) and its powQuality.
+fn octopus_header() -> (BlockHeader, U256) {
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(include_str!("../tests/data/mainnet-testnet-headers.json")).unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r["height"].as_u64() == Some(70_587_154))
+        .unwrap();
+    let rlp = hex::decode(row["header_rlp"].as_str().unwrap().trim_start_matches("0x")).unwrap();
+    let quality = row["pow_quality"].as_str().unwrap().parse().unwrap();
+    (BlockHeader::decode(&rlp).unwrap(), quality)
+}
+
+fn octopus_benches(c: &mut Criterion) {
+    // A build is ~0.5-1 s: ten samples are plenty.
+    let mut builds = c.benchmark_group("octopus_cache_build");
+    builds.sample_size(10);
+    for stage in [0, 134] {
+        builds.bench_function(format!("stage_{stage}"), |b| {
+            b.iter(|| OctopusCache::build(black_box(stage)).unwrap())
+        });
+    }
+    builds.finish();
+
+    let (header, quality) = octopus_header();
+    let cache = OctopusCache::build(octopus::stage(header.height)).unwrap();
+    assert_eq!(octopus::verify(&cache, &header), Ok(quality));
+    c.bench_function("octopus_verify_header", |b| {
+        b.iter(|| octopus::verify(&cache, black_box(&header)).unwrap())
+    });
+}
+
+criterion_group!(primitives, benches, octopus_benches);
 criterion_main!(primitives);

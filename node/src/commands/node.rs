@@ -120,7 +120,9 @@ pub fn run(args: &NodeArgs) -> Result<()> {
             pool.len()
         ));
     }
-    let mut ctx = RpcContext::new(store.clone(), query.clone(), pool.clone(), &config.spec);
+    let pow = PowVerifier::new(config.spec.pow, Some(config.datadir.join("octopus")));
+    let mut ctx = RpcContext::new(store.clone(), query.clone(), pool.clone(), &config.spec)
+        .with_pow(pow.clone());
     if let Some(signer) = &signer {
         ctx = ctx.with_signing(Arc::new(Signing {
             signer: signer.clone(),
@@ -158,7 +160,7 @@ pub fn run(args: &NodeArgs) -> Result<()> {
         tokio::spawn(serve_state(rpc_ctx.clone()));
         tokio::spawn(maintain_pool(store.clone(), query.clone(), pool.clone(), hub.clone()));
         tokio::select! {
-            r = follow(&config, store, key, peers, start, hub) => r,
+            r = follow(&config, store, key, peers, start, hub, pow) => r,
             _ = tokio::signal::ctrl_c() => {
                 log::info(&format!(
                     "interrupted at epoch {} (latest_state {}): everything verified so far is stored",
@@ -227,6 +229,7 @@ async fn follow(
     peers: Arc<PeerSet>,
     start: Start,
     hub: Hub,
+    pow: PowVerifier,
 ) -> Result<()> {
     let chain = ChainIdentity {
         network_id: config.spec.network_id,
@@ -234,7 +237,6 @@ async fn follow(
         genesis_hash: config.genesis_hash,
     };
     let spec = Arc::new(config.spec.clone());
-    let pow = PowVerifier::new(config.spec.pow, Some(config.datadir.join("octopus")));
     let rules = HeaderVerifier::new(spec, pow);
     let syncer = Syncer::new(store.clone(), rules, config.spec.trust.clone(), start)
         .with_checkpoint_max_age(config.max_checkpoint_age);

@@ -59,7 +59,7 @@ pub struct ChainInfo {
     pub evm_chain_id: u32,
     /// Network id (address prefix).
     pub network_id: u64,
-    /// PoW flavour (test PoW quality is computable, Octopus is not).
+    /// PoW flavour (how `powQuality` is computed).
     pub pow: PowMode,
     /// First epoch with CIP-1559 fees.
     pub cip1559_height: u64,
@@ -89,6 +89,8 @@ pub struct RpcContext {
     pub(crate) signing: Option<Arc<Signing>>,
     pub(crate) pool: Arc<TxPool>,
     pub(crate) pubsub: pubsub::Hub,
+    /// The node's shared PoW verifier, for `powQuality` on Octopus chains.
+    pub(crate) pow: Option<crate::pow::PowVerifier>,
 }
 
 impl RpcContext {
@@ -107,7 +109,14 @@ impl RpcContext {
             signing: None,
             pool,
             pubsub: pubsub::Hub::default(),
+            pow: None,
         }
+    }
+
+    /// Shares the node's PoW verifier (its Octopus caches) for `powQuality`.
+    pub fn with_pow(mut self, pow: crate::pow::PowVerifier) -> RpcContext {
+        self.pow = Some(pow);
+        self
     }
 
     /// Adds the signing side (signer, pending pool) behind the local methods.

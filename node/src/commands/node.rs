@@ -120,7 +120,7 @@ pub fn run(args: &NodeArgs) -> Result<()> {
             pool.len()
         ));
     }
-    let pow = PowVerifier::new(config.spec.pow, Some(config.datadir.join("octopus")));
+    let pow = PowVerifier::new(config.spec.pow, Some(config.datadir.clone()));
     let mut ctx = RpcContext::new(store.clone(), query.clone(), pool.clone(), &config.spec)
         .with_pow(pow.clone());
     if let Some(signer) = &signer {

@@ -314,12 +314,26 @@ impl Query {
         value: Option<&[u8]>,
         proof: &[u8],
         state_root: &H256,
-    ) -> Result<(), String> {
-        let mut proof: StateEntryProof = cfxlight_primitives::rlp_util::decode_exact(proof)
-            .map_err(|e| format!("undecodable state proof: {e}"))?;
-        // Without the previous root a delta-trie proof still decides; let the check say.
-        self.check_proof_roots(epoch, &mut proof, state_root)?;
-        mpt::verify_state_entry(key, value, &proof).map_err(|e| e.to_string())
+    ) -> Attempt<()> {
+        let mut proof: StateEntryProof = match cfxlight_primitives::rlp_util::decode_exact(proof) {
+            Ok(p) => p,
+            Err(e) => return Attempt::Lie(format!("undecodable state proof: {e}")),
+        };
+        // Without the previous root a delta-trie proof still decides; a proof that needs it
+        // (the intermediate trie) is then not checkable here, which is not the peer's fault
+        // (a node started from a checkpoint holds no roots below it).
+        let checkable = match self.check_proof_roots(epoch, &mut proof, state_root) {
+            Ok(c) => c,
+            Err(why) => return Attempt::Lie(why),
+        };
+        match mpt::verify_state_entry(key, value, &proof) {
+            Ok(()) => Attempt::Ok(()),
+            Err(e) if checkable => Attempt::Lie(e.to_string()),
+            Err(e) => Attempt::Skip(format!(
+                "state entry not checkable here (roots of epoch {} not held): {e}",
+                epoch.saturating_sub(SNAPSHOT_EPOCHS)
+            )),
+        }
     }
 
     /// Checks a storage root's proof against the verified roots of its epoch. Every trie
@@ -430,14 +444,16 @@ impl Query {
                                     "no entry for a key at epoch {epoch} (state not kept?)"
                                 ));
                             };
-                            if let Err(why) = self.check_entry(
+                            match self.check_entry(
                                 epoch,
                                 &keys[i],
                                 e.value.as_deref(),
                                 &e.proof,
                                 &root,
                             ) {
-                                return Attempt::Lie(why);
+                                Attempt::Ok(()) => {}
+                                Attempt::Skip(why) => return Attempt::Skip(why),
+                                Attempt::Lie(why) => return Attempt::Lie(why),
                             }
                             vals.push(e.value.clone());
                         }

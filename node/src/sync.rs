@@ -149,8 +149,9 @@ pub enum Progress {
 pub enum Start {
     /// The genesis block (epoch 0).
     Genesis(H256),
-    /// A trusted checkpoint, with the epochs before it that the rules need.
-    Checkpoint(Checkpoint),
+    /// A trusted checkpoint, with the epochs before it that the rules need, on the chain
+    /// of this genesis.
+    Checkpoint(Checkpoint, H256),
 }
 
 /// Follows the pivot chain into the store.
@@ -330,13 +331,21 @@ impl Syncer {
                 )?;
                 Ok(())
             }
-            Start::Checkpoint(c) => self.init_checkpoint(peer, c).await,
+            Start::Checkpoint(c, genesis) => self.init_checkpoint(peer, c, genesis).await,
         }
     }
 
     /// Fetches the checkpoint's pivot header by hash, and backwards by parent links the
-    /// epochs of the difficulty period before it (what the difficulty rule needs to go on).
-    async fn init_checkpoint(&self, peer: &LightPeer, c: Checkpoint) -> Result<(), SyncError> {
+    /// epochs before it that the rules need to go on: the difficulty period (its block
+    /// counts and times), and one snapshot period and a little more (state proofs of the
+    /// intermediate trie are read against the state root of the epoch 2000 back). They are
+    /// as trusted as the checkpoint: each is linked to it by hashes.
+    async fn init_checkpoint(
+        &self,
+        peer: &LightPeer,
+        c: Checkpoint,
+        genesis: H256,
+    ) -> Result<(), SyncError> {
         let headers = peer.block_headers(&[c.hash]).await?;
         let Some(top) = headers.into_iter().next() else {
             return Err(SyncError::Checkpoint(format!(
@@ -372,10 +381,10 @@ impl Syncer {
                 listed.last()
             )));
         }
-        let window = self
-            .rules
-            .spec()
-            .difficulty_period(c.epoch.saturating_sub(1));
+        let spec = self.rules.spec();
+        let window = spec
+            .difficulty_period(c.epoch.saturating_sub(1))
+            .max(spec.snapshot_epoch_count + 2 * DEFERRED_STATE_EPOCHS);
         let base = c.epoch.saturating_sub(window);
         let (hashes, headers) = self.fetch(peer, base, c.epoch).await?;
         let pivots = walk_back(&headers, c.hash, base, c.epoch)?;
@@ -383,6 +392,12 @@ impl Syncer {
             return Err(SyncError::Invalid(
                 "checkpoint window does not start at its base".into(),
             ));
+        }
+        if base == 0 && pivots.first().map(|p| p.hash()) != Some(genesis) {
+            return Err(SyncError::Checkpoint(format!(
+                "block {:?} does not descend from this chain's genesis {genesis:?}",
+                c.hash
+            )));
         }
         let listed = partition(&hashes, &pivots)?;
         let mut view = View {
@@ -616,6 +631,14 @@ impl Syncer {
                     )));
                 }
                 let first_of_window = window_start == Some(e);
+                if e == 0 {
+                    // The genesis (reached by hash links from a checkpoint, and compared
+                    // with the pinned one): not mined, no rules to hold.
+                    epoch_work = epoch_work.saturating_add(h.difficulty);
+                    preds.insert(*b, vec![]);
+                    hdrs.push((*b, h.rlp()));
+                    continue;
+                }
                 match view.header(&h.parent_hash)? {
                     Some(parent) => {
                         let period = self.period_stats(view, &parent)?;

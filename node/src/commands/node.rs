@@ -73,7 +73,7 @@ pub fn run(args: &NodeArgs) -> Result<()> {
                 "starting from checkpoint epoch {} {:?}",
                 c.epoch, c.hash
             ));
-            Start::Checkpoint(c)
+            Start::Checkpoint(c, config.genesis_hash)
         }
         _ => Start::Genesis(config.genesis_hash),
     };

@@ -238,6 +238,15 @@ impl NodeConfig {
                  anyone who can reach the port could spend from the signer"
             );
         }
+        // Any web page the user opens is a client of a loopback port: public signing puts
+        // the signing methods on the WebSocket port too, and CORS on a signing port lets
+        // pages call them. Neither without a token.
+        if rpc.local.public_signing && rpc.local.token.is_none() {
+            bail!(
+                "--rpc-public-signing needs --rpc-token-file: without a token any web page the \
+                 user opens could reach the signing methods (on the WebSocket port too)"
+            );
+        }
         let checkpoint = match args.checkpoint.as_deref().or(file.checkpoint.as_deref()) {
             Some(c) => Some(
                 c.parse::<Checkpoint>()

@@ -18,7 +18,12 @@ use serde_json::{json, Value};
 const GENESIS: &str = "0x1111111111111111111111111111111111111111111111111111111111111111";
 
 fn start(dir: &std::path::Path, extra: &[&str]) -> (common::Killed, u16, u16) {
-    let (http, local) = (common::free_port(), common::free_port());
+    let (node, http, local, _) = start_ws(dir, extra);
+    (node, http, local)
+}
+
+fn start_ws(dir: &std::path::Path, extra: &[&str]) -> (common::Killed, u16, u16, u16) {
+    let (http, local, ws) = (common::free_port(), common::free_port(), common::free_port());
     let node = common::Killed(
         Command::new(env!("CARGO_BIN_EXE_cfxlight"))
             .args(["node", "--chain", "devnet", "--genesis-hash", GENESIS])
@@ -30,7 +35,7 @@ fn start(dir: &std::path::Path, extra: &[&str]) -> (common::Killed, u16, u16) {
             .arg("--datadir")
             .arg(dir)
             .args(["--rpc-http-port", &http.to_string()])
-            .args(["--rpc-ws-port", &common::free_port().to_string()])
+            .args(["--rpc-ws-port", &ws.to_string()])
             .args(["--rpc-local-port", &local.to_string()])
             .args(extra)
             .stdout(Stdio::null())
@@ -43,7 +48,7 @@ fn start(dir: &std::path::Path, extra: &[&str]) -> (common::Killed, u16, u16) {
         assert!(Instant::now() < deadline, "RPC never came up");
         std::thread::sleep(Duration::from_millis(50));
     }
-    (node, http, local)
+    (node, http, local, ws)
 }
 
 fn call(port: u16, method: &str, headers: &[(&str, &str)]) -> (u16, String) {
@@ -169,4 +174,133 @@ fn public_signing_off_loopback_without_a_token_is_refused_at_start() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--rpc-token-file"));
+}
+
+/// A raw WebSocket upgrade request's status line, with these extra headers.
+fn upgrade_status(port: u16, headers: &[(&str, &str)]) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut req = format!(
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut buf = [0u8; 256];
+    let n = s.read(&mut buf).unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or_default().to_string()
+}
+
+#[test]
+fn the_signing_port_refuses_foreign_hosts_and_browsers_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    // CORS configured for the public port must not open the signing port to pages.
+    let (_node, http, local, ws) = start_ws(dir.path(), &["--rpc-cors", "*"]);
+    // DNS rebinding: evil.example resolving to 127.0.0.1 is refused on the local port…
+    assert_eq!(call(local, "cfx_accounts", &[("Host", "evil.example")]).0, 403);
+    assert_eq!(call(local, "cfx_accounts", &[("Host", "evil.example:12539")]).0, 403);
+    // …while loopback names are served.
+    for host in ["localhost:1", "127.0.0.1", "[::1]:12539"] {
+        let (status, body) = call(local, "cfx_accounts", &[("Host", host)]);
+        assert_eq!((status, error_code(&body)), (200, -32023), "{host}: {body}");
+    }
+    // No CORS on the signing port without a token, even with --rpc-cors '*'.
+    let r = ureq::post(&format!("http://127.0.0.1:{local}"))
+        .set("Origin", "https://evil.example")
+        .send_json(json!({"jsonrpc": "2.0", "id": 1, "method": "cfx_accounts", "params": []}))
+        .unwrap();
+    assert_eq!(r.header("access-control-allow-origin"), None);
+    // The public port still answers its configured CORS.
+    let r = ureq::post(&format!("http://127.0.0.1:{http}"))
+        .set("Origin", "https://dapp.example")
+        .send_json(json!({"jsonrpc": "2.0", "id": 1, "method": "cfx_clientVersion", "params": []}))
+        .unwrap();
+    assert_eq!(r.header("access-control-allow-origin"), Some("https://dapp.example"));
+    let _ = ws;
+}
+
+#[test]
+fn a_cross_origin_websocket_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_node, _http, _local, ws) = start_ws(dir.path(), &["--rpc-cors", "https://dapp.example"]);
+    // A page of another origin (browsers send Origin on every WebSocket, and apply no CORS).
+    let refused = upgrade_status(ws, &[("Origin", "https://evil.example")]);
+    assert!(refused.contains("403"), "{refused}");
+    // The configured origin, and a non-browser client (no Origin), are served.
+    let ok = upgrade_status(ws, &[("Origin", "https://dapp.example")]);
+    assert!(ok.contains("101"), "{ok}");
+    let ok = upgrade_status(ws, &[]);
+    assert!(ok.contains("101"), "{ok}");
+    // Without --rpc-cors no page may open one.
+    let dir = tempfile::tempdir().unwrap();
+    let (_node, _http, _local, ws) = start_ws(dir.path(), &[]);
+    let refused = upgrade_status(ws, &[("Origin", "http://localhost:3000")]);
+    assert!(refused.contains("403"), "{refused}");
+}
+
+#[test]
+fn public_signing_without_a_token_is_refused_at_start_even_on_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cfxlight"))
+        .args(["node", "--chain", "devnet", "--genesis-hash", GENESIS, "--dry-run"])
+        .args(["--rpc-public-signing"])
+        .arg("--datadir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--rpc-token-file") && err.contains("web page"), "{err}");
+}
+
+/// Peak RSS of a process, in MB (VmHWM).
+fn peak_mb(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = s
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    kb / 1024
+}
+
+#[test]
+fn a_fee_history_request_with_a_huge_percentile_list_is_refused_without_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (node, http, _local) = start(dir.path(), &[]);
+    // 1024 epochs × 40,000 percentiles (a 160 KB body) made the node allocate gigabytes.
+    let zeros = vec![json!(0); 40_000];
+    let r = ureq::post(&format!("http://127.0.0.1:{http}")).send_json(json!({
+        "jsonrpc": "2.0", "id": 1, "method": "cfx_feeHistory",
+        "params": ["0x400", "latest_state", zeros]
+    }));
+    let body = match r {
+        Ok(r) => r.into_string().unwrap(),
+        Err(ureq::Error::Status(_, r)) => r.into_string().unwrap(),
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(error_code(&body), -32602, "{body}");
+    assert!(body.contains("at most 100 reward percentiles"), "{body}");
+    let peak = peak_mb(node.0.id());
+    assert!(peak < 300, "the node peaked at {peak} MB");
+    // Out of range and out of order are refused too.
+    for p in [json!([101]), json!([50, 10])] {
+        let (_, body) = {
+            let r = ureq::post(&format!("http://127.0.0.1:{http}")).send_json(json!({
+                "jsonrpc": "2.0", "id": 1, "method": "cfx_feeHistory",
+                "params": ["0x4", "latest_state", p]
+            }));
+            match r {
+                Ok(r) => (200, r.into_string().unwrap()),
+                Err(ureq::Error::Status(c, r)) => (c, r.into_string().unwrap()),
+                Err(e) => panic!("{e}"),
+            }
+        };
+        assert_eq!(error_code(&body), -32602, "{body}");
+    }
 }

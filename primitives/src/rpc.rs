@@ -204,7 +204,10 @@ const ESPACE_GAS_TENTHS: u64 = 5;
 /// The `gasLimit` the core RPC shows for a header's gas limit.
 pub fn rpc_gas_limit(header_gas_limit: U256, cip1559: bool) -> U256 {
     if cip1559 {
-        header_gas_limit * CORE_GAS_TENTHS / 10
+        // ⌊g × 9/10⌋ without the product: a peer's header may carry any 256-bit value.
+        let ten = U256::from(10);
+        header_gas_limit / ten * U256::from(CORE_GAS_TENTHS)
+            + header_gas_limit % ten * U256::from(CORE_GAS_TENTHS) / ten
     } else {
         header_gas_limit
     }
@@ -232,12 +235,12 @@ impl Block {
                         core,
                         espace: e.base_fee_per_gas,
                     };
-                    let doubled = e.gas_limit * 10 / ESPACE_GAS_TENTHS;
-                    [doubled, doubled + 1]
+                    let doubled = e.gas_limit.saturating_mul(10.into()) / ESPACE_GAS_TENTHS;
+                    [doubled, doubled.saturating_add(U256::one())]
                         .into_iter()
                         .filter(|g| {
                             rpc_gas_limit(*g, true) == self.gas_limit
-                                && *g * ESPACE_GAS_TENTHS / 10 == e.gas_limit
+                                && g.saturating_mul(ESPACE_GAS_TENTHS.into()) / 10 == e.gas_limit
                         })
                         .map(|g| (g, Some(price)))
                         .collect()
@@ -577,6 +580,21 @@ impl Serialize for StorageRoot {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_core_gas_limit_share_is_exact_and_never_overflows() {
+        for g in [0u64, 1, 9, 10, 11, 30_000_000, 60_000_000, 60_000_007] {
+            assert_eq!(
+                rpc_gas_limit(U256::from(g), true),
+                U256::from(g) * U256::from(9) / U256::from(10),
+                "{g}"
+            );
+        }
+        // A hostile header's maximum: no panic, and still ⌊g × 9/10⌋.
+        let max = rpc_gas_limit(U256::MAX, true);
+        assert_eq!(max, U256::MAX / U256::from(10) * U256::from(9) + U256::from(4));
+    }
+
     use super::*;
 
     #[test]

@@ -457,8 +457,9 @@ pub(super) fn register(m: &mut Module) -> Result<(), jsonrpsee::core::RegisterMe
                 .ok_or_else(|| invalid_params(format!("invalid block count {n}")))?,
             _ => args.required(0, "a block count")?,
         };
-        let newest = position_epoch(&ctx, args.epoch(1)?)?;
         let percentiles: Vec<f64> = args.typed(2)?.unwrap_or_default();
+        check_percentiles(&percentiles)?;
+        let newest = position_epoch(&ctx, args.epoch(1)?)?;
         fee_history(&ctx, count.as_u64(), newest, &percentiles).await
     })?;
     m.register_async_method("cfx_sendRawTransaction", |p, ctx, _| async move {
@@ -549,6 +550,31 @@ async fn recent_fees(ctx: &RpcContext) -> Result<(U256, U256), ErrorObjectOwned>
     Ok((median(&fees), median(&paid)))
 }
 
+/// Most reward percentiles one `cfx_feeHistory` takes (geth's bound; conflux-rust v3.0.2
+/// checks none, and a 5 MiB list of them made 1024 epochs × that many U256s).
+pub(crate) const MAX_PERCENTILES: usize = 100;
+
+/// At most [`MAX_PERCENTILES`], each in [0, 100], in non-decreasing order.
+pub(crate) fn check_percentiles(p: &[f64]) -> Result<(), ErrorObjectOwned> {
+    if p.len() > MAX_PERCENTILES {
+        return Err(invalid_params(format!(
+            "at most {MAX_PERCENTILES} reward percentiles, got {}",
+            p.len()
+        )));
+    }
+    if let Some(bad) = p.iter().find(|x| !(0.0..=100.0).contains(*x)) {
+        return Err(invalid_params(format!(
+            "reward percentile {bad} is outside [0, 100]"
+        )));
+    }
+    if p.windows(2).any(|w| w[1] < w[0]) {
+        return Err(invalid_params(
+            "reward percentiles must be in non-decreasing order",
+        ));
+    }
+    Ok(())
+}
+
 async fn fee_history(
     ctx: &RpcContext,
     count: u64,
@@ -587,7 +613,9 @@ async fn fee_history(
         // Core transactions only (conflux-rust filters the Native space here).
         let txs: Vec<&SignedTransaction> = body.iter().filter_map(|t| t.as_native()).collect();
         let limit = rpc::rpc_gas_limit(header.gas_limit, true);
-        let used = txs.iter().fold(U256::zero(), |a, t| a + t.tx.gas);
+        let used = txs
+            .iter()
+            .fold(U256::zero(), |a, t| a.saturating_add(t.tx.gas));
         ratio.push(
             if limit.is_zero() || limit.bits() > 127 || used.bits() > 127 {
                 1.0
@@ -676,6 +704,10 @@ enum Wanted {
 
 /// Most epochs one `cfx_getLogs` scans (the range is clamped to verified epochs first).
 const MAX_LOG_SCAN: u64 = 100_000;
+/// Most logs one `cfx_getLogs` answer holds (conflux-rust's `get_logs_filter_max_limit`,
+/// unset by default there; an answer beyond it is refused with its message rather than
+/// built in memory).
+pub(crate) const MAX_LOGS: usize = 10_000;
 
 /// `cfx_getLogs` (also one epoch at a time for a `logs` subscription).
 pub(super) async fn get_logs(ctx: &RpcContext, filter: Value) -> Result<Value, ErrorObjectOwned> {
@@ -870,6 +902,12 @@ pub(super) async fn get_logs(ctx: &RpcContext, filter: Value) -> Result<Value, E
                         continue;
                     }
                     if matches(l) {
+                        if out.len() >= MAX_LOGS {
+                            return Err(invalid_param_data(
+                                "filter",
+                                format!("This query results in too many logs, max limitation is {MAX_LOGS}, please filter results by a smaller epoch/block range"),
+                            ));
+                        }
                         out.push(rpc::Log {
                             address: RpcAddress::new(l.address, ctx.chain.network_id),
                             topics: l.topics.clone(),
@@ -930,4 +968,26 @@ pub(super) fn register_not_implemented(
         })?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod limits_tests {
+    use super::*;
+
+    #[test]
+    fn fee_history_percentiles_are_bounded_ranged_and_ordered() {
+        assert!(check_percentiles(&[]).is_ok());
+        assert!(check_percentiles(&[0.0, 25.0, 25.0, 100.0]).is_ok());
+        assert!(check_percentiles(&vec![50.0; MAX_PERCENTILES]).is_ok());
+        for bad in [
+            vec![50.0; MAX_PERCENTILES + 1],
+            vec![-1.0],
+            vec![100.5],
+            vec![f64::NAN],
+            vec![60.0, 40.0],
+        ] {
+            let e = check_percentiles(&bad).unwrap_err();
+            assert_eq!(e.code(), -32602, "{bad:?}");
+        }
+    }
 }

@@ -480,11 +480,7 @@ impl AccessLayer {
                 .headers()
                 .get(http::header::HOST)
                 .and_then(|h| h.to_str().ok())
-                .map(|h| {
-                    h.rsplit_once(':')
-                        .map_or(h, |(n, _)| n)
-                        .to_ascii_lowercase()
-                });
+                .map(host_name);
             if !host.is_some_and(|h| hosts.iter().any(|a| a == "*" || *a == h)) {
                 return Err(Box::new(reply(403, "Host not allowed\n")));
             }
@@ -493,6 +489,25 @@ impl AccessLayer {
             .headers()
             .get(http::header::ORIGIN)
             .and_then(|o| o.to_str().ok());
+        // Browsers do not apply CORS to WebSocket: a page of any origin could open one, so
+        // an upgrade that carries an Origin must come from an allowed one (non-browser
+        // clients send none).
+        let upgrade = req
+            .headers()
+            .get(http::header::UPGRADE)
+            .and_then(|u| u.to_str().ok())
+            .is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
+        if upgrade {
+            if let Some(o) = origin {
+                let allowed = self
+                    .cors
+                    .as_ref()
+                    .is_some_and(|list| list.iter().any(|a| a == "*" || a == o));
+                if !allowed {
+                    return Err(Box::new(reply(403, "Origin not allowed\n")));
+                }
+            }
+        }
         let allow_origin = match (&self.cors, origin) {
             (Some(list), Some(o)) if list.iter().any(|a| a == "*" || a == o) => Some(o.to_string()),
             _ => None,
@@ -510,7 +525,9 @@ impl AccessLayer {
                 .get(http::header::AUTHORIZATION)
                 .and_then(|h| h.to_str().ok())
                 .and_then(|h| h.strip_prefix("Bearer "))
-                .is_some_and(|t| constant_time_eq(t.as_bytes(), token.as_bytes()));
+                .is_some_and(|t| {
+                    bool::from(subtle::ConstantTimeEq::ct_eq(t.as_bytes(), token.as_bytes()))
+                });
             if !ok {
                 return Err(Box::new(reply(401, "missing or wrong bearer token\n")));
             }
@@ -548,6 +565,17 @@ fn add_cors(r: &mut HttpResponse, origin: &str) {
 }
 
 /// Compares secrets without an early exit that would leak the matching prefix length.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// The name of a `Host` header, lower case, without its port (`[::1]:12539` → `[::1]`).
+fn host_name(h: &str) -> String {
+    let name = if let Some(rest) = h.strip_prefix('[') {
+        rest.split_once(']').map_or(h, |(v6, _)| &h[..v6.len() + 2])
+    } else {
+        h.rsplit_once(':').map_or(h, |(n, _)| n)
+    };
+    name.to_ascii_lowercase()
 }
+
+/// The `Host` names the local (signing) port accepts unless `--rpc-hosts` says otherwise:
+/// loopback names only, so a DNS-rebound page (`evil.example` resolving to 127.0.0.1)
+/// is refused.
+pub const LOCAL_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];

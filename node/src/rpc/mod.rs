@@ -688,10 +688,14 @@ pub async fn start(ctx: Arc<RpcContext>, config: &RpcConfig) -> anyhow::Result<R
                 module(ctx, true)?,
                 server_config(config, true),
                 limits,
+                // Loopback names only unless configured; CORS only behind a token
+                // (configuration refuses CORS on signing ports without one).
                 AccessLayer::new(
                     config.local.token.clone(),
-                    config.cors.clone(),
-                    config.hosts.clone(),
+                    config.local.token.as_ref().and(config.cors.clone()),
+                    Some(config.hosts.clone().unwrap_or_else(|| {
+                        local::LOCAL_HOSTS.iter().map(|h| h.to_string()).collect()
+                    })),
                 ),
             )?;
             (Some(handle), Some(addr))

@@ -23,7 +23,11 @@ fn start(dir: &std::path::Path, extra: &[&str]) -> (common::Killed, u16, u16) {
 }
 
 fn start_ws(dir: &std::path::Path, extra: &[&str]) -> (common::Killed, u16, u16, u16) {
-    let (http, local, ws) = (common::free_port(), common::free_port(), common::free_port());
+    let (http, local, ws) = (
+        common::free_port(),
+        common::free_port(),
+        common::free_port(),
+    );
     let node = common::Killed(
         Command::new(env!("CARGO_BIN_EXE_cfxlight"))
             .args(["node", "--chain", "devnet", "--genesis-hash", GENESIS])
@@ -192,7 +196,11 @@ fn upgrade_status(port: u16, headers: &[(&str, &str)]) -> String {
     s.write_all(req.as_bytes()).unwrap();
     let mut buf = [0u8; 256];
     let n = s.read(&mut buf).unwrap_or(0);
-    String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or_default().to_string()
+    String::from_utf8_lossy(&buf[..n])
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 #[test]
@@ -201,8 +209,14 @@ fn the_signing_port_refuses_foreign_hosts_and_browsers_by_default() {
     // CORS configured for the public port must not open the signing port to pages.
     let (_node, http, local, ws) = start_ws(dir.path(), &["--rpc-cors", "*"]);
     // DNS rebinding: evil.example resolving to 127.0.0.1 is refused on the local port…
-    assert_eq!(call(local, "cfx_accounts", &[("Host", "evil.example")]).0, 403);
-    assert_eq!(call(local, "cfx_accounts", &[("Host", "evil.example:12539")]).0, 403);
+    assert_eq!(
+        call(local, "cfx_accounts", &[("Host", "evil.example")]).0,
+        403
+    );
+    assert_eq!(
+        call(local, "cfx_accounts", &[("Host", "evil.example:12539")]).0,
+        403
+    );
     // …while loopback names are served.
     for host in ["localhost:1", "127.0.0.1", "[::1]:12539"] {
         let (status, body) = call(local, "cfx_accounts", &[("Host", host)]);
@@ -219,7 +233,10 @@ fn the_signing_port_refuses_foreign_hosts_and_browsers_by_default() {
         .set("Origin", "https://dapp.example")
         .send_json(json!({"jsonrpc": "2.0", "id": 1, "method": "cfx_clientVersion", "params": []}))
         .unwrap();
-    assert_eq!(r.header("access-control-allow-origin"), Some("https://dapp.example"));
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://dapp.example")
+    );
     let _ = ws;
 }
 
@@ -246,7 +263,14 @@ fn a_cross_origin_websocket_is_refused() {
 fn public_signing_without_a_token_is_refused_at_start_even_on_loopback() {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_cfxlight"))
-        .args(["node", "--chain", "devnet", "--genesis-hash", GENESIS, "--dry-run"])
+        .args([
+            "node",
+            "--chain",
+            "devnet",
+            "--genesis-hash",
+            GENESIS,
+            "--dry-run",
+        ])
         .args(["--rpc-public-signing"])
         .arg("--datadir")
         .arg(dir.path())
@@ -254,7 +278,10 @@ fn public_signing_without_a_token_is_refused_at_start_even_on_loopback() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--rpc-token-file") && err.contains("web page"), "{err}");
+    assert!(
+        err.contains("--rpc-token-file") && err.contains("web page"),
+        "{err}"
+    );
 }
 
 /// Peak RSS of a process, in MB (VmHWM).

@@ -592,7 +592,10 @@ mod tests {
         }
         // A hostile header's maximum: no panic, and still ⌊g × 9/10⌋.
         let max = rpc_gas_limit(U256::MAX, true);
-        assert_eq!(max, U256::MAX / U256::from(10) * U256::from(9) + U256::from(4));
+        assert_eq!(
+            max,
+            U256::MAX / U256::from(10) * U256::from(9) + U256::from(4)
+        );
     }
 
     use super::*;

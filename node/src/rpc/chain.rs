@@ -709,6 +709,41 @@ const MAX_LOG_SCAN: u64 = 100_000;
 /// built in memory).
 pub(crate) const MAX_LOGS: usize = 10_000;
 
+/// The address and topic parts of a log filter, parsed (a `logs` subscription checks its
+/// filter with this when it is made, so a bad one is refused then, not silently later).
+pub(super) fn filter_parts(
+    ctx: &RpcContext,
+    f: &serde_json::Map<String, Value>,
+) -> Result<(Option<Vec<H160>>, Vec<TopicFilter>), ErrorObjectOwned> {
+    if let Some(k) = f.keys().find(|k| !FILTER_FIELDS.contains(&k.as_str())) {
+        return Err(invalid_params(format!(
+            "unknown field `{k}`, expected one of `fromEpoch`, `toEpoch`, `fromBlock`, `toBlock`, `blockHashes`, `address`, `topics`"
+        )));
+    }
+    let get = |k: &str| f.get(k).cloned().unwrap_or(Value::Null);
+    let addresses: Option<Vec<H160>> = match get("address") {
+        Value::Null => None,
+        Value::Array(a) => Some(
+            a.iter()
+                .map(|v| super::parse_address(v, ctx.chain.network_id))
+                .collect::<Result<_, _>>()
+                .map_err(filter_address)?,
+        ),
+        v => Some(vec![
+            super::parse_address(&v, ctx.chain.network_id).map_err(filter_address)?
+        ]),
+    };
+    let topics: Vec<TopicFilter> = match get("topics") {
+        Value::Null => vec![],
+        Value::Array(a) => a
+            .iter()
+            .map(|t| parse_list::<H256>(t, "topics"))
+            .collect::<Result<_, _>>()?,
+        _ => return Err(invalid_params("topics: expected an array")),
+    };
+    Ok((addresses, topics))
+}
+
 /// `cfx_getLogs` (also one epoch at a time for a `logs` subscription).
 pub(super) async fn get_logs(ctx: &RpcContext, filter: Value) -> Result<Value, ErrorObjectOwned> {
     let Value::Object(f) = &filter else {
@@ -808,26 +843,7 @@ pub(super) async fn get_logs(ctx: &RpcContext, filter: Value) -> Result<Value, E
             format!("the epoch range {from}..={to} exceeds {MAX_LOG_SCAN} epochs"),
         ));
     }
-    let addresses: Option<Vec<H160>> = match get("address") {
-        Value::Null => None,
-        Value::Array(a) => Some(
-            a.iter()
-                .map(|v| super::parse_address(v, ctx.chain.network_id))
-                .collect::<Result<_, _>>()
-                .map_err(filter_address)?,
-        ),
-        v => Some(vec![
-            super::parse_address(&v, ctx.chain.network_id).map_err(filter_address)?
-        ]),
-    };
-    let topics: Vec<TopicFilter> = match get("topics") {
-        Value::Null => vec![],
-        Value::Array(a) => a
-            .iter()
-            .map(|t| parse_list::<H256>(t, "topics"))
-            .collect::<Result<_, _>>()?,
-        _ => return Err(invalid_params("topics: expected an array")),
-    };
+    let (addresses, topics) = filter_parts(ctx, f)?;
     let matches = |l: &cfxlight_primitives::receipt::LogEntry| {
         addresses.as_ref().is_none_or(|a| a.contains(&l.address))
             && topics.iter().enumerate().all(|(i, t)| {

@@ -526,7 +526,10 @@ impl AccessLayer {
                 .and_then(|h| h.to_str().ok())
                 .and_then(|h| h.strip_prefix("Bearer "))
                 .is_some_and(|t| {
-                    bool::from(subtle::ConstantTimeEq::ct_eq(t.as_bytes(), token.as_bytes()))
+                    bool::from(subtle::ConstantTimeEq::ct_eq(
+                        t.as_bytes(),
+                        token.as_bytes(),
+                    ))
                 });
             if !ok {
                 return Err(Box::new(reply(401, "missing or wrong bearer token\n")));

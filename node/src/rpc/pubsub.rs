@@ -33,6 +33,9 @@ impl jsonrpsee::core::traits::IdProvider for HexIdProvider {
 
 pub use crate::events::{ChainEvent, Hub};
 
+/// How often a subscription that could not fetch an epoch tries it again.
+const RETRY: std::time::Duration = std::time::Duration::from_secs(2);
+
 async fn send(sink: &jsonrpsee::server::SubscriptionSink, v: &Value) -> bool {
     match serde_json::value::to_raw_value(v) {
         Ok(raw) => sink.send(SubscriptionMessage::from(raw)).await.is_ok(),
@@ -57,9 +60,14 @@ async fn run(pending: PendingSubscriptionSink, ctx: Arc<RpcContext>, kind: Kind)
     };
     let mut last = position(&ctx);
     loop {
+        // A wake-up at least every RETRY: an epoch whose logs could not be fetched is
+        // tried again even if the chain does not move.
         let event = tokio::select! {
             _ = sink.closed() => return,
-            e = rx.recv() => e,
+            e = tokio::time::timeout(RETRY, rx.recv()) => match e {
+                Ok(e) => e,
+                Err(_) => Err(broadcast::error::RecvError::Lagged(0)),
+            },
         };
         if let Err(broadcast::error::RecvError::Closed) = event {
             return;
@@ -116,7 +124,9 @@ async fn run(pending: PendingSubscriptionSink, ctx: Arc<RpcContext>, kind: Kind)
                     f.insert("toEpoch".into(), json!(u(epoch)));
                     match super::chain::get_logs(&ctx, Value::Object(f)).await {
                         Ok(Value::Array(logs)) => logs,
-                        _ => vec![],
+                        // Not fetchable now (no peer, throttled, not served): this epoch
+                        // stays next, so its logs come late rather than never.
+                        _ => break,
                     }
                 }
             };
@@ -173,7 +183,12 @@ pub(super) fn register(m: &mut Module) -> Result<(), jsonrpsee::core::RegisterMe
         "cfx_subscription",
         "cfx_unsubscribe",
         |params, pending, ctx, _| async move {
-            match kind_of(&params) {
+            let checked = kind_of(&params).and_then(|k| match &k {
+                // A bad filter is refused now, not skipped silently at every epoch.
+                Kind::Logs(f) => super::chain::filter_parts(&ctx, f).map(|_| k),
+                _ => Ok(k),
+            });
+            match checked {
                 Ok(kind) => run(pending, (*ctx).clone(), kind).await,
                 Err(e) => pending.reject(e).await,
             }

@@ -521,6 +521,15 @@ impl Query {
             .unwrap_or(false)
     }
 
+    /// Whether `address` is pinned: one of the signer's accounts, or the sender of one of
+    /// our own pending transactions.
+    pub fn is_pinned(&self, address: &H160) -> bool {
+        self.watched
+            .lock()
+            .map(|w| w.pinned.contains(address))
+            .unwrap_or(false)
+    }
+
     /// Watches `address` for good: its account is prefetched at every new state epoch.
     pub fn pin(&self, address: H160) {
         if let Ok(mut w) = self.watched.lock() {

@@ -25,6 +25,10 @@ use crate::{
 pub const REBROADCAST_EVERY: Duration = Duration::from_secs(3);
 /// conflux-rust drops transactions whose epoch height is this far behind the tip.
 pub const EPOCH_HEIGHT_BOUND: u64 = 100_000;
+/// Most transactions the pending set holds (the node's own; others are relayed, not kept).
+pub const MAX_PENDING: usize = 10_000;
+/// Most bytes of raw transactions the pending set holds.
+pub const MAX_PENDING_BYTES: usize = 64 << 20;
 
 /// One of our pending transactions.
 #[derive(Debug, Clone)]
@@ -50,6 +54,24 @@ struct Inner {
     by_hash: HashMap<H256, Pending>,
     /// sender → nonce → hash (a replacement overwrites the entry).
     by_sender: HashMap<H160, BTreeMap<U256, H256>>,
+}
+
+/// Why a transaction was not taken into the pending set.
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    /// The set is at its bound.
+    #[error(
+        "the pending set is full ({count} transactions, {bytes} bytes): wait for some to settle"
+    )]
+    Full {
+        /// Transactions held.
+        count: usize,
+        /// Their raw size.
+        bytes: usize,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// What happened to a pending transaction.
@@ -135,8 +157,20 @@ impl TxPool {
 
     /// Adds a transaction, durably, before anyone is told its hash. A transaction with the
     /// same sender and nonce replaces the earlier one.
-    pub fn add(&self, tx: SignedTransaction, sender: H160) -> Result<(), StoreError> {
+    pub fn add(&self, tx: SignedTransaction, sender: H160) -> Result<(), PoolError> {
         let hash = tx.hash();
+        if let Ok(i) = self.inner.lock() {
+            let bytes: usize = i.by_hash.values().map(|p| p.tx.encode().len()).sum();
+            if !i.by_hash.contains_key(&hash)
+                && (i.by_hash.len() >= MAX_PENDING
+                    || bytes.saturating_add(tx.encode().len()) > MAX_PENDING_BYTES)
+            {
+                return Err(PoolError::Full {
+                    count: i.by_hash.len(),
+                    bytes,
+                });
+            }
+        }
         let replaced = self.inner.lock().ok().and_then(|i| {
             i.by_sender
                 .get(&sender)
@@ -228,7 +262,7 @@ impl TxPool {
                 }
                 continue;
             }
-            if best > p.tx.tx.epoch_height + EPOCH_HEIGHT_BOUND {
+            if best > p.tx.tx.epoch_height.saturating_add(EPOCH_HEIGHT_BOUND) {
                 if let Err(e) = self.settle(&hash, Outcome::Expired) {
                     log::warn(&format!("cannot update the pending set: {e}"));
                 }

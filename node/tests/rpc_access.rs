@@ -331,3 +331,43 @@ fn a_fee_history_request_with_a_huge_percentile_list_is_refused_without_memory()
         assert_eq!(error_code(&body), -32602, "{body}");
     }
 }
+
+#[test]
+fn stalled_request_bodies_give_their_slots_back_and_a_new_client_is_answered() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let (_node, http, _local) = start(dir.path(), &[]);
+    // 300 connections (more than the 256 slots) that send a head announcing a 5 MB body
+    // and then one byte of it, and hold.
+    let mut stalled = Vec::new();
+    for _ in 0..300 {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", http)).unwrap();
+        let _ = s.write_all(
+            b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 5000000\r\n\r\n{",
+        );
+        stalled.push(s);
+    }
+    // Over the limit, a client is told so at once, not held.
+    let t = Instant::now();
+    let (status, _) = call(http, "cfx_clientVersion", &[]);
+    assert!(
+        status == 429 || status == 200,
+        "status {status} while the slots are held"
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "held for {:?}",
+        t.elapsed()
+    );
+    // After 40 s the stalled bodies have timed out: a new request is answered in < 1 s.
+    std::thread::sleep(Duration::from_secs(40));
+    let t = Instant::now();
+    let (status, body) = call(http, "cfx_clientVersion", &[]);
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "answered in {:?}",
+        t.elapsed()
+    );
+    drop(stalled);
+}

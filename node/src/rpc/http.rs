@@ -100,7 +100,15 @@ pub(crate) struct Limits {
 impl Limits {
     /// How long a client may take to send a request head.
     pub const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+    /// How long a client may take to send a request body after its head.
+    pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+    /// How long sent data may wait for the client's acknowledgement before the kernel
+    /// drops the connection (a client that stops reading our replies).
+    pub const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 }
+
+/// The reply to a connection over the limit, written before anything is read.
+const TOO_MANY: &[u8] = b"HTTP/1.1 429 Too Many Requests\r\ncontent-type: text/plain\r\ncontent-length: 21\r\nconnection: close\r\n\r\nToo many connections\n";
 
 async fn accept_loop(listener: TcpListener, front: Arc<Front>) {
     let stop = front.stop.clone();
@@ -118,27 +126,34 @@ async fn accept_loop(listener: TcpListener, front: Arc<Front>) {
         };
         // Small replies: sending at once beats waiting for Nagle's timer.
         let _ = socket.set_nodelay(true);
+        // A client that stops reading our replies must not hold its slot for ever.
+        let _ = socket2::SockRef::from(&socket).set_tcp_user_timeout(Some(Limits::WRITE_TIMEOUT));
         let permit = front.connections.clone().try_acquire_owned().ok();
+        if permit.is_none() {
+            // Over the limit: one 429 and closed at once, without waiting for its request.
+            tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                let mut socket = socket;
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+                    let _ = socket.write_all(TOO_MANY).await;
+                    let _ = socket.shutdown().await;
+                })
+                .await;
+            });
+            continue;
+        }
         let front = front.clone();
         let stop = stop.clone();
         tokio::spawn(async move {
             let conn_id = front.next_conn_id.fetch_add(1, Ordering::Relaxed);
-            let full = permit.is_none();
             let header_timeout = front.header_timeout;
             let svc = service_fn(move |req: hyper::Request<Incoming>| {
                 let front = front.clone();
-                async move {
-                    if full {
-                        return Ok::<_, std::convert::Infallible>(response::too_many_requests());
-                    }
-                    Ok(front.handle(req, conn_id).await)
-                }
+                async move { Ok::<_, std::convert::Infallible>(front.handle(req, conn_id).await) }
             });
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(header_timeout)
-                // Over the limit: one 429, then the connection closes instead of lingering.
-                .keep_alive(!full)
                 .serve_connection(TokioIo::new(socket), svc)
                 .with_upgrades();
             tokio::pin!(conn);
@@ -152,6 +167,17 @@ async fn accept_loop(listener: TcpListener, front: Arc<Front>) {
             drop(permit);
         });
     }
+}
+
+/// `408 Request Timeout`, closing the connection.
+fn request_timeout() -> HttpResponse {
+    let mut r = HttpResponse::new(HttpBody::from("request body not received in time\n"));
+    *r.status_mut() = http::StatusCode::REQUEST_TIMEOUT;
+    r.headers_mut().insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
+    r
 }
 
 impl Front {
@@ -170,18 +196,28 @@ impl Front {
             && is_json(req.headers().get(http::header::CONTENT_TYPE))
             && !req.headers().contains_key(http::header::UPGRADE);
         if !plain_post {
-            return self.delegate(req.map(HttpBody::new)).await;
+            // jsonrpsee reads the body itself: the whole request gets the deadline.
+            return tokio::time::timeout(
+                Limits::BODY_TIMEOUT,
+                self.delegate(req.map(HttpBody::new)),
+            )
+            .await
+            .unwrap_or_else(|_| request_timeout());
         }
         let (parts, body) = req.into_parts();
-        let body = match Limited::new(body, self.max_request_body as usize)
-            .collect()
-            .await
+        let body = match tokio::time::timeout(
+            Limits::BODY_TIMEOUT,
+            Limited::new(body, self.max_request_body as usize).collect(),
+        )
+        .await
         {
-            Ok(b) => b.to_bytes(),
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Ok(Ok(b)) => b.to_bytes(),
+            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
                 return response::too_large(self.max_request_body)
             }
-            Err(_) => return response::malformed(),
+            Ok(Err(_)) => return response::malformed(),
+            // A body that stalls: the connection goes (keep-alive off on this reply).
+            Err(_) => return request_timeout(),
         };
         if let Some(rp) = self.call(&body, conn_id).await {
             return response::from_method_response(rp);

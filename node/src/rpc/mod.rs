@@ -623,7 +623,15 @@ fn server_config(c: &RpcConfig, http: bool) -> ServerConfig {
     if http {
         b.http_only().build()
     } else {
-        b.ws_only().build()
+        // A WebSocket that stops answering pings (or a page left open and idle) gives its
+        // slot back: pinged every 30 s, closed after 60 s without a pong.
+        b.ws_only()
+            .enable_ws_ping(
+                jsonrpsee::server::PingConfig::new()
+                    .ping_interval(std::time::Duration::from_secs(30))
+                    .inactive_limit(std::time::Duration::from_secs(60)),
+            )
+            .build()
     }
 }
 

@@ -105,6 +105,9 @@ pub struct AuditRecord {
     /// Value in drip (0x-hex), for transactions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
+    /// The transaction's maximum fee in drip (0x-hex): gas × price plus storage collateral.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_fee: Option<String>,
     /// Nonce (0x-hex), for transactions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,

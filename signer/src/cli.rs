@@ -337,6 +337,9 @@ fn wrap(
         return Ok(signer);
     }
     let audit = args.audit_log.as_deref().map(AuditLog::open).transpose()?;
+    if let Some(repair) = audit.as_ref().and_then(AuditLog::repaired) {
+        eprintln!("audit log repaired after a crash (recorded in the log): {repair}");
+    }
     Ok(Box::new(PolicySigner::new(
         signer,
         policy.unwrap_or_else(Policy::allow_all),

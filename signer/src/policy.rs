@@ -23,8 +23,10 @@
 //! `max_fee_per_tx` the maximum fee, `max_value_per_day` the sum of both over the day (so
 //! fees cannot drain what the value caps protect). All sums saturate: no field can wrap
 //! past a cap. With an allow-list, contract deployments (no recipient) are refused. The
-//! daily totals live in a small JSON state file, replaced atomically after every signed
-//! transaction, so a restart does not reset the day. A refused request is a [`SignerError::PolicyRefused`] naming the rule, and
+//! daily totals live in a small JSON state file, replaced atomically (temp file, fsync,
+//! rename, fsync of the directory) after every signed transaction, so a restart does not
+//! reset the day; the file is locked (`<state>.lock`) so two processes cannot both count
+//! against it. A refused request is a [`SignerError::PolicyRefused`] naming the rule, and
 //! (with an audit log) is logged like every other request.
 
 use std::{
@@ -392,10 +394,37 @@ impl DayTotals {
 struct StateStore {
     path: Option<PathBuf>,
     totals: DayTotals,
+    // `<state>.lock`, flocked for as long as this store lives (the state file itself is
+    // replaced by rename, so it cannot carry the lock).
+    _lock: Option<fs::File>,
+}
+
+/// Opens and exclusively locks `<state>.lock`: two processes counting against the same
+/// totals would overwrite each other's.
+fn lock_state(p: &Path) -> Result<fs::File, SignerError> {
+    let mut lp = p.as_os_str().to_owned();
+    lp.push(".lock");
+    let lp = PathBuf::from(lp);
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lp)
+        .map_err(|e| policy_err(format!("cannot open lock file {}: {e}", lp.display())))?;
+    match crate::audit::try_lock_exclusive(&f) {
+        Ok(true) => Ok(f),
+        Ok(false) => Err(policy_err(format!(
+            "state file {} is in use by another process (a running node or signer command holds {})",
+            p.display(),
+            lp.display()
+        ))),
+        Err(e) => Err(policy_err(format!("cannot lock {}: {e}", lp.display()))),
+    }
 }
 
 impl StateStore {
     fn load(path: Option<PathBuf>) -> Result<Self, SignerError> {
+        let lock = path.as_deref().map(lock_state).transpose()?;
         let empty = DayTotals::empty("");
         let totals = match &path {
             Some(p) => match fs::read_to_string(p) {
@@ -412,7 +441,11 @@ impl StateStore {
             },
             None => empty,
         };
-        Ok(StateStore { path, totals })
+        Ok(StateStore {
+            path,
+            totals,
+            _lock: lock,
+        })
     }
 
     /// Today's totals (zero on a new day).
@@ -435,7 +468,8 @@ impl StateStore {
                 let mut f = fs::File::create(&tmp)?;
                 f.write_all(text.as_bytes())?;
                 f.sync_all()?;
-                fs::rename(&tmp, p)
+                fs::rename(&tmp, p)?;
+                crate::audit::sync_parent_dir(p)
             };
             write()
                 .map_err(|e| policy_err(format!("cannot write state file {}: {e}", p.display())))?;

@@ -436,3 +436,129 @@ fn fee_rules_parse_in_every_unit_and_typos_stay_errors() {
     assert!(Policy::from_toml_str("max_fee_per_txn = 1", dir.path()).is_err());
     assert!(Policy::from_toml_str("max_gas_price = -1", dir.path()).is_err());
 }
+
+/// The lines of a log as raw strings.
+fn raw_lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn interrupted(r: Result<impl Sized, AuditError>) -> String {
+    match r {
+        Err(e @ AuditError::Interrupted { .. }) => e.to_string(),
+        Err(e) => panic!("other error: {e}"),
+        Ok(_) => panic!("verified"),
+    }
+}
+
+#[tokio::test]
+async fn a_head_one_line_behind_after_a_crash_is_repaired_on_open_and_logged() {
+    let (_dir, path) = log_with(3).await;
+    let ls = raw_lines(&path);
+    // The crash window: line 3 written and fsynced, the head still at line 2.
+    let head = serde_json::json!({
+        "lines": 2,
+        "last": format!("{:?}", cfxlight_primitives::keccak256(ls[1].as_bytes())),
+    });
+    std::fs::write(head_path(&path), head.to_string()).unwrap();
+    let msg = interrupted(verify_audit(&path));
+    assert!(msg.contains("one line behind"), "{msg}");
+    let log = AuditLog::open(&path).unwrap();
+    assert!(log.repaired().unwrap().contains("one line behind"));
+    drop(log);
+    let s = verify_audit(&path).unwrap();
+    assert_eq!((s.lines, s.head_checked), (4, true));
+    let last: Value = serde_json::from_str(&raw_lines(&path)[3]).unwrap();
+    assert_eq!(last["event"], "audit_repair");
+    assert_eq!(raw_lines(&path)[..3], ls[..]);
+    // The repaired log goes on as usual.
+    assert!(AuditLog::open(&path).unwrap().repaired().is_none());
+}
+
+#[tokio::test]
+async fn a_torn_last_line_is_cut_off_on_open_and_logged() {
+    // A torn line (kill -9 mid-write) and a power cut's zero-filled tail.
+    for torn in [&b"{\"seq\":3,\"prev\":\"0x12"[..], &[0u8; 40][..]] {
+        let (_dir, path) = log_with(3).await;
+        let ls = raw_lines(&path);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.extend_from_slice(torn);
+        std::fs::write(&path, &bytes).unwrap();
+        let msg = interrupted(verify_audit(&path));
+        assert!(msg.contains("line 4: incomplete last line"), "{msg}");
+        let log = AuditLog::open(&path).unwrap();
+        assert!(log.repaired().unwrap().contains("torn last line"));
+        drop(log);
+        assert_eq!(verify_audit(&path).unwrap().lines, 4);
+        let now = raw_lines(&path);
+        assert_eq!(now[..3], ls[..]);
+        let repair: Value = serde_json::from_str(&now[3]).unwrap();
+        assert_eq!(repair["event"], "audit_repair");
+        assert_eq!(repair["seq"], 3);
+    }
+    // The very first append torn, before any head file existed.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    std::fs::write(&path, b"{\"seq\":0,\"pr").unwrap();
+    AuditLog::open(&path).unwrap();
+    assert_eq!(verify_audit(&path).unwrap().lines, 1);
+}
+
+#[tokio::test]
+async fn states_no_crash_can_leave_stay_fatal() {
+    let (_dir, path) = log_with(3).await;
+    let ls = raw_lines(&path);
+    // Head two lines behind: not one append's window.
+    let head = serde_json::json!({
+        "lines": 1,
+        "last": format!("{:?}", cfxlight_primitives::keccak256(ls[0].as_bytes())),
+    });
+    std::fs::write(head_path(&path), head.to_string()).unwrap();
+    assert!(matches!(
+        verify_audit(&path),
+        Err(AuditError::HeadMismatch { .. })
+    ));
+    assert!(AuditLog::open(&path).is_err());
+    // Head one behind but naming another hash: an edit, not a crash.
+    let head = serde_json::json!({ "lines": 2, "last": format!("{:?}", cfxlight_primitives::H256::zero()) });
+    std::fs::write(head_path(&path), head.to_string()).unwrap();
+    assert!(AuditLog::open(&path).is_err());
+}
+
+#[tokio::test]
+async fn a_second_writer_is_refused_by_the_lock() {
+    let (_dir, path) = log_with(1).await;
+    let first = AuditLog::open(&path).unwrap();
+    let err = AuditLog::open(&path).unwrap_err();
+    assert!(matches!(err, AuditError::Locked { .. }), "{err}");
+    assert!(
+        err.to_string().contains("locked by another process"),
+        "{err}"
+    );
+    // Reading is not writing: verification still works meanwhile.
+    assert_eq!(verify_audit(&path).unwrap().lines, 1);
+    drop(first);
+    AuditLog::open(&path).unwrap();
+}
+
+#[tokio::test]
+async fn a_second_policy_signer_on_the_same_state_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "max_tx_per_day = 5\nstate_file = \"state.json\"";
+    let ks = keystore_with(&dir.path().join("keys"), SDK_KEY, "pw", 2029);
+    let first = PolicySigner::new(ks, policy(text, dir.path()), None).unwrap();
+    let ks = keystore_with(&dir.path().join("keys2"), SDK_KEY, "pw", 2029);
+    let err = PolicySigner::new(ks, policy(text, dir.path()), None)
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string().contains("in use by another process"),
+        "{err}"
+    );
+    drop(first);
+    let ks = keystore_with(&dir.path().join("keys3"), SDK_KEY, "pw", 2029);
+    PolicySigner::new(ks, policy(text, dir.path()), None).unwrap();
+}

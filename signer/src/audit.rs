@@ -6,16 +6,25 @@
 //!
 //! ```text
 //! {"seq":0,"prev":"0x00…00","time":"2026-11-25T21:56:00Z","method":"sign_transaction","chain_id":2029,
-//!  "from":"0x1…","to":"0x1…","value":"0xde0b6b3a7640000","nonce":"0x0","tx_type":2,
-//!  "digest":"0x…","tx_hash":"0x…","decision":"allowed","signature":"0x…(65 bytes r‖s‖v)"}
+//!  "from":"0x1…","to":"0x1…","value":"0xde0b6b3a7640000","max_fee":"0x…","nonce":"0x0",
+//!  "tx_type":2,"digest":"0x…","tx_hash":"0x…","decision":"allowed","signature":"0x…(65 bytes r‖s‖v)"}
 //! ```
 //!
 //! No secrets, PINs or passwords are ever written; a personal message is recorded by its
 //! length and digest only. Every append is `fsync`ed before the signature is released (a
 //! request that cannot be logged is refused), then `<log>.head` is replaced atomically
-//! with the line count and the last line's hash, so a cut-off tail is detected too.
+//! (temp file, fsync, rename, directory fsync) with the line count and the last line's
+//! hash, so a cut-off tail is detected too.
 //!
-//! [`verify_audit`] names the first line that is edited, reordered, deleted or incomplete.
+//! Crashes: a crash mid-append leaves either a torn last line (no newline; its signature
+//! was never released) or a head one line behind a complete last line. [`AuditLog::open`]
+//! repairs exactly these two and appends a line recording the repair,
+//! `{"seq":…,"prev":…,"time":…,"event":"audit_repair","detail":…}`; every other mismatch
+//! still refuses to open. The writer holds an exclusive `flock` on the log, so a second
+//! process (or a second [`AuditLog`]) cannot fork the chain.
+//!
+//! [`verify_audit`] (read-only) names the first line that is edited, reordered, deleted or
+//! incomplete, and reports the two crash states as [`AuditError::Interrupted`].
 //! What this does and does not prove: anyone who can write the file can rebuild the whole
 //! chain; the chain detects edits by anyone who does not, and accidents. To anchor it,
 //! copy the head hash ([`AuditSummary::last_hash`]) somewhere the signer host cannot write.

@@ -6,16 +6,25 @@
 //!
 //! ```text
 //! {"seq":0,"prev":"0x00…00","time":"2026-11-25T21:56:00Z","method":"sign_transaction","chain_id":2029,
-//!  "from":"0x1…","to":"0x1…","value":"0xde0b6b3a7640000","nonce":"0x0","tx_type":2,
-//!  "digest":"0x…","tx_hash":"0x…","decision":"allowed","signature":"0x…(65 bytes r‖s‖v)"}
+//!  "from":"0x1…","to":"0x1…","value":"0xde0b6b3a7640000","max_fee":"0x…","nonce":"0x0",
+//!  "tx_type":2,"digest":"0x…","tx_hash":"0x…","decision":"allowed","signature":"0x…(65 bytes r‖s‖v)"}
 //! ```
 //!
 //! No secrets, PINs or passwords are ever written; a personal message is recorded by its
 //! length and digest only. Every append is `fsync`ed before the signature is released (a
 //! request that cannot be logged is refused), then `<log>.head` is replaced atomically
-//! with the line count and the last line's hash, so a cut-off tail is detected too.
+//! (temp file, fsync, rename, directory fsync) with the line count and the last line's
+//! hash, so a cut-off tail is detected too.
 //!
-//! [`verify_audit`] names the first line that is edited, reordered, deleted or incomplete.
+//! Crashes: a crash mid-append leaves either a torn last line (no newline; its signature
+//! was never released) or a head one line behind a complete last line. [`AuditLog::open`]
+//! repairs exactly these two and appends a line recording the repair,
+//! `{"seq":…,"prev":…,"time":…,"event":"audit_repair","detail":…}`; every other mismatch
+//! still refuses to open. The writer holds an exclusive `flock` on the log, so a second
+//! process (or a second [`AuditLog`]) cannot fork the chain.
+//!
+//! [`verify_audit`] (read-only) names the first line that is edited, reordered, deleted or
+//! incomplete, and reports the two crash states as [`AuditError::Interrupted`].
 //! What this does and does not prove: anyone who can write the file can rebuild the whole
 //! chain; the chain detects edits by anyone who does not, and accidents. To anchor it,
 //! copy the head hash ([`AuditSummary::last_hash`]) somewhere the signer host cannot write.
@@ -53,6 +62,21 @@ pub enum AuditError {
         path: PathBuf,
         /// What disagrees.
         reason: String,
+    },
+    /// A crash mid-append left a torn last line or a head one line behind; the chain
+    /// before it is intact. [`AuditLog::open`] repairs this.
+    #[error("audit log {}: {reason}; opening the log (the node, or a signer command with --audit-log) repairs it", .path.display())]
+    Interrupted {
+        /// The log.
+        path: PathBuf,
+        /// Which crash state.
+        reason: String,
+    },
+    /// Another process (or another handle in this one) has the log open for writing.
+    #[error("audit log {} is locked by another process (a running node or signer command): two writers would fork the chain", .path.display())]
+    Locked {
+        /// The log.
+        path: PathBuf,
     },
     /// Reading or writing failed.
     #[error("audit log {}: {source}", .path.display())]
@@ -105,6 +129,9 @@ pub struct AuditRecord {
     /// Value in drip (0x-hex), for transactions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
+    /// The transaction's maximum fee in drip (0x-hex): gas × price plus storage collateral.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_fee: Option<String>,
     /// Nonce (0x-hex), for transactions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
@@ -136,11 +163,11 @@ pub struct AuditRecord {
 }
 
 #[derive(Serialize)]
-struct Line<'a> {
+struct Line<'a, T> {
     seq: u64,
     prev: H256,
     #[serde(flatten)]
-    record: &'a AuditRecord,
+    record: &'a T,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -163,11 +190,13 @@ struct State {
     prev: H256,
 }
 
-/// An open audit log, appended to under a lock.
+/// An open audit log, appended to under a lock (a mutex in this process, an exclusive
+/// `flock` on the file against other processes).
 #[derive(Debug)]
 pub struct AuditLog {
     path: PathBuf,
     state: Mutex<State>,
+    repaired: Option<String>,
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> AuditError + '_ {
@@ -177,16 +206,38 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> AuditError + '_ {
     }
 }
 
+/// Takes an exclusive, non-blocking `flock` on `file`: `Ok(false)` when another open file
+/// (another process, or another handle in this one) holds it. Released when `file` closes.
+pub(crate) fn try_lock_exclusive(file: &File) -> std::io::Result<bool> {
+    use rustix::fs::{flock, FlockOperation};
+    match flock(file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(true),
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// fsyncs the directory holding `path`, so a file created or renamed there survives a
+/// power cut (the rename itself lives in the directory).
+pub(crate) fn sync_parent_dir(path: &Path) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    File::open(dir)?.sync_all()
+}
+
 impl AuditLog {
-    /// Opens (or creates) a log; an existing one must verify first: nothing is appended
-    /// to a broken chain.
+    /// Opens (or creates) a log and locks it for this process; an existing one must
+    /// verify first: nothing is appended to a broken chain.
+    ///
+    /// The two states a crash in [`Self::append`] can leave are repaired, not refused:
+    /// a torn last line (no newline; its signature was never released) is cut off, and a
+    /// head one line behind a complete, chained last line is brought up to date. Each
+    /// repair is then recorded as an `audit_repair` line ([`Self::repaired`] says what).
+    /// A second open of the same log while one is open fails with [`AuditError::Locked`].
     pub fn open(path: &Path) -> Result<Self, AuditError> {
-        let (seq, prev) = if path.exists() {
-            let s = verify_audit(path)?;
-            (s.lines, s.last_hash)
-        } else {
-            (0, H256::zero())
-        };
+        let existed = path.exists();
         let mut opts = OpenOptions::new();
         opts.append(true).create(true);
         #[cfg(unix)]
@@ -195,10 +246,56 @@ impl AuditLog {
             opts.mode(0o600);
         }
         let file = opts.open(path).map_err(io(path))?;
-        Ok(AuditLog {
+        if !try_lock_exclusive(&file).map_err(io(path))? {
+            return Err(AuditError::Locked {
+                path: path.to_path_buf(),
+            });
+        }
+        if !existed {
+            sync_parent_dir(path).map_err(io(path))?;
+        }
+        let scan = scan(path)?;
+        let (seq, prev, repair) = match judge(path, &scan)? {
+            Verdict::Clean { .. } => (scan.lines, scan.last, None),
+            Verdict::TornTail => {
+                let tail = scan.tail.as_ref().map_or(0, |t| t.len);
+                file.set_len(scan.complete_len)
+                    .and_then(|_| file.sync_all())
+                    .map_err(io(path))?;
+                let why = format!(
+                    "cut off a torn last line ({tail} bytes, keccak {:?}) left by a crash mid-append; its signature was never released",
+                    scan.tail.as_ref().map(|t| t.hash).unwrap_or_default()
+                );
+                (scan.lines, scan.last, Some(why))
+            }
+            Verdict::HeadOneBehind => {
+                write_head(
+                    path,
+                    &Head {
+                        lines: scan.lines,
+                        last: scan.last,
+                    },
+                )?;
+                let why = format!(
+                    "the head file was one line behind (a crash after line {} was written): head brought up to date",
+                    scan.lines
+                );
+                (scan.lines, scan.last, Some(why))
+            }
+        };
+        let log = AuditLog {
             path: path.to_path_buf(),
             state: Mutex::new(State { file, seq, prev }),
-        })
+            repaired: repair.clone(),
+        };
+        if let Some(detail) = repair {
+            log.append_value(&RepairEvent {
+                time: crate::time::utc_rfc3339(crate::time::now_secs()),
+                event: "audit_repair",
+                detail: &detail,
+            })?;
+        }
+        Ok(log)
     }
 
     /// The log's path.
@@ -206,8 +303,17 @@ impl AuditLog {
         &self.path
     }
 
+    /// What [`Self::open`] repaired after a crash, if anything (also logged in the file).
+    pub fn repaired(&self) -> Option<&str> {
+        self.repaired.as_deref()
+    }
+
     /// Appends one record, fsyncs it, updates the head; returns the new line's hash.
     pub fn append(&self, record: &AuditRecord) -> Result<H256, AuditError> {
+        self.append_value(record)
+    }
+
+    fn append_value<T: Serialize>(&self, record: &T) -> Result<H256, AuditError> {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let line = serde_json::to_string(&Line {
             seq: st.seq,
@@ -224,8 +330,9 @@ impl AuditLog {
         st.file.write_all(&bytes).map_err(io(&self.path))?;
         st.file.sync_data().map_err(io(&self.path))?;
         let hash = keccak256(line.as_bytes());
-        st.seq += 1;
+        st.seq = st.seq.saturating_add(1);
         st.prev = hash;
+        // A crash here leaves the head one line behind: `open` repairs exactly that.
         write_head(
             &self.path,
             &Head {
@@ -235,6 +342,14 @@ impl AuditLog {
         )?;
         Ok(hash)
     }
+}
+
+/// The line `open` appends after repairing a crash state (no request, no signature).
+#[derive(Serialize)]
+struct RepairEvent<'a> {
+    time: String,
+    event: &'static str,
+    detail: &'a str,
 }
 
 fn write_head(path: &Path, head: &Head) -> Result<(), AuditError> {
@@ -248,15 +363,46 @@ fn write_head(path: &Path, head: &Head) -> Result<(), AuditError> {
         .and_then(|_| f.sync_all())
         .map_err(io(&tmp))?;
     fs::rename(&tmp, &hp).map_err(io(&hp))?;
+    sync_parent_dir(&hp).map_err(io(&hp))?;
     Ok(())
 }
 
-/// Verifies a log's hash chain (and its head file, if present).
-///
-/// The first bad line is named: a line whose `seq` is out of order (reordered or deleted
-/// lines), a line whose content changed (the next line's `prev` no longer matches it, or
-/// the head's hash for the last line), a line that is not JSON or lacks its newline.
-pub fn verify_audit(path: &Path) -> Result<AuditSummary, AuditError> {
+/// Bytes after the last newline: a line being written, or torn by a crash.
+#[derive(Debug)]
+struct Tail {
+    len: u64,
+    hash: H256,
+}
+
+/// What reading a log found, before the head file is consulted.
+#[derive(Debug)]
+struct Scan {
+    /// Complete lines (each ending in a newline), all chained.
+    lines: u64,
+    /// keccak of the last complete line (zero if none).
+    last: H256,
+    /// keccak of the line before it (zero if fewer than two).
+    before_last: H256,
+    /// Byte length of the complete lines.
+    complete_len: u64,
+    /// Bytes after the last newline, if any.
+    tail: Option<Tail>,
+    /// The head file, if present.
+    head: Option<Head>,
+}
+
+/// How a scanned log stands against its head file.
+enum Verdict {
+    /// Everything matches (or there is no head file).
+    Clean { head_checked: bool },
+    /// A torn last line after complete lines the head file agrees with.
+    TornTail,
+    /// No torn line; the head file records one line fewer and that line's hash.
+    HeadOneBehind,
+}
+
+/// Reads every line and checks the chain; does not judge the head file.
+fn scan(path: &Path) -> Result<Scan, AuditError> {
     let file = File::open(path).map_err(io(path))?;
     let mut reader = BufReader::new(file);
     let broken = |line: u64, reason: String| AuditError::Broken {
@@ -265,7 +411,10 @@ pub fn verify_audit(path: &Path) -> Result<AuditSummary, AuditError> {
         reason,
     };
     let mut prev = H256::zero();
+    let mut before_last = H256::zero();
     let mut n: u64 = 0;
+    let mut complete_len: u64 = 0;
+    let mut tail = None;
     let mut buf = Vec::new();
     loop {
         buf.clear();
@@ -273,13 +422,15 @@ pub fn verify_audit(path: &Path) -> Result<AuditSummary, AuditError> {
         if read == 0 {
             break;
         }
-        let lineno = n + 1;
         if buf.last() != Some(&b'\n') {
-            return Err(broken(
-                lineno,
-                "incomplete last line (no newline): cut off or being written".into(),
-            ));
+            // Only the very end of the file can lack a newline (read_until reads to EOF).
+            tail = Some(Tail {
+                len: buf.len() as u64,
+                hash: keccak256(&buf),
+            });
+            break;
         }
+        let lineno = n.saturating_add(1);
         let content = &buf[..buf.len() - 1];
         let v: Value = serde_json::from_slice(content)
             .map_err(|e| broken(lineno, format!("not a JSON object: {e}")))?;
@@ -307,39 +458,113 @@ pub fn verify_audit(path: &Path) -> Result<AuditSummary, AuditError> {
                 )
             });
         }
+        before_last = prev;
         prev = keccak256(content);
-        n += 1;
+        n = lineno;
+        complete_len = complete_len.saturating_add(read as u64);
     }
     let hp = head_path(path);
-    let head_checked = match fs::read_to_string(&hp) {
+    let head = match fs::read_to_string(&hp) {
         Ok(text) => {
-            let head: Head = serde_json::from_str(&text).map_err(|e| AuditError::HeadMismatch {
-                path: path.to_path_buf(),
-                reason: format!("head file {} unreadable: {e}", hp.display()),
-            })?;
-            if head.lines != n {
-                return Err(AuditError::HeadMismatch {
+            Some(
+                serde_json::from_str::<Head>(&text).map_err(|e| AuditError::HeadMismatch {
                     path: path.to_path_buf(),
-                    reason: format!(
-                        "the head file records {} lines but the log has {n}: lines were cut off the end",
-                        head.lines
-                    ),
-                });
-            }
-            if head.last != prev {
-                return Err(broken(
-                    n,
-                    "edited: its hash does not match the head file's (last line)".into(),
-                ));
-            }
-            true
+                    reason: format!("head file {} unreadable: {e}", hp.display()),
+                })?,
+            )
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(io(&hp)(e)),
     };
-    Ok(AuditSummary {
+    Ok(Scan {
         lines: n,
-        last_hash: prev,
-        head_checked,
+        last: prev,
+        before_last,
+        complete_len,
+        tail,
+        head,
     })
+}
+
+/// Compares a scan with its head file: clean, one of the two crash states, or an error.
+fn judge(path: &Path, s: &Scan) -> Result<Verdict, AuditError> {
+    let n = s.lines;
+    if s.tail.is_some() {
+        // Torn: the head (if any) must vouch for every complete line before it.
+        return match &s.head {
+            None => Ok(Verdict::TornTail),
+            Some(h) if h.lines == n && h.last == s.last => Ok(Verdict::TornTail),
+            Some(_) => Err(AuditError::Broken {
+                path: path.to_path_buf(),
+                line: n.saturating_add(1),
+                reason: "incomplete last line (no newline), and the head file does not match the lines before it: cut off or edited".into(),
+            }),
+        };
+    }
+    let Some(h) = &s.head else {
+        return Ok(Verdict::Clean {
+            head_checked: false,
+        });
+    };
+    if h.lines == n {
+        if h.last != s.last {
+            return Err(AuditError::Broken {
+                path: path.to_path_buf(),
+                line: n,
+                reason: "edited: its hash does not match the head file's (last line)".into(),
+            });
+        }
+        return Ok(Verdict::Clean { head_checked: true });
+    }
+    if n > 0 && h.lines == n - 1 && h.last == s.before_last {
+        return Ok(Verdict::HeadOneBehind);
+    }
+    let reason = if h.lines > n {
+        format!(
+            "the head file records {} lines but the log has {n}: lines were cut off the end",
+            h.lines
+        )
+    } else {
+        format!(
+            "the head file records {} lines but the log has {n}: the head file is stale or was replaced, or lines were appended by something else",
+            h.lines
+        )
+    };
+    Err(AuditError::HeadMismatch {
+        path: path.to_path_buf(),
+        reason,
+    })
+}
+
+/// Verifies a log's hash chain (and its head file, if present). Read-only: it takes no
+/// lock and repairs nothing.
+///
+/// The first bad line is named: a line whose `seq` is out of order (reordered or deleted
+/// lines), a line whose content changed (the next line's `prev` no longer matches it, or
+/// the head's hash for the last line), a line that is not JSON or lacks its newline. The
+/// two states a crash mid-append leaves are [`AuditError::Interrupted`]: opening the log
+/// ([`AuditLog::open`], which the node and every signer command with `--audit-log` do)
+/// repairs them.
+pub fn verify_audit(path: &Path) -> Result<AuditSummary, AuditError> {
+    let s = scan(path)?;
+    let interrupted = |reason: String| AuditError::Interrupted {
+        path: path.to_path_buf(),
+        reason,
+    };
+    match judge(path, &s)? {
+        Verdict::Clean { head_checked } => Ok(AuditSummary {
+            lines: s.lines,
+            last_hash: s.last,
+            head_checked,
+        }),
+        Verdict::TornTail => Err(interrupted(format!(
+            "line {}: incomplete last line (no newline) after {} intact lines: a crash mid-append (its signature was never released)",
+            s.lines.saturating_add(1),
+            s.lines
+        ))),
+        Verdict::HeadOneBehind => Err(interrupted(format!(
+            "the head file is one line behind the {} intact lines: a crash after the last line was written",
+            s.lines
+        ))),
+    }
 }

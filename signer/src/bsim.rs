@@ -9,7 +9,12 @@
 //! at open and kept in zeroizing memory: a card pulled and put back asks for it again
 //! (the client re-checked its keys first, so it is the same card), and an unattended node
 //! re-verifies it once. A PIN the card refuses is forgotten at once, so a changed PIN can
-//! never burn the card's remaining tries.
+//! never burn the card's remaining tries. Across restarts nothing is remembered, so the
+//! card is asked instead: every VERIFY (at open and after a re-insert) is preceded by GET
+//! STATUS, and the PIN is not sent when the card has only one try left
+//! ([`SignerError::PinLastTry`]): a wrong `--pin-file` under an automatic restart costs at
+//! most the tries down to one, never the card. [`ENV_SPEND_LAST_TRY`]` = 1` lifts that
+//! for the run it is set in (after the user has checked the PIN); never after a re-insert.
 
 use std::sync::{Arc, Mutex};
 
@@ -22,6 +27,20 @@ use crate::{
     error::SignerError,
     signer::{check_signature, Account, SignRequest, Signer},
 };
+
+/// Environment variable that lets [`BsimSigner::open`] and [`BsimSigner::generate_key`]
+/// spend the card's last PIN try (`1`), for one run after the user checked the PIN.
+pub const ENV_SPEND_LAST_TRY: &str = "CFXLIGHT_BSIM_SPEND_LAST_TRY";
+
+/// VERIFY PIN at open or generate: guarded by the card's tries left unless the user set
+/// [`ENV_SPEND_LAST_TRY`].
+fn verify_at_start(card: &mut BsimCard, pin: &Zeroizing<String>) -> Result<(), CardError> {
+    if std::env::var(ENV_SPEND_LAST_TRY).is_ok_and(|v| v == "1") {
+        card.verify_pin(pin)
+    } else {
+        card.verify_pin_guarded(pin)
+    }
+}
 
 /// Options of the `bsim` backend (`bsim`, `bsim:reader=<name>`).
 #[derive(Debug, Clone, Default)]
@@ -50,6 +69,7 @@ fn map_card_error(e: CardError, reader: &Option<String>) -> SignerError {
         CardError::PinRequired => SignerError::PinRequired,
         CardError::WrongPin { tries_left } => SignerError::WrongPin { tries_left },
         CardError::PinBlocked => SignerError::PinBlocked { tries_left: 0 },
+        CardError::PinLastTry { tries_left } => SignerError::PinLastTry { tries_left },
         CardError::WrongCard { expected, found } => SignerError::Backend(format!(
             "wrong card: expected {expected}, found {found}; insert the original card"
         )),
@@ -58,7 +78,8 @@ fn map_card_error(e: CardError, reader: &Option<String>) -> SignerError {
 }
 
 impl BsimSigner {
-    /// Connects to the card, verifies the PIN (when given) and reads its accounts. Blocks.
+    /// Connects to the card, verifies the PIN (when given, and only if the card has more
+    /// than one try left) and reads its accounts. Blocks.
     pub fn open(
         spec: BsimSpec,
         chain_id: u32,
@@ -71,7 +92,7 @@ impl BsimSigner {
                 ..BsimOptions::default()
             })?;
             if let Some(pin) = &pin {
-                card.verify_pin(pin)?;
+                verify_at_start(&mut card, pin)?;
             }
             let keys = card.list_keys()?;
             Ok((card, keys))
@@ -98,7 +119,7 @@ impl BsimSigner {
                 reader: spec.reader.clone(),
                 ..BsimOptions::default()
             })?;
-            card.verify_pin(pin)?;
+            verify_at_start(&mut card, pin)?;
             Ok(card.generate_key()?.1)
         };
         let public = run().map_err(|e| map_card_error(e, &reader))?;
@@ -146,7 +167,9 @@ impl Signer for BsimSigner {
                     let Some(p) = held.as_ref() else {
                         return Err(SignerError::PinRequired);
                     };
-                    if let Err(e) = card.verify_pin(p) {
+                    // Unattended: never spend the last try, whatever the environment says.
+                    if let Err(e) = card.verify_pin_guarded(p) {
+                        // Kept on `PinLastTry`: nothing was sent, and it verified at open.
                         if matches!(e, CardError::WrongPin { .. } | CardError::PinBlocked) {
                             *held = None;
                         }

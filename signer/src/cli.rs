@@ -300,6 +300,13 @@ pub async fn run_with(
 pub fn open_for_node(args: &BackendArgs, chain_id: u32) -> anyhow::Result<Box<dyn Signer>> {
     let (spec, policy) = spec_and_policy(args)?;
     let secret = read_secret(args, false, false)?;
+    if secret.is_some() && args.pin_file.is_none() {
+        // Clearing the variable would not help: /proc/<pid>/environ keeps the original.
+        eprintln!(
+            "warning: the signer's PIN/password came from {ENV_PIN}/{ENV_PASSWORD}, which stays readable in /proc/{}/environ (this user and root) while the node runs; prefer --pin-file with mode 0600",
+            std::process::id()
+        );
+    }
     if secret.is_none() && needs_secret(&spec) {
         bail!(
             "the `{}` signer needs its PIN or password: pass --pin-file or set {ENV_PIN} / {ENV_PASSWORD}",
@@ -337,6 +344,9 @@ fn wrap(
         return Ok(signer);
     }
     let audit = args.audit_log.as_deref().map(AuditLog::open).transpose()?;
+    if let Some(repair) = audit.as_ref().and_then(AuditLog::repaired) {
+        eprintln!("audit log repaired after a crash (recorded in the log): {repair}");
+    }
     Ok(Box::new(PolicySigner::new(
         signer,
         policy.unwrap_or_else(Policy::allow_all),
@@ -425,6 +435,7 @@ fn read_secret(
     confirm: bool,
 ) -> anyhow::Result<Option<Zeroizing<String>>> {
     if let Some(path) = &args.pin_file {
+        warn_if_shared(path);
         let text = Zeroizing::new(
             std::fs::read_to_string(path)
                 .with_context(|| format!("--pin-file {}", path.display()))?,
@@ -447,6 +458,22 @@ fn read_secret(
         }
     }
     Ok(Some(first))
+}
+
+/// Warns when a secret file can be read or written by others (the node key's permissions
+/// are enforced; a PIN file's are only warned about, so existing setups keep working).
+fn warn_if_shared(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            eprintln!(
+                "warning: --pin-file {} is accessible to other users (mode {:o}): chmod 600 it",
+                path.display(),
+                mode & 0o777
+            );
+        }
+    }
 }
 
 /// The hex secret to import: `--secret-file`, else a terminal prompt, else stdin.

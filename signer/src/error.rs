@@ -35,6 +35,13 @@ pub enum SignerError {
         /// Attempts remaining (0 once blocked).
         tries_left: u8,
     },
+    /// The card has one PIN try left: the PIN (from a file or the environment) was not
+    /// sent, so a wrong one cannot block the card.
+    #[error("the card has only {tries_left} PIN try left, so the PIN was not sent (no try spent): check the PIN file / CFXLIGHT_PIN; if it is right, run once with CFXLIGHT_BSIM_SPEND_LAST_TRY=1 (a right PIN restores all tries, a wrong one blocks the card)")]
+    PinLastTry {
+        /// Attempts remaining on the card.
+        tries_left: u8,
+    },
     /// The card present is not the one the account was bound to.
     #[error("wrong card: account {address:?} is bound to public key {expected:?} but the card shows {actual:?}; insert the original card")]
     WrongCard {

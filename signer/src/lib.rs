@@ -11,8 +11,8 @@
 //!   js-conflux-sdk write it). The BSIM backend lives in its own crate and plugs in here.
 //! - [`SignerSpec`] and [`open_signer`] (module [`spec`]): `--signer bsim|keystore:<dir>|…`.
 //! - [`PolicySigner`] (module [`policy`]): a wrapper for any backend that enforces a policy
-//!   file (chain id, value caps, daily caps, recipient and method allow-lists) and writes a
-//!   hash-chained audit log ([`audit`]).
+//!   file (chain id, value and fee caps, daily caps, recipient and method allow-lists) and
+//!   writes a hash-chained audit log ([`audit`]).
 //! - [`cli`]: the `cfxlight signer …` subcommands for the node binary.
 //!
 //! What it is not: it does not talk to the network (no nonces or gas estimation) and does

@@ -8,17 +8,26 @@
 //! chain_id = 1029                      # the only chain this signer may sign for
 //! methods = ["sign_transaction", "sign_message"]   # sign_typed_data, sign_hash also exist
 //! max_value_per_tx = "10 CFX"          # value of one transaction ("drip", "GDrip", "CFX"; or 0x/decimal drip)
-//! max_value_per_day = "100 CFX"        # sum of values signed in one UTC day
+//! max_value_per_day = "100 CFX"        # sum of values plus maximum fees signed in one UTC day
+//! max_fee_per_tx = "100000000 GDrip"   # maximum fee of one transaction (0.1 CFX; see below)
+//! max_gas_price = "1000 GDrip"         # price per gas (type 2: maxFeePerGas)
 //! max_tx_per_day = 50                  # transactions signed in one UTC day
 //! allowed_recipients = ["cfx:aajg4wt2mbmbb44sp6szd783ry0jtad5bea80xdy7p", "0x1…"]
 //! state_file = "policy-state.json"     # relative to this file; default: next to the audit log
 //! ```
 //!
-//! Values count only the transferred `value`, not gas or storage collateral. With an
-//! allow-list, contract deployments (no recipient) are refused. The daily totals live in a
-//! small JSON state file, replaced atomically after every signed transaction, so a restart
-//! does not reset the day. A refused request is a [`SignerError::PolicyRefused`] naming the
-//! rule, and (with an audit log) is logged like every other request.
+//! A transaction's *maximum fee* ([`max_fee`]) is the most it can take from the balance
+//! besides its value: `gas × price` (`gasPrice`, or `maxFeePerGas` for type 2) plus the
+//! storage collateral `storageLimit` may lock (1/1024 CFX per byte; refundable later, but
+//! taken from the balance unless a sponsor pays). `max_value_per_tx` caps the value alone,
+//! `max_fee_per_tx` the maximum fee, `max_value_per_day` the sum of both over the day (so
+//! fees cannot drain what the value caps protect). All sums saturate: no field can wrap
+//! past a cap. With an allow-list, contract deployments (no recipient) are refused. The
+//! daily totals live in a small JSON state file, replaced atomically (temp file, fsync,
+//! rename, fsync of the directory) after every signed transaction, so a restart does not
+//! reset the day; the file is locked (`<state>.lock`) so two processes cannot both count
+//! against it. A refused request is a [`SignerError::PolicyRefused`] naming the rule, and
+//! (with an audit log) is logged like every other request.
 
 use std::{
     collections::BTreeSet,
@@ -31,7 +40,7 @@ use std::{
 use async_trait::async_trait;
 use cfxlight_primitives::{
     crypto::{public_to_address, recover, Signature},
-    transaction::{SignedTransaction, Transaction},
+    transaction::{SignedTransaction, Transaction, TxKind},
     H160, H256, U256,
 };
 use serde::{Deserialize, Serialize};
@@ -55,8 +64,12 @@ pub struct Policy {
     pub methods: Option<BTreeSet<Method>>,
     /// `max_value_per_tx`: cap on one transaction's value, in drip.
     pub max_value_per_tx: Option<U256>,
-    /// `max_value_per_day`: cap on the sum of values per UTC day, in drip.
+    /// `max_value_per_day`: cap on the sum of values and maximum fees per UTC day, in drip.
     pub max_value_per_day: Option<U256>,
+    /// `max_fee_per_tx`: cap on one transaction's [`max_fee`], in drip.
+    pub max_fee_per_tx: Option<U256>,
+    /// `max_gas_price`: cap on the price per gas (type 2: `maxFeePerGas`), in drip.
+    pub max_gas_price: Option<U256>,
     /// `max_tx_per_day`: cap on the number of transactions per UTC day.
     pub max_tx_per_day: Option<u64>,
     /// `allowed_recipients`: the only recipients allowed.
@@ -72,6 +85,8 @@ struct PolicyFile {
     methods: Option<Vec<String>>,
     max_value_per_tx: Option<toml::Value>,
     max_value_per_day: Option<toml::Value>,
+    max_fee_per_tx: Option<toml::Value>,
+    max_gas_price: Option<toml::Value>,
     max_tx_per_day: Option<u64>,
     allowed_recipients: Option<Vec<String>>,
     state_file: Option<PathBuf>,
@@ -152,6 +167,16 @@ impl Policy {
                 .max_value_per_day
                 .as_ref()
                 .map(|v| parse_value("max_value_per_day", v))
+                .transpose()?,
+            max_fee_per_tx: f
+                .max_fee_per_tx
+                .as_ref()
+                .map(|v| parse_value("max_fee_per_tx", v))
+                .transpose()?,
+            max_gas_price: f
+                .max_gas_price
+                .as_ref()
+                .map(|v| parse_value("max_gas_price", v))
                 .transpose()?,
             max_tx_per_day: f.max_tx_per_day,
             allowed_recipients,
@@ -236,6 +261,29 @@ impl Policy {
                         );
                     }
                 }
+                if let Some(cap) = self.max_gas_price {
+                    let (name, price) = gas_price_cap(tx);
+                    if price > cap {
+                        return refuse(
+                            "max_gas_price",
+                            format!("{name} {price} drip per gas exceeds the cap of {cap} drip"),
+                        );
+                    }
+                }
+                let fee = max_fee(tx);
+                if let Some(cap) = self.max_fee_per_tx {
+                    if fee > cap {
+                        return refuse(
+                            "max_fee_per_tx",
+                            format!(
+                                "maximum fee {fee} drip (gas {} × price {} + collateral for {} bytes) exceeds the cap of {cap} drip",
+                                tx.gas,
+                                gas_price_cap(tx).1,
+                                tx.storage_limit
+                            ),
+                        );
+                    }
+                }
                 if let Some(cap) = self.max_tx_per_day {
                     if today.count >= cap {
                         return refuse(
@@ -248,11 +296,12 @@ impl Policy {
                     }
                 }
                 if let Some(cap) = self.max_value_per_day {
-                    let total = today.value.saturating_add(tx.value);
-                    if total > cap {
+                    let spent = today.spent();
+                    let this = tx.value.saturating_add(fee);
+                    if spent.saturating_add(this) > cap {
                         return refuse(
                             "max_value_per_day",
-                            format!("{} drip signed today plus {} drip exceeds the daily cap of {cap} drip", today.value, tx.value),
+                            format!("{spent} drip signed today plus {this} drip (value {} + maximum fee {fee}) exceeds the daily cap of {cap} drip", tx.value),
                         );
                     }
                 }
@@ -279,6 +328,38 @@ impl Policy {
     }
 }
 
+/// Drip of storage collateral per byte of `storageLimit` (1/1024 CFX, conflux-rust's
+/// `DRIPS_PER_STORAGE_COLLATERAL_UNIT / 64`).
+pub const COLLATERAL_DRIP_PER_BYTE: u64 = 976_562_500_000_000;
+
+/// The price per gas a transaction may pay at most, with its field name: `gasPrice`
+/// (types 0, 1) or `maxFeePerGas` (type 2).
+fn gas_price_cap(tx: &Transaction) -> (&'static str, U256) {
+    match &tx.kind {
+        TxKind::Legacy { gas_price } | TxKind::Cip2930 { gas_price, .. } => {
+            ("gasPrice", *gas_price)
+        }
+        TxKind::Cip1559 {
+            max_fee_per_gas,
+            max_priority_fee_per_gas,
+            ..
+        } => (
+            "maxFeePerGas",
+            (*max_fee_per_gas).max(*max_priority_fee_per_gas),
+        ),
+    }
+}
+
+/// The most a transaction can take from the balance besides its value, in drip:
+/// `gas × (gasPrice | maxFeePerGas)` plus the collateral for `storageLimit` bytes.
+/// Saturates at 2^256 − 1 (which every cap refuses) instead of wrapping.
+pub fn max_fee(tx: &Transaction) -> U256 {
+    let gas = tx.gas.saturating_mul(gas_price_cap(tx).1);
+    let collateral =
+        U256::from(tx.storage_limit).saturating_mul(U256::from(COLLATERAL_DRIP_PER_BYTE));
+    gas.saturating_add(collateral)
+}
+
 /// Totals of one UTC day, as persisted in the state file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct DayTotals {
@@ -286,22 +367,65 @@ struct DayTotals {
     day: String,
     /// Sum of values signed that day, in drip.
     value: U256,
+    /// Sum of the maximum fees signed that day, in drip (absent in files written before
+    /// fees were counted: zero).
+    #[serde(default)]
+    fees: U256,
     /// Transactions signed that day.
     count: u64,
+}
+
+impl DayTotals {
+    fn empty(day: &str) -> Self {
+        DayTotals {
+            day: day.to_string(),
+            value: U256::zero(),
+            fees: U256::zero(),
+            count: 0,
+        }
+    }
+
+    /// What `max_value_per_day` counts: values plus maximum fees.
+    fn spent(&self) -> U256 {
+        self.value.saturating_add(self.fees)
+    }
 }
 
 struct StateStore {
     path: Option<PathBuf>,
     totals: DayTotals,
+    // `<state>.lock`, flocked for as long as this store lives (the state file itself is
+    // replaced by rename, so it cannot carry the lock).
+    _lock: Option<fs::File>,
+}
+
+/// Opens and exclusively locks `<state>.lock`: two processes counting against the same
+/// totals would overwrite each other's.
+fn lock_state(p: &Path) -> Result<fs::File, SignerError> {
+    let mut lp = p.as_os_str().to_owned();
+    lp.push(".lock");
+    let lp = PathBuf::from(lp);
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lp)
+        .map_err(|e| policy_err(format!("cannot open lock file {}: {e}", lp.display())))?;
+    match crate::audit::try_lock_exclusive(&f) {
+        Ok(true) => Ok(f),
+        Ok(false) => Err(policy_err(format!(
+            "state file {} is in use by another process (a running node or signer command holds {})",
+            p.display(),
+            lp.display()
+        ))),
+        Err(e) => Err(policy_err(format!("cannot lock {}: {e}", lp.display()))),
+    }
 }
 
 impl StateStore {
     fn load(path: Option<PathBuf>) -> Result<Self, SignerError> {
-        let empty = DayTotals {
-            day: String::new(),
-            value: U256::zero(),
-            count: 0,
-        };
+        let lock = path.as_deref().map(lock_state).transpose()?;
+        let empty = DayTotals::empty("");
         let totals = match &path {
             Some(p) => match fs::read_to_string(p) {
                 Ok(text) => serde_json::from_str(&text).map_err(|e| {
@@ -317,7 +441,11 @@ impl StateStore {
             },
             None => empty,
         };
-        Ok(StateStore { path, totals })
+        Ok(StateStore {
+            path,
+            totals,
+            _lock: lock,
+        })
     }
 
     /// Today's totals (zero on a new day).
@@ -325,11 +453,7 @@ impl StateStore {
         if self.totals.day == day {
             self.totals.clone()
         } else {
-            DayTotals {
-                day: day.to_string(),
-                value: U256::zero(),
-                count: 0,
-            }
+            DayTotals::empty(day)
         }
     }
 
@@ -344,7 +468,8 @@ impl StateStore {
                 let mut f = fs::File::create(&tmp)?;
                 f.write_all(text.as_bytes())?;
                 f.sync_all()?;
-                fs::rename(&tmp, p)
+                fs::rename(&tmp, p)?;
+                crate::audit::sync_parent_dir(p)
             };
             write()
                 .map_err(|e| policy_err(format!("cannot write state file {}: {e}", p.display())))?;
@@ -426,6 +551,7 @@ impl<S: Signer> PolicySigner<S> {
             from: format!("{:?}", req.from()),
             to: None,
             value: None,
+            max_fee: None,
             nonce: None,
             tx_type: None,
             message_len: None,
@@ -442,6 +568,7 @@ impl<S: Signer> PolicySigner<S> {
                 r.chain_id = tx.chain_id;
                 r.to = tx.action.to().map(|a| format!("{a:?}"));
                 r.value = Some(format!("{:#x}", tx.value));
+                r.max_fee = Some(format!("{:#x}", max_fee(tx)));
                 r.nonce = Some(format!("{:#x}", tx.nonce));
                 r.tx_type = Some(tx.tx_type() as u8);
             }
@@ -513,7 +640,8 @@ impl<S: Signer> Signer for PolicySigner<S> {
             let totals = DayTotals {
                 day: today.day.clone(),
                 value: today.value.saturating_add(tx.value),
-                count: today.count + 1,
+                fees: today.fees.saturating_add(max_fee(tx)),
+                count: today.count.saturating_add(1),
             };
             // Persist the totals before releasing the signature: fail closed.
             state.commit(totals)?;

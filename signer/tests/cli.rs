@@ -121,6 +121,33 @@ async fn import_list_sign_tx_sign_message_and_verify_audit() {
     let out = run(&["verify-audit", &audit]).await.unwrap();
     assert!(out.starts_with("ok: 2 lines"), "{out}");
     assert_eq!(verify_audit(std::path::Path::new(&audit)).unwrap().lines, 2);
+
+    // kill -9 mid-append: verify-audit says so; the next command with the log repairs it.
+    let mut bytes = std::fs::read(&audit).unwrap();
+    bytes.extend_from_slice(b"{\"seq\":2,\"prev\":\"0x");
+    std::fs::write(&audit, bytes).unwrap();
+    let err = run(&["verify-audit", &audit])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("crash mid-append") && err.contains("repairs it"),
+        "{err}"
+    );
+    run(&[
+        "sign-message",
+        "--signer",
+        &spec,
+        "--pin-file",
+        &pin,
+        "--audit-log",
+        &audit,
+        "again",
+    ])
+    .await
+    .unwrap();
+    let out = run(&["verify-audit", &audit]).await.unwrap();
+    assert!(out.starts_with("ok: 4 lines"), "{out}");
 }
 
 #[tokio::test]

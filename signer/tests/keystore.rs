@@ -286,3 +286,19 @@ fn a_key_we_write_in_scrypt_form_decrypts_in_js_conflux_sdk() {
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["privateKey"], key);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_requests_queue_for_the_kdf_and_all_sign() {
+    let dir = tempfile::tempdir().unwrap();
+    let ks = std::sync::Arc::new(keystore_with(dir.path(), SDK_KEY, "pw", 2029));
+    let me = ks.accounts().await.unwrap()[0].address;
+    let jobs: Vec<_> = (0..8)
+        .map(|i| {
+            let ks = ks.clone();
+            tokio::spawn(async move { ks.sign_message(&me, format!("m{i}").as_bytes()).await })
+        })
+        .collect();
+    for j in jobs {
+        j.await.unwrap().unwrap();
+    }
+}

@@ -212,6 +212,20 @@ fn quantity(o: &Map<String, Value>, k: &str) -> Result<Option<U256>, ErrorObject
     }
 }
 
+/// Ceiling on the fees the node fills in itself, as a multiple of the verified base price
+/// (or of the pool minimum, whichever is higher): the medians behind the suggestions come
+/// from block bodies peers serve, so a peer must not be able to make the node suggest a
+/// fee that drains the account. Fees the request gives are used as given (and bounded by
+/// the signer's policy, `max_gas_price` / `max_fee_per_tx`).
+pub const MAX_SUGGESTED_FEE_MULTIPLE: u64 = 10;
+
+/// The highest price per gas the node suggests on its own: [`MAX_SUGGESTED_FEE_MULTIPLE`]
+/// × max(base price, pool minimum), saturating.
+fn suggested_fee_ceiling(base: U256) -> U256 {
+    base.max(super::chain::min_gas_price())
+        .saturating_mul(U256::from(MAX_SUGGESTED_FEE_MULTIPLE))
+}
+
 /// Builds the transaction a `cfx_sendTransaction` request describes, filling what it
 /// leaves out from verified chain data. Returns it with its sender.
 async fn build_tx(ctx: &RpcContext, req: &Value) -> Result<(H160, Transaction), ErrorObjectOwned> {
@@ -323,11 +337,12 @@ async fn build_tx(ctx: &RpcContext, req: &Value) -> Result<(H160, Transaction), 
         None => 0,
     };
     let base = super::chain::base_price(ctx, best)?;
+    let ceiling = suggested_fee_ceiling(base);
     let kind = match ty {
         0 | 1 => {
             let gas_price = match quantity(o, "gasPrice")? {
                 Some(p) => p,
-                None => super::chain::suggested_gas_price(ctx).await?,
+                None => super::chain::suggested_gas_price(ctx).await?.min(ceiling),
             };
             if ty == 0 {
                 TxKind::Legacy { gas_price }
@@ -339,15 +354,28 @@ async fn build_tx(ctx: &RpcContext, req: &Value) -> Result<(H160, Transaction), 
             }
         }
         _ => {
-            let tip = match quantity(o, "maxPriorityFeePerGas")? {
+            let given_tip = quantity(o, "maxPriorityFeePerGas")?;
+            let tip = match given_tip {
                 Some(t) => t,
-                None => super::chain::suggested_priority_fee(ctx).await?,
+                None => super::chain::suggested_priority_fee(ctx)
+                    .await?
+                    .min(ceiling),
             };
             let max_fee = match quantity(o, "maxFeePerGas")? {
                 Some(m) => m,
                 // Room for the base price to double before the transaction stalls, and
-                // never below the pool's minimum.
-                None => (base * U256::from(2u8) + tip).max(super::chain::min_gas_price()),
+                // never below the pool's minimum; under the ceiling unless the request
+                // set the tip itself (then the tip is the caller's, and must fit).
+                None => {
+                    let fee = base
+                        .saturating_mul(U256::from(2u8))
+                        .saturating_add(tip)
+                        .max(super::chain::min_gas_price());
+                    match given_tip {
+                        Some(_) => fee,
+                        None => fee.min(ceiling),
+                    }
+                }
             };
             if tip > max_fee {
                 return Err(invalid_params(
@@ -639,7 +667,6 @@ fn add_cors(r: &mut HttpResponse, origin: &str) {
     );
 }
 
-/// Compares secrets without an early exit that would leak the matching prefix length.
 /// The name of a `Host` header, lower case, without its port (`[::1]:12539` → `[::1]`).
 fn host_name(h: &str) -> String {
     let name = if let Some(rest) = h.strip_prefix('[') {
@@ -654,3 +681,24 @@ fn host_name(h: &str) -> String {
 /// loopback names only, so a DNS-rebound page (`evil.example` resolving to 127.0.0.1)
 /// is refused.
 pub const LOCAL_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggested_fees_are_capped_at_a_multiple_of_the_base_or_pool_minimum() {
+        let min = super::super::chain::min_gas_price();
+        let m = U256::from(MAX_SUGGESTED_FEE_MULTIPLE);
+        // No base price (before CIP-1559), or one under the pool minimum: the minimum counts.
+        assert_eq!(suggested_fee_ceiling(U256::zero()), min * m);
+        assert_eq!(suggested_fee_ceiling(U256::one()), min * m);
+        let base = min * U256::from(3u8);
+        assert_eq!(suggested_fee_ceiling(base), base * m);
+        // A peer-supplied base of 2^256 - 1 neither panics nor wraps.
+        assert_eq!(suggested_fee_ceiling(U256::MAX), U256::MAX);
+        // A draining median (balance / 21000) comes out at the ceiling.
+        let draining = U256::exp10(30);
+        assert_eq!(draining.min(suggested_fee_ceiling(base)), base * m);
+    }
+}

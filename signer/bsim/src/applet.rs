@@ -94,6 +94,10 @@ pub struct PinStatus {
     pub verified: bool,
 }
 
+/// Fewest PIN tries the card must have left for [`Applet::verify_pin_guarded`] to send a
+/// PIN: the last try is never spent by an unattended caller.
+pub const MIN_TRIES_TO_VERIFY: u8 = 2;
+
 /// The BSIM applet seen through a transport: one method per flow.
 pub struct Applet<T: Transport> {
     transport: T,
@@ -146,6 +150,32 @@ impl<T: Transport> Applet<T> {
     pub fn verify_pin(&mut self, pin: &Zeroizing<String>) -> Result<(), Error> {
         let digits = Zeroizing::new(check_pin_format(pin)?);
         self.call(&cmd::verify_bpin(&digits)).map(drop)
+    }
+
+    /// VERIFY BPIN for an unattended caller (a PIN from a file or the environment): reads
+    /// GET STATUS first and sends the PIN only if the card has at least
+    /// [`MIN_TRIES_TO_VERIFY`] tries left. With fewer, nothing is sent:
+    /// [`Error::PinLastTry`] (or [`Error::PinBlocked`] at zero), so a wrong PIN file and an
+    /// automatic restart can never block the card. A card without GET STATUS (`6D00`,
+    /// `6E00`: it is an extension) gets a plain [`Applet::verify_pin`]: its tries are
+    /// unknowable.
+    pub fn verify_pin_guarded(&mut self, pin: &Zeroizing<String>) -> Result<(), Error> {
+        check_pin_format(pin)?;
+        match self.pin_status() {
+            Ok(s) if s.tries_left == 0 => return Err(Error::PinBlocked),
+            Ok(s) if s.tries_left < MIN_TRIES_TO_VERIFY => {
+                return Err(Error::PinLastTry {
+                    tries_left: s.tries_left,
+                })
+            }
+            Ok(_) => {}
+            Err(Error::Status {
+                sw: sw::INS_NOT_SUPPORTED | sw::CLA_NOT_SUPPORTED,
+                ..
+            }) => {}
+            Err(e) => return Err(e),
+        }
+        self.verify_pin(pin)
     }
 
     /// SET BPIN (on a card with a PIN, needs it verified first).

@@ -15,6 +15,15 @@ pub enum Error {
     /// `6983` or `63C0`: the BPIN is blocked; the card refuses to verify or sign.
     #[error("PIN blocked: the card is locked (status 6983/63C0)")]
     PinBlocked,
+    /// The card has fewer tries left than an unattended VERIFY may risk
+    /// ([`crate::applet::MIN_TRIES_TO_VERIFY`]): the PIN was not sent, no try was spent.
+    #[error(
+        "the card has only {tries_left} PIN try left: the PIN was not sent, so no try was spent"
+    )]
+    PinLastTry {
+        /// Tries the card reports left (1 unless the minimum is raised).
+        tries_left: u8,
+    },
     /// `6982`: the operation needs a verified BPIN (verify it first; it is never retried).
     #[error("PIN required: verify the card PIN first (status 6982)")]
     PinRequired,

@@ -189,6 +189,13 @@ impl BsimCard {
         self.run(false, |a, _| a.verify_pin(pin))
     }
 
+    /// [`Applet::verify_pin_guarded`] in one PC/SC transaction: GET STATUS, then VERIFY
+    /// PIN only if the card has tries to spare. Never retried.
+    pub fn verify_pin_guarded(&mut self, pin: &Zeroizing<String>) -> Result<(), Error> {
+        crate::card::check_pin_format(pin)?;
+        self.run(false, |a, _| a.verify_pin_guarded(pin))
+    }
+
     /// PIN tries left and key count, without spending a try (GET STATUS extension).
     pub fn pin_status(&mut self) -> Result<PinStatus, Error> {
         self.run(true, |a, _| a.pin_status())

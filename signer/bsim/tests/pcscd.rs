@@ -213,6 +213,18 @@ fn card_through_pcscd_signs_detects_removal_and_refuses_another_card() {
         card.sign_hash(idx, &hash),
         Err(Error::PinRequired)
     ));
+    // After the re-insert, an unattended caller's wrong PINs stop at one try left.
+    for left in [4, 3, 2, 1] {
+        assert!(matches!(
+            card.verify_pin_guarded(&Zeroizing::new("000000".into())),
+            Err(Error::WrongPin { tries_left }) if tries_left == left
+        ));
+    }
+    assert!(matches!(
+        card.verify_pin_guarded(&Zeroizing::new("123456".into())),
+        Err(Error::PinLastTry { tries_left: 1 })
+    ));
+    assert_eq!(card.pin_status().unwrap().tries_left, 1);
     card.verify_pin(&Zeroizing::new("123456".into())).unwrap();
     let sig2 = card.sign_hash(idx, &hash).unwrap();
     assert_eq!(

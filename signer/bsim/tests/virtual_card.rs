@@ -274,3 +274,53 @@ fn state_file_survives_restart_is_0600_and_holds_no_pin() {
     // Nothing but the state file is left behind (the temp file was renamed).
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
+
+#[test]
+fn the_guarded_verify_never_spends_the_last_try_even_across_a_power_cycle() {
+    let (mut a, _) = new_card(3);
+    assert!(matches!(
+        a.verify_pin_guarded(&pin("000000")),
+        Err(Error::WrongPin { tries_left: 2 })
+    ));
+    assert!(matches!(
+        a.verify_pin_guarded(&pin("000000")),
+        Err(Error::WrongPin { tries_left: 1 })
+    ));
+    // One try left: neither a wrong nor the right PIN is sent.
+    for p in ["000000", "123456"] {
+        assert!(matches!(
+            a.verify_pin_guarded(&pin(p)),
+            Err(Error::PinLastTry { tries_left: 1 })
+        ));
+        assert_eq!(a.pin_status().unwrap().tries_left, 1, "no try was spent");
+    }
+    // Pulled and re-inserted (a restart, a reconnect): the card still says one, still refused.
+    let mut card = a.into_inner();
+    card.power_off();
+    let mut a = Applet::new(card);
+    a.select().unwrap();
+    assert!(matches!(
+        a.verify_pin_guarded(&pin("000000")),
+        Err(Error::PinLastTry { tries_left: 1 })
+    ));
+    assert_eq!(a.pin_status().unwrap().tries_left, 1);
+    // The user, having checked the PIN, spends the last try on purpose: all tries back.
+    a.verify_pin(&pin("123456")).unwrap();
+    a.select().unwrap();
+    a.verify_pin_guarded(&pin("123456")).unwrap();
+    assert_eq!(a.pin_status().unwrap().tries_left, 3);
+    // A malformed PIN is refused before anything is sent; a blocked card is not sent one.
+    assert!(matches!(
+        a.verify_pin_guarded(&pin("12345")),
+        Err(Error::InvalidPinFormat)
+    ));
+    let (mut b, _) = new_card(1);
+    assert!(matches!(
+        b.verify_pin(&pin("000000")),
+        Err(Error::PinBlocked)
+    ));
+    assert!(matches!(
+        b.verify_pin_guarded(&pin("123456")),
+        Err(Error::PinBlocked)
+    ));
+}

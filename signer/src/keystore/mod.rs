@@ -8,7 +8,9 @@
 //! Secrets: the password lives in [`Zeroizing`] memory for the signer's lifetime; a key is
 //! decrypted only inside [`Signer::sign_request`], used once and wiped. Opening decrypts
 //! each key once, to learn its public key (a V3 file stores only an address) and to fail
-//! early on a wrong password. The KDF runs on tokio's blocking pool.
+//! early on a wrong password. The KDF runs on tokio's blocking pool, one at a time per
+//! signer: concurrent requests queue instead of each holding a scrypt buffer (up to
+//! 256 MiB for a geth-standard file), so a burst of `cfx_sign` calls cannot exhaust memory.
 
 pub mod format;
 
@@ -72,6 +74,9 @@ pub struct KeystoreSigner {
     password: Option<Arc<Zeroizing<String>>>,
     entries: Vec<Arc<Entry>>,
     allow_blind_signing: bool,
+    // One key decryption (KDF) at a time; the permit moves into the blocking job, so a
+    // cancelled request still holds it until its KDF ends.
+    kdf: Arc<tokio::sync::Semaphore>,
 }
 
 impl fmt::Debug for KeystoreSigner {
@@ -179,6 +184,7 @@ impl KeystoreSigner {
             password: options.password.map(Arc::new),
             entries,
             allow_blind_signing: options.allow_blind_signing,
+            kdf: Arc::new(tokio::sync::Semaphore::new(1)),
         })
     }
 
@@ -223,8 +229,15 @@ impl Signer for KeystoreSigner {
             .cloned()
             .ok_or(SignerError::UnknownAccount(req.from()))?;
         let digest = req.digest();
+        let permit = self
+            .kdf
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| SignerError::Backend("keystore closed".into()))?;
         // The KDF takes milliseconds of CPU: keep it off the async worker threads.
         let job = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let (account, secret) =
                 decrypt_account(&entry.path, &entry.keystore, password.as_bytes())?;
             if account != entry.account {

@@ -138,14 +138,24 @@ fn the_token_signs_an_sdk_transfer_through_the_node() {
         .env("SOFTHSM2_CONF", &conf)
         .output()
         .unwrap();
-    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
     let pin_file = tmp.path().join("pin");
     std::fs::write(&pin_file, format!("{PIN}\n")).unwrap();
     let pin_file = pin_file.display().to_string();
     let spec = format!("pkcs11:module={MODULE},token={TOKEN}");
     signer_cli(
         &conf,
-        &["new", "--signer", &format!("{spec},key=send"), "--pin-file", &pin_file],
+        &[
+            "new",
+            "--signer",
+            &format!("{spec},key=send"),
+            "--pin-file",
+            &pin_file,
+        ],
     );
     let listed: Value = serde_json::from_str(&signer_cli(
         &conf,
@@ -158,7 +168,9 @@ fn the_token_signs_an_sdk_transfer_through_the_node() {
     // Fund it from genesis key 1.
     let key = common::genesis_key(&d, 1);
     let funder = crypto::public_to_address(&crypto::public_of(key.verifying_key()));
-    let nonce: U256 = full.call("cfx_getNextNonce", json!([b32(&funder)])).unwrap();
+    let nonce: U256 = full
+        .call("cfx_getNextNonce", json!([b32(&funder)]))
+        .unwrap();
     let epoch = common::quantity(&full.call("cfx_epochNumber", json!([])).unwrap());
     let fund = Transaction {
         nonce,
@@ -196,7 +208,10 @@ fn the_token_signs_an_sdk_transfer_through_the_node() {
     let out = cmd.output().unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("wrong PIN for token `cfx-send`"), "{stderr}");
+    assert!(
+        stderr.contains("wrong PIN for token `cfx-send`"),
+        "{stderr}"
+    );
 
     // The node with the token as its signer.
     let signer = [
@@ -223,7 +238,10 @@ fn the_token_signs_an_sdk_transfer_through_the_node() {
         if matches!(b, Ok(b) if !b.is_zero()) {
             break;
         }
-        assert!(Instant::now() < deadline, "funding never showed in verified state");
+        assert!(
+            Instant::now() < deadline,
+            "funding never showed in verified state"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     let accounts: Vec<String> = node.local.call("cfx_accounts", json!([])).unwrap();

@@ -261,6 +261,40 @@ mod pkcs11 {
         assert_eq!(signer.accounts().await.unwrap(), vec![made]);
         let err = signer.sign_message(&made.address, b"x").await.unwrap_err();
         assert!(matches!(err, SignerError::PinRequired), "{err}");
+
+        // PKCS#11 login is per process: while one signer is logged in, a second one opened
+        // with a wrong PIN must still be refused (not waved through as "already logged in").
+        let first = tokio::task::spawn_blocking(|| {
+            Pkcs11Signer::open(
+                spec("cfx-nopin", None),
+                CHAIN,
+                Some(pin(PIN)),
+                LoginLimits::default(),
+            )
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        first.sign_message(&made.address, b"x").await.unwrap();
+        let err = tokio::task::spawn_blocking(|| {
+            Pkcs11Signer::open(
+                spec("cfx-nopin", None),
+                CHAIN,
+                Some(pin("111111")),
+                LoginLimits::default(),
+            )
+            .map(|_| ())
+        })
+        .await
+        .unwrap()
+        .unwrap_err();
+        assert!(matches!(err, SignerError::TokenWrongPin { .. }), "{err}");
+        // That check logged the process out; the first signer logs in again with its own PIN
+        // once the back-off allows, and signs.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let sig = first.sign_message(&made.address, b"again").await.unwrap();
+        let public = recover(&personal_message_hash(b"again"), &sig).unwrap();
+        assert_eq!(public_to_address(&public), made.address);
     }
 
     #[tokio::test]

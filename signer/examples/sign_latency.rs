@@ -1,11 +1,13 @@
 //! Signing latency per backend (benchmark, not a test): p50/p99 of `sign_transaction` for
-//! the software keystore and for the BSIM backend talking to a virtual card through real
-//! pcscd (vsmartcard-vpcd, second slot "Virtual PCD 00 01").
+//! the software keystore, for the BSIM backend talking to a virtual card through real
+//! pcscd (vsmartcard-vpcd, second slot "Virtual PCD 00 01"), and for the PKCS#11 backend
+//! on a SoftHSM2 token made in a temp dir.
 //!
 //!   cargo run --release -p cfxlight-signer --example sign_latency [-- N]
 //!
-//! The BSIM part needs pcscd with the vpcd driver (`signer/bsim/scripts/pcscd-up.sh`); it
-//! is skipped with a message otherwise.
+//! The BSIM part needs pcscd with the vpcd driver (`signer/bsim/scripts/pcscd-up.sh`), the
+//! PKCS#11 part SoftHSM2 (`apt-get install softhsm2`); each is skipped with a message
+//! otherwise.
 
 #![allow(clippy::unwrap_used, missing_docs)] // a benchmark may stop at the first surprise
 
@@ -149,4 +151,61 @@ async fn main() {
     }
     stop.store(true, Ordering::Relaxed);
     let _ = serve.join();
+
+    pkcs11(dir.path(), n).await;
+}
+
+/// PKCS#11 on SoftHSM2: a token in `dir`, a key generated on it, raw CKM_ECDSA per
+/// signature plus the host's low-S normalisation and trial recovery.
+#[cfg(feature = "pkcs11")]
+async fn pkcs11(dir: &std::path::Path, n: usize) {
+    use cfxlight_signer::{pkcs11::LoginLimits, Pkcs11Signer, Pkcs11Spec};
+    const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+    if !std::path::Path::new(MODULE).is_file() {
+        println!("PKCS#11 skipped: {MODULE} missing (apt-get install softhsm2)");
+        return;
+    }
+    let tokens = dir.join("softhsm-tokens");
+    std::fs::create_dir_all(&tokens).unwrap();
+    let conf = dir.join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\n",
+            tokens.display()
+        ),
+    )
+    .unwrap();
+    std::env::set_var("SOFTHSM2_CONF", &conf);
+    let status = std::process::Command::new("softhsm2-util")
+        .args(["--init-token", "--free", "--label", "bench"])
+        .args(["--so-pin", "12345678", "--pin", "1234"])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let spec = Pkcs11Spec {
+        module: MODULE.into(),
+        token: "bench".into(),
+        key: None,
+    };
+    let pin = Zeroizing::new("1234".to_string());
+    let t = Instant::now();
+    Pkcs11Signer::generate_key(&spec, &pin, LoginLimits::default()).unwrap();
+    println!(
+        "pkcs11 keygen on SoftHSM2: {:.1} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    let t = Instant::now();
+    let signer = Pkcs11Signer::open(spec, CHAIN, Some(pin), LoginLimits::default()).unwrap();
+    println!(
+        "pkcs11 open (load, login, read keys): {:.1} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    measure("pkcs11 (SoftHSM2, CKM_ECDSA)", &signer, n).await;
+}
+
+#[cfg(not(feature = "pkcs11"))]
+async fn pkcs11(_: &std::path::Path, _: usize) {
+    println!("PKCS#11 skipped: built without the `pkcs11` feature");
 }

@@ -5,6 +5,7 @@
 //! cfxlight signer sign-tx      --signer <spec> --chain-id N <unsigned tx JSON | ->
 //! cfxlight signer sign-message --signer <spec> [--from ADDR] <message | 0xhex>
 //! cfxlight signer new          --signer keystore:<dir> [--kdf pbkdf2|scrypt]
+//! cfxlight signer new          --signer bsim[:reader=<name>] | pkcs11:module=<path>,token=<label>[,key=<label>]
 //! cfxlight signer import       --signer keystore:<dir> [--secret-file F] [--kdf …]
 //! cfxlight signer verify-audit <file>
 //! ```
@@ -46,7 +47,8 @@ pub const ENV_PIN: &str = "CFXLIGHT_PIN";
 /// The options every signer-opening command shares.
 #[derive(Debug, Clone, Args)]
 pub struct BackendArgs {
-    /// Signer backend: `keystore:<dir>`, `bsim`, `bsim:reader=<name>`, ….
+    /// Signer backend: `keystore:<dir>`, `bsim`, `bsim:reader=<name>`,
+    /// `pkcs11:module=<path>,token=<label>[,key=<label>]`, ….
     #[arg(long = "signer", value_name = "SPEC")]
     pub signer: String,
     /// File holding the PIN or password (first line; the trailing newline is ignored).
@@ -124,8 +126,8 @@ pub enum SignerCommand {
     },
     /// Generate a new key into a keystore directory.
     New {
-        /// Backend (`keystore:<dir>`, or `bsim[:reader=<name>]` to generate inside the
-        /// card) and password/PIN source.
+        /// Backend (`keystore:<dir>`, or `bsim[:reader=<name>]` / `pkcs11:…` to generate
+        /// inside the card or token) and password/PIN source.
         #[command(flatten)]
         backend: BackendArgs,
         /// Key-derivation function of the new file.
@@ -253,6 +255,9 @@ pub async fn run_with(
                 write_account(out, &account, network_id)?;
                 return Ok(());
             }
+            if spec.backend == "pkcs11" {
+                return new_on_token(&spec, &backend, network_id, out);
+            }
             let dir = keystore_dir(&backend)?;
             let password = read_secret(&backend, true, true)?
                 .ok_or_else(|| anyhow!(SignerError::PinRequired))?;
@@ -291,6 +296,36 @@ pub async fn run_with(
         }
     }
     Ok(())
+}
+
+/// `signer new` on a PKCS#11 token: the key pair is generated on the token, the private
+/// key sensitive and never extractable.
+#[cfg(feature = "pkcs11")]
+fn new_on_token(
+    spec: &SignerSpec,
+    backend: &BackendArgs,
+    network_id: u64,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    let p = spec.pkcs11()?;
+    let pin =
+        read_secret(backend, true, false)?.ok_or_else(|| anyhow!(SignerError::PinRequired))?;
+    let (account, label) =
+        crate::pkcs11::Pkcs11Signer::generate_key(&p, &pin, crate::pkcs11::LoginLimits::default())?;
+    write_account(out, &account, network_id)?;
+    eprintln!("key `{label}` on token `{}`", p.token);
+    Ok(())
+}
+
+/// Without the `pkcs11` feature there is no token to generate on.
+#[cfg(not(feature = "pkcs11"))]
+fn new_on_token(
+    spec: &SignerSpec,
+    _: &BackendArgs,
+    _: u64,
+    _: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    Err(SignerError::UnsupportedBackend(spec.backend.clone()).into())
 }
 
 /// Opens the backend the node was given (`--signer`, `--pin-file`, `--policy`,

@@ -113,8 +113,46 @@ pub enum SignerError {
     /// The typed data (CIP-23) could not be encoded.
     #[error("invalid typed data: {0}")]
     InvalidTypedData(String),
+    /// No token with the wanted label is in the PKCS#11 module's slots.
+    #[error("no PKCS#11 token labelled `{wanted}` in {}; tokens found: {}", .module.display(), labels(.found))]
+    TokenNotFound {
+        /// The module that was searched.
+        module: PathBuf,
+        /// The label asked for.
+        wanted: String,
+        /// The labels of the initialised tokens that are there.
+        found: Vec<String>,
+    },
+    /// The token refused the PIN; cfxlight counts this failure against its own limit.
+    #[error("wrong PIN for token `{token}` ({tries_left} more failures and cfxlight stops trying for a while; the token itself has no lockout)")]
+    TokenWrongPin {
+        /// The token's label.
+        token: String,
+        /// Failures left before cfxlight's lockout.
+        tries_left: u32,
+    },
+    /// A login was not attempted: too soon after a failed one (cfxlight's back-off).
+    #[error("not trying the PIN of token `{token}` yet: {failures} failed logins, retry in {retry_after_ms} ms (cfxlight's back-off; check the PIN first)")]
+    LoginBackoff {
+        /// The token's label.
+        token: String,
+        /// Consecutive failed logins so far.
+        failures: u32,
+        /// How long until the next attempt is allowed.
+        retry_after_ms: u64,
+    },
+    /// A login was not attempted: too many failed ones (cfxlight's lockout).
+    #[error("PIN of token `{token}` locked out by cfxlight after {failures} failed logins: no attempt for another {retry_after_secs} s")]
+    LoginLockedOut {
+        /// The token's label.
+        token: String,
+        /// Consecutive failed logins.
+        failures: u32,
+        /// How long the lockout still lasts.
+        retry_after_secs: u64,
+    },
     /// The spec names a backend this build does not provide.
-    #[error("signer backend `{0}` is not available in this build (available: keystore)")]
+    #[error("signer backend `{0}` is not available in this build (available: {avail})", avail = AVAILABLE)]
     UnsupportedBackend(String),
     /// The spec or its options are malformed.
     #[error("invalid signer spec: {0}")]
@@ -128,6 +166,24 @@ pub enum SignerError {
     /// Any other backend failure, with the backend's own words.
     #[error("signer backend error: {0}")]
     Backend(String),
+}
+
+/// The backends this build opens.
+const AVAILABLE: &str = if cfg!(feature = "pkcs11") {
+    "keystore, bsim, pkcs11"
+} else {
+    "keystore, bsim"
+};
+
+fn labels(found: &[String]) -> String {
+    if found.is_empty() {
+        return "none (initialise one: softhsm2-util --init-token --free --label <label>)".into();
+    }
+    found
+        .iter()
+        .map(|l| format!("`{l}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn reader_suffix(reader: &Option<String>) -> String {

@@ -8,8 +8,10 @@
 //!   typed data ([`typed_data`]); raw hash signing only when explicitly enabled. Every
 //!   signature is checked against the account's public key before it is returned.
 //! - Backends: the software keystore ([`keystore`], V3 JSON as conflux-rust and
-//!   js-conflux-sdk write it). The BSIM backend lives in its own crate and plugs in here.
-//! - [`SignerSpec`] and [`open_signer`] (module [`spec`]): `--signer bsim|keystore:<dir>|…`.
+//!   js-conflux-sdk write it), the BSIM card ([`bsim`], over the `cfxlight-bsim` client),
+//!   PKCS#11 tokens (`pkcs11`, behind the `pkcs11` feature, on by default).
+//! - [`SignerSpec`] and [`open_signer`] (module [`spec`]):
+//!   `--signer bsim|keystore:<dir>|pkcs11:module=<path>,token=<label>|…`.
 //! - [`PolicySigner`] (module [`policy`]): a wrapper for any backend that enforces a policy
 //!   file (chain id, value and fee caps, daily caps, recipient and method allow-lists) and
 //!   writes a hash-chained audit log ([`audit`]).
@@ -25,6 +27,8 @@ pub mod error;
 pub mod keystore;
 pub mod message;
 pub mod numbers;
+#[cfg(feature = "pkcs11")]
+pub mod pkcs11;
 pub mod policy;
 pub mod signer;
 pub mod spec;
@@ -35,7 +39,9 @@ pub mod typed_data;
 pub use audit::{verify_audit, AuditLog};
 pub use error::SignerError;
 pub use keystore::KeystoreSigner;
+#[cfg(feature = "pkcs11")]
+pub use pkcs11::Pkcs11Signer;
 pub use policy::{Policy, PolicySigner};
 pub use signer::{Account, Method, SignRequest, Signer};
-pub use spec::{open_signer, OpenOptions, SignerSpec, SpecError};
+pub use spec::{open_signer, OpenOptions, Pkcs11Spec, SignerSpec, SpecError};
 pub use typed_data::TypedData;

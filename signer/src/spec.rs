@@ -2,7 +2,8 @@
 //!
 //! A spec is `<backend>[:<argument>]`. Backends: `bsim` (`bsim:reader=<name>`),
 //! `keystore` (`keystore:<dir>` or `keystore:dir=<dir>,account=<addr>,blind_signing=true`),
-//! `pkcs11:…`, `plugin:…`, `remote:…`. The argument of a key=value form is a comma-separated
+//! `pkcs11` (`pkcs11:module=<path>,token=<label>[,key=<label>]`, built with the `pkcs11`
+//! feature), `plugin:…`, `remote:…`. The argument of a key=value form is a comma-separated
 //! list of `key=value` pairs; a keystore argument without `=` is the directory itself, so
 //! any path works.
 
@@ -142,6 +143,51 @@ impl SignerSpec {
         }
         Ok(spec)
     }
+
+    /// The token settings of a `pkcs11:module=<path>,token=<label>[,key=<label>]` spec.
+    pub fn pkcs11(&self) -> Result<Pkcs11Spec, SpecError> {
+        if self.backend != "pkcs11" {
+            return Err(SpecError::BadOption(format!(
+                "`{}` is not a pkcs11 spec",
+                self.backend
+            )));
+        }
+        let (mut module, mut token, mut key) = (None, None, None);
+        for (k, v) in self.options()? {
+            if v.is_empty() {
+                return Err(SpecError::BadOption(format!("{k}= is empty")));
+            }
+            match k.as_str() {
+                "module" => module = Some(PathBuf::from(v)),
+                "token" => token = Some(v),
+                "key" => key = Some(v),
+                other => {
+                    return Err(SpecError::BadOption(format!(
+                        "{other} (pkcs11 knows module, token, key)"
+                    )))
+                }
+            }
+        }
+        match (module, token) {
+            (Some(module), Some(token)) => Ok(Pkcs11Spec { module, token, key }),
+            _ => Err(SpecError::BadOption(
+                "pkcs11 needs module=<path> and token=<label>: pkcs11:module=/usr/lib/softhsm/libsofthsm2.so,token=<label>[,key=<label>]".into(),
+            )),
+        }
+    }
+}
+
+/// The settings of a `pkcs11:` spec (parsed in every build; opened only with the `pkcs11`
+/// feature). Values cannot contain commas.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pkcs11Spec {
+    /// The PKCS#11 module (shared library) to load.
+    pub module: PathBuf,
+    /// The token's label (`CKA_LABEL` of the token, as `softhsm2-util --init-token --label`).
+    pub token: String,
+    /// Only the key pair with this `CKA_LABEL` (all secp256k1 keys when absent); for
+    /// `signer new`, the new key's label.
+    pub key: Option<String>,
 }
 
 /// The settings of a `keystore:` spec.
@@ -176,8 +222,9 @@ impl fmt::Debug for OpenOptions {
 
 /// Opens the backend a spec names, bound to `chain_id`.
 ///
-/// Today: `keystore`. Every other backend is an [`SignerError::UnsupportedBackend`]
-/// (`bsim` is wired in by the BSIM sub-crate).
+/// `keystore`, `bsim`, and `pkcs11` when built with that feature (PIN from
+/// `options.secret`, the default [`LoginLimits`](crate::pkcs11::LoginLimits)). Every other
+/// backend is an [`SignerError::UnsupportedBackend`].
 pub fn open_signer(
     spec: &SignerSpec,
     chain_id: u32,
@@ -211,14 +258,27 @@ pub fn open_signer(
             )?;
             Ok(Box::new(signer))
         }
+        #[cfg(feature = "pkcs11")]
+        "pkcs11" => {
+            let p = spec
+                .pkcs11()
+                .map_err(|e| SignerError::InvalidSpec(e.to_string()))?;
+            let signer = crate::pkcs11::Pkcs11Signer::open(
+                p,
+                chain_id,
+                options.secret,
+                crate::pkcs11::LoginLimits::default(),
+            )?;
+            Ok(Box::new(signer))
+        }
         other => Err(SignerError::UnsupportedBackend(other.to_string())),
     }
 }
 
 /// Whether opening this backend needs a password or PIN up front (so the CLI knows to
-/// prompt): a keystore to decrypt, a card to unlock for signing.
+/// prompt): a keystore to decrypt, a card or token to unlock for signing.
 pub fn needs_secret(spec: &SignerSpec) -> bool {
-    spec.backend == "keystore" || spec.backend == "bsim"
+    matches!(spec.backend.as_str(), "keystore" | "bsim" | "pkcs11")
 }
 
 #[cfg(test)]
@@ -267,12 +327,44 @@ mod tests {
     }
 
     #[test]
-    fn backends_not_built_are_unsupported_not_silently_ignored() {
-        for s in [
+    fn pkcs11_specs_need_module_and_token() {
+        let s: SignerSpec = "pkcs11:module=/m.so,token=cfx,key=k1".parse().unwrap();
+        assert_eq!(
+            s.pkcs11().unwrap(),
+            Pkcs11Spec {
+                module: PathBuf::from("/m.so"),
+                token: "cfx".into(),
+                key: Some("k1".into())
+            }
+        );
+        let no_key: SignerSpec = "pkcs11:token=cfx,module=/m.so".parse().unwrap();
+        assert_eq!(no_key.pkcs11().unwrap().key, None);
+        for bad in [
+            "pkcs11",
             "pkcs11:/usr/lib/softhsm/libsofthsm2.so",
-            "plugin:x",
-            "remote:y",
+            "pkcs11:module=/m.so",
+            "pkcs11:module=/m.so,token=",
+            "pkcs11:module=/m.so,token=a,slot=0",
         ] {
+            let spec: SignerSpec = bad.parse().unwrap();
+            assert!(spec.pkcs11().is_err(), "{bad}");
+            assert!(
+                matches!(
+                    open_signer(&spec, 1, OpenOptions::default()),
+                    Err(SignerError::InvalidSpec(_) | SignerError::UnsupportedBackend(_))
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn backends_not_built_are_unsupported_not_silently_ignored() {
+        #[cfg(not(feature = "pkcs11"))]
+        let pkcs11 = Some("pkcs11:module=/usr/lib/softhsm/libsofthsm2.so,token=t");
+        #[cfg(feature = "pkcs11")]
+        let pkcs11 = None;
+        for s in ["plugin:x", "remote:y"].into_iter().chain(pkcs11) {
             let spec: SignerSpec = s.parse().unwrap();
             match open_signer(&spec, 1, OpenOptions::default()) {
                 Err(SignerError::UnsupportedBackend(b)) => assert_eq!(b, spec.backend),

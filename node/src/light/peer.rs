@@ -36,6 +36,12 @@ use cfxlight_primitives::{receipt::BlockReceipts, Bloom};
 pub const HEARTBEAT: Duration = Duration::from_secs(30);
 /// How long a request may wait for its answer.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one write to a peer may take, lock included: a peer that stops reading is
+/// dropped instead of wedging every writer behind it.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A peer whose pongs stop coming for this long is dropped (conflux-rust's peers answer
+/// every StatusPing; the heartbeat sends one every 30 s).
+pub const PONG_DEADLINE: Duration = Duration::from_secs(180);
 
 /// What a light peer needs to know about our chain.
 #[derive(Debug, Clone, Copy)]
@@ -94,6 +100,11 @@ pub struct LightPeer {
     chain: ChainIdentity,
     status: watch::Receiver<StatusPong>,
     alive: watch::Receiver<bool>,
+    /// Set when a write timed out or pongs stopped: the session is no longer trusted to work.
+    failed: Arc<std::sync::atomic::AtomicBool>,
+    /// When the last pong came, in ms since `started`.
+    last_pong_ms: Arc<AtomicU64>,
+    started: std::time::Instant,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -147,6 +158,9 @@ impl LightPeer {
         let (alive_tx, alive) = watch::channel(true);
         let pending: Pending = Arc::default();
         let reader_pending = pending.clone();
+        let started = std::time::Instant::now();
+        let last_pong_ms = Arc::new(AtomicU64::new(0));
+        let reader_pong = last_pong_ms.clone();
         let mut reader = s.reader;
         let reader_task = tokio::spawn(async move {
             loop {
@@ -180,6 +194,8 @@ impl LightPeer {
                     Incoming::Throttled { request_id, .. } => *request_id,
                     Incoming::StatusPong(p) => {
                         let _ = status_tx.send(p.clone());
+                        let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                        reader_pong.store(ms, Ordering::Relaxed);
                         None
                     }
                     Incoming::NewBlockHashes(_) | Incoming::Other(_) => None,
@@ -201,10 +217,14 @@ impl LightPeer {
             url: url.clone(),
             writer: Mutex::new(s.writer),
             pending,
-            next_id: AtomicU64::new(1),
+            // Not guessable: a peer cannot answer requests it never read.
+            next_id: AtomicU64::new(rand::random::<u64>() >> 1),
             chain,
             status,
             alive,
+            failed: Arc::default(),
+            last_pong_ms,
+            started,
             tasks: vec![reader_task],
         };
         Ok(peer)
@@ -222,6 +242,14 @@ impl LightPeer {
                 if peer.ping().await.is_err() {
                     break;
                 }
+                if peer.since_last_pong() > PONG_DEADLINE {
+                    crate::log::warn(&format!(
+                        "peer {}: no pong for {:?}, dropping it",
+                        peer.url, PONG_DEADLINE
+                    ));
+                    peer.failed.store(true, Ordering::Relaxed);
+                    break;
+                }
             }
         });
     }
@@ -237,18 +265,30 @@ impl LightPeer {
         self.status.borrow().clone()
     }
 
-    /// Whether the session is still up.
+    /// Whether the session is still up (and neither a write nor the pongs timed out).
     pub fn is_alive(&self) -> bool {
-        *self.alive.borrow()
+        *self.alive.borrow() && !self.failed.load(Ordering::Relaxed)
+    }
+
+    /// Time since the last pong (since the connection, before any).
+    pub fn since_last_pong(&self) -> Duration {
+        let last = Duration::from_millis(self.last_pong_ms.load(Ordering::Relaxed));
+        self.started.elapsed().saturating_sub(last)
     }
 
     async fn send_raw_packet(&self, packet: &[u8]) -> Result<(), PeerError> {
-        self.writer
-            .lock()
-            .await
-            .send(packet)
-            .await
-            .map_err(PeerError::from)
+        if self.failed.load(Ordering::Relaxed) {
+            return Err(PeerError::Closed);
+        }
+        let write = async { self.writer.lock().await.send(packet).await };
+        match tokio::time::timeout(WRITE_TIMEOUT, write).await {
+            Ok(r) => r.map_err(PeerError::from),
+            Err(_) => {
+                // A half-written frame leaves the session unusable: it is dropped.
+                self.failed.store(true, Ordering::Relaxed);
+                Err(PeerError::Timeout { what: "a write" })
+            }
+        }
     }
 
     async fn request(

@@ -132,9 +132,17 @@ async fn accept_loop(listener: TcpListener, front: Arc<Front>) {
         if permit.is_none() {
             // Over the limit: one 429 and closed at once, without waiting for its request.
             tokio::spawn(async move {
-                use tokio::io::AsyncWriteExt;
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
                 let mut socket = socket;
                 let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+                    // Take what a well-behaved client sends at once (its request), so it
+                    // reads our reply rather than a reset; a silent one waits 200 ms at most.
+                    let mut buf = [0u8; 8192];
+                    let _ = tokio::time::timeout(
+                        std::time::Duration::from_millis(200),
+                        socket.read(&mut buf),
+                    )
+                    .await;
                     let _ = socket.write_all(TOO_MANY).await;
                     let _ = socket.shutdown().await;
                 })

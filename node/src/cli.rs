@@ -133,6 +133,15 @@ pub struct NodeArgs {
     /// TOML config file with the same settings (keys as the flags, with `_`).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Serve Prometheus metrics on this address (`IP:PORT`); off by default.
+    #[arg(long, value_name = "IP:PORT")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Lowest log level written: error, warn, info (default), debug; else `RUST_LOG`.
+    #[arg(long, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// Log line format: `text` (default) or `json` (one object a line).
+    #[arg(long, value_name = "FORMAT")]
+    pub log_format: Option<String>,
     /// Resolve and print the configuration as JSON, then exit.
     #[arg(long)]
     pub dry_run: bool,

@@ -46,6 +46,9 @@ struct FileConfig {
     pin_file: Option<PathBuf>,
     policy: Option<PathBuf>,
     audit_log: Option<PathBuf>,
+    metrics_addr: Option<std::net::SocketAddr>,
+    log_level: Option<String>,
+    log_format: Option<String>,
 }
 
 /// Everything the node needs to run, resolved and checked.
@@ -79,6 +82,13 @@ pub struct NodeConfig {
     pub policy: Option<PathBuf>,
     /// Audit log file.
     pub audit_log: Option<PathBuf>,
+    /// Where Prometheus metrics are served, if anywhere.
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Lowest log level written.
+    #[serde(skip)]
+    pub log_level: crate::log::Level,
+    /// Whether log lines are JSON.
+    pub log_json: bool,
 }
 
 /// Oldest checkpoint accepted by default (`--max-checkpoint-age-days`).
@@ -259,7 +269,19 @@ impl NodeConfig {
             .max_checkpoint_age_days
             .or(file.max_checkpoint_age_days)
             .unwrap_or(DEFAULT_MAX_CHECKPOINT_AGE_DAYS);
+        let log_level = match args.log_level.as_deref().or(file.log_level.as_deref()) {
+            Some(l) => l.parse().map_err(|e| anyhow::anyhow!("--log-level: {e}"))?,
+            None => crate::log::level_from_env().unwrap_or(crate::log::Level::Info),
+        };
+        let log_json = match args.log_format.as_deref().or(file.log_format.as_deref()) {
+            None | Some("text") => false,
+            Some("json") => true,
+            Some(other) => bail!("--log-format: {other:?} is not text or json"),
+        };
         Ok(NodeConfig {
+            metrics_addr: args.metrics_addr.or(file.metrics_addr),
+            log_level,
+            log_json,
             checkpoint,
             max_checkpoint_age: (!allow_old).then(|| max_days.saturating_mul(86_400)),
             rpc,

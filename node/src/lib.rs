@@ -12,6 +12,7 @@ pub mod config;
 pub mod events;
 pub mod light;
 pub mod log;
+pub mod metrics;
 pub mod node_key;
 pub mod pow;
 pub mod query;

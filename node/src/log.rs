@@ -1,6 +1,71 @@
-//! Log lines for a person at a terminal: `2026-11-25T21:28:09Z INFO …` on stderr.
+//! Log lines on stderr: for a person at a terminal (`2026-11-25T21:28:09Z INFO …`) or, with
+//! `--log-format json`, one JSON object a line for a log collector. `--log-level` (or
+//! `RUST_LOG`) sets the lowest level written: `error`, `warn`, `info` (default), `debug`.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::{
+    sync::atomic::{AtomicBool, AtomicU8, Ordering},
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+/// How severe a line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// Something failed.
+    Error = 0,
+    /// Something is wrong or refused.
+    Warn = 1,
+    /// Progress a person follows.
+    Info = 2,
+    /// Detail for debugging.
+    Debug = 3,
+}
+
+impl std::str::FromStr for Level {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Level, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "error" => Ok(Level::Error),
+            "warn" | "warning" => Ok(Level::Warn),
+            "info" => Ok(Level::Info),
+            "debug" | "trace" => Ok(Level::Debug),
+            other => Err(format!(
+                "unknown log level {other:?} (error, warn, info, debug)"
+            )),
+        }
+    }
+}
+
+static LEVEL: AtomicU8 = AtomicU8::new(Level::Info as u8);
+static JSON: AtomicBool = AtomicBool::new(false);
+
+/// Sets the lowest level written, and whether lines are JSON.
+pub fn configure(level: Level, json: bool) {
+    LEVEL.store(level as u8, Ordering::Relaxed);
+    JSON.store(json, Ordering::Relaxed);
+}
+
+/// The level `RUST_LOG` asks for, if it names one (its first `level` or `cfxlight=level`).
+pub fn level_from_env() -> Option<Level> {
+    let v = std::env::var("RUST_LOG").ok()?;
+    v.split(',')
+        .map(|d| d.rsplit('=').next().unwrap_or(d))
+        .find_map(|l| l.parse().ok())
+}
+
+fn write(level: Level, msg: &str) {
+    if level as u8 > LEVEL.load(Ordering::Relaxed) {
+        return;
+    }
+    let name = ["ERROR", "WARN", "INFO", "DEBUG"][level as usize];
+    if JSON.load(Ordering::Relaxed) {
+        let line =
+            serde_json::json!({"time": now(), "level": name.to_ascii_lowercase(), "msg": msg});
+        eprintln!("{line}");
+    } else {
+        eprintln!("{} {name:<5} {msg}", now());
+    }
+}
 
 /// Seconds since the Unix epoch now (0 if the clock is before it).
 pub fn unix_now() -> u64 {
@@ -42,10 +107,20 @@ fn utc_time(secs: u64) -> String {
 
 /// An informational line.
 pub fn info(msg: &str) {
-    eprintln!("{} INFO  {msg}", now());
+    write(Level::Info, msg);
 }
 
 /// A warning line.
 pub fn warn(msg: &str) {
-    eprintln!("{} WARN  {msg}", now());
+    write(Level::Warn, msg);
+}
+
+/// An error line.
+pub fn error(msg: &str) {
+    write(Level::Error, msg);
+}
+
+/// A debugging line.
+pub fn debug(msg: &str) {
+    write(Level::Debug, msg);
 }

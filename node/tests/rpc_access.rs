@@ -374,3 +374,64 @@ fn stalled_request_bodies_give_their_slots_back_and_a_new_client_is_answered() {
     );
     drop(stalled);
 }
+
+#[test]
+fn metrics_count_calls_refusals_and_logs_can_be_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = common::free_port();
+    let log = dir.path().join("node.log");
+    let (http, local) = (common::free_port(), common::free_port());
+    let _node = common::Killed(
+        Command::new(env!("CARGO_BIN_EXE_cfxlight"))
+            .args(["node", "--chain", "devnet", "--genesis-hash", GENESIS])
+            .args([
+                "--bootnode",
+                &format!("cfxnode://{}@127.0.0.1:9", "ab".repeat(64)),
+            ])
+            .arg("--datadir")
+            .arg(dir.path().join("data"))
+            .args(["--rpc-http-port", &http.to_string()])
+            .args(["--rpc-ws-port", &common::free_port().to_string()])
+            .args(["--rpc-local-port", &local.to_string()])
+            .args(["--metrics-addr", &format!("127.0.0.1:{metrics}")])
+            .args(["--log-format", "json", "--log-level", "info"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", metrics)).is_err() {
+        assert!(Instant::now() < deadline, "metrics never came up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for _ in 0..3 {
+        assert_eq!(call(http, "cfx_clientVersion", &[]).0, 200);
+    }
+    assert_eq!(
+        call(local, "cfx_accounts", &[("Host", "evil.example")]).0,
+        403
+    );
+    let text = ureq::get(&format!("http://127.0.0.1:{metrics}/metrics"))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    for line in [
+        "cfxlight_rpc_requests_total{method=\"cfx_clientVersion\"} 3",
+        "cfxlight_rpc_refused_total{limit=\"host\"} 1",
+        "cfxlight_peers_connected 0",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+    // Every log line is one JSON object with a level and a message.
+    let logs = std::fs::read_to_string(&log).unwrap();
+    assert!(!logs.is_empty());
+    for l in logs.lines() {
+        let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+        assert!(v["level"].is_string() && v["msg"].is_string(), "{l}");
+    }
+}

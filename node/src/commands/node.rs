@@ -50,6 +50,7 @@ pub fn run(args: &NodeArgs) -> Result<()> {
     if args.dry_run {
         return print_json(&config);
     }
+    log::configure(config.log_level, config.log_json);
     std::fs::create_dir_all(&config.datadir)
         .with_context(|| format!("cannot create data directory {}", config.datadir.display()))?;
     let store = Arc::new(Store::open(
@@ -156,6 +157,23 @@ pub fn run(args: &NodeArgs) -> Result<()> {
                 .map(|a| format!(", local (signing) RPC on http://{a}"))
                 .unwrap_or_default()
         ));
+        if let Some(addr) = config.metrics_addr {
+            let (store, pool, peers) = (store.clone(), pool.clone(), peers.clone());
+            let gauges = Arc::new(move || {
+                let view = peers.view();
+                crate::metrics::Gauges {
+                    best_epoch: store.best_epoch().ok().flatten().unwrap_or(0),
+                    latest_state: store.latest_state().ok().flatten().unwrap_or(0),
+                    claimed_tip: view.iter().filter_map(|p| p.claimed_tip).max().unwrap_or(0),
+                    peers: view.iter().filter(|p| p.connected).count() as u64,
+                    pending: pool.len() as u64,
+                }
+            });
+            let bound = crate::metrics::serve(addr, gauges)
+                .await
+                .with_context(|| format!("cannot serve metrics on {addr}"))?;
+            log::info(&format!("Prometheus metrics on http://{bound}/metrics"));
+        }
         let hub = rpc_ctx.hub();
         tokio::spawn(serve_state(rpc_ctx.clone()));
         tokio::spawn(maintain_pool(store.clone(), query.clone(), pool.clone(), hub.clone()));

@@ -177,6 +177,11 @@ impl PeerSet {
                 continue;
             }
             let wait = penalty.wait(s.backoff);
+            crate::metrics::global().penalty(match penalty {
+                Penalty::Lied => crate::metrics::PenaltyKind::Lied,
+                Penalty::Lighter => crate::metrics::PenaltyKind::Lighter,
+                Penalty::Failed => crate::metrics::PenaltyKind::Failed,
+            });
             if s.peer.take().is_some() {
                 log::warn(&format!("dropping peer {url}: {why} (retry in {wait:?})"));
             }

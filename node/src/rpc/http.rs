@@ -130,6 +130,7 @@ async fn accept_loop(listener: TcpListener, front: Arc<Front>) {
         let _ = socket2::SockRef::from(&socket).set_tcp_user_timeout(Some(Limits::WRITE_TIMEOUT));
         let permit = front.connections.clone().try_acquire_owned().ok();
         if permit.is_none() {
+            crate::metrics::global().refused(crate::metrics::Refusal::Connections);
             // Over the limit: one 429 and closed at once, without waiting for its request.
             tokio::spawn(async move {
                 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -221,11 +222,15 @@ impl Front {
         {
             Ok(Ok(b)) => b.to_bytes(),
             Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-                return response::too_large(self.max_request_body)
+                crate::metrics::global().refused(crate::metrics::Refusal::BodySize);
+                return response::too_large(self.max_request_body);
             }
             Ok(Err(_)) => return response::malformed(),
             // A body that stalls: the connection goes (keep-alive off on this reply).
-            Err(_) => return request_timeout(),
+            Err(_) => {
+                crate::metrics::global().refused(crate::metrics::Refusal::BodyTimeout);
+                return request_timeout();
+            }
         };
         if let Some(rp) = self.call(&body, conn_id).await {
             return response::from_method_response(rp);
@@ -261,7 +266,8 @@ impl Front {
         let callback = self.methods.method(&call.method)?;
         let params = Params::new(call.params.map(RawValue::get));
         let max = self.max_response_body as usize;
-        match callback {
+        let started = std::time::Instant::now();
+        let r = match callback {
             MethodCallback::Sync(f) => Some(f(id, params, max, Extensions::new())),
             MethodCallback::Async(f) => Some(
                 f(
@@ -275,7 +281,12 @@ impl Front {
             ),
             // Subscriptions need a connection to talk back on: jsonrpsee says so.
             MethodCallback::Subscription(_) | MethodCallback::Unsubscription(_) => None,
+        };
+        if let Some(r) = &r {
+            // A registered method's name: the label set is bounded by the module.
+            crate::metrics::global().rpc_call(&call.method, r.is_success(), started.elapsed());
         }
+        r
     }
 }
 

@@ -69,6 +69,7 @@ pub struct Signing {
 }
 
 fn signer_error(e: SignerError) -> ErrorObjectOwned {
+    crate::metrics::global().signer_request(true);
     ErrorObjectOwned::owned(SIGNER_ERROR, format!("signer: {e}"), None::<()>)
 }
 
@@ -417,6 +418,7 @@ async fn sign_tx(
         .sign_transaction(&from, tx)
         .await
         .map_err(signer_error)?;
+    crate::metrics::global().signer_request(false);
     // The signer checks this too; a relay of someone else's signature must be impossible.
     match signed.recover_sender() {
         Ok((who, _)) if who == from => Ok(signed),
@@ -482,6 +484,7 @@ pub(super) fn register(
             .sign_message(&from, &data.0)
             .await
             .map_err(signer_error)?;
+        crate::metrics::global().signer_request(false);
         let mut rsv = Vec::with_capacity(65);
         rsv.extend_from_slice(&sig.r.to_big_endian());
         rsv.extend_from_slice(&sig.s.to_big_endian());
@@ -582,6 +585,7 @@ impl AccessLayer {
                 .and_then(|h| h.to_str().ok())
                 .map(host_name);
             if !host.is_some_and(|h| hosts.iter().any(|a| a == "*" || *a == h)) {
+                crate::metrics::global().refused(crate::metrics::Refusal::Host);
                 return Err(Box::new(reply(403, "Host not allowed\n")));
             }
         }
@@ -604,6 +608,7 @@ impl AccessLayer {
                     .as_ref()
                     .is_some_and(|list| list.iter().any(|a| a == "*" || a == o));
                 if !allowed {
+                    crate::metrics::global().refused(crate::metrics::Refusal::Origin);
                     return Err(Box::new(reply(403, "Origin not allowed\n")));
                 }
             }
@@ -632,6 +637,7 @@ impl AccessLayer {
                     ))
                 });
             if !ok {
+                crate::metrics::global().refused(crate::metrics::Refusal::Token);
                 return Err(Box::new(reply(401, "missing or wrong bearer token\n")));
             }
         }

@@ -454,18 +454,69 @@ async fn a_tip_claimed_and_never_delivered_is_refused() {
 
 /// `cfxlight node` with the liar (claiming far ahead, on fabricated headers with bad PoW)
 /// and, optionally, the honest node as bootnodes. Returns the node's RPC URL and log path.
+/// How the node-level liar lies on top of the real tip header.
+#[derive(Clone, Copy, Debug)]
+enum NodeLie {
+    /// 30 fabricated epochs whose PoW does not hold.
+    BadPow,
+    /// A valid fabricated epoch, then one whose pivot references a block no epoch lists.
+    HiddenBlock,
+    /// 30 fabricated epochs at a difficulty below the rule, PoW solved for it.
+    LowDifficulty,
+}
+
+fn node_overlay(lie: NodeLie, tip: &BlockHeader) -> Overlay {
+    let base = tip.height;
+    match lie {
+        NodeLie::BadPow => {
+            let mut fake = liar::fabricate(tip, 30, |_, _| {});
+            for h in fake.iter_mut() {
+                *h = liar::unsolve(h.clone());
+            }
+            Overlay::default().with_chain(&fake).claiming(base + 30)
+        }
+        NodeLie::LowDifficulty => {
+            let fake = liar::fabricate(tip, 30, |_, h| h.difficulty = 1.into());
+            Overlay::default().with_chain(&fake).claiming(base + 30)
+        }
+        NodeLie::HiddenBlock => {
+            let e1 = liar::child(tip, |_| {});
+            let x = liar::child(&e1, |h| {
+                h.author = cfxlight_primitives::H160::repeat_byte(3)
+            });
+            let pivot = liar::child(&e1, |h| h.referee_hashes = vec![x.hash()]);
+            let mut o = Overlay::default()
+                .with_headers(&[e1.clone(), x, pivot.clone()])
+                .claiming(base + 2);
+            o.epochs.insert(base + 1, vec![e1.hash()]);
+            o.epochs.insert(base + 2, vec![pivot.hash()]);
+            o
+        }
+    }
+}
+
 async fn run_node(
     with_honest: bool,
     ip: &str,
     dir: &std::path::Path,
 ) -> (common::Killed, String, std::path::PathBuf, NodeUrl) {
-    let (real, chain, d) = devnet().unwrap();
-    let upstream = honest(if with_honest {
+    let up = if with_honest {
         [127, 75, 0, 1]
     } else {
         [127, 76, 0, 1]
-    })
-    .await;
+    };
+    run_node_lying(NodeLie::BadPow, up, with_honest, ip, dir).await
+}
+
+async fn run_node_lying(
+    lie: NodeLie,
+    up: [u8; 4],
+    with_honest: bool,
+    ip: &str,
+    dir: &std::path::Path,
+) -> (common::Killed, String, std::path::PathBuf, NodeUrl) {
+    let (real, chain, d) = devnet().unwrap();
+    let upstream = honest(up).await;
     let base = upstream.status().best_epoch;
     let tip_header = {
         let hs = upstream.block_hashes_by_epoch(&[base]).await.unwrap();
@@ -475,13 +526,7 @@ async fn run_node(
             .unwrap()
             .remove(0)
     };
-    let mut fake = liar::fabricate(&tip_header, 30, |_, _| {});
-    for h in fake.iter_mut() {
-        *h = liar::unsolve(h.clone());
-    }
-    let overlay = Arc::new(Mutex::new(
-        Overlay::default().with_chain(&fake).claiming(base + 30),
-    ));
+    let overlay = Arc::new(Mutex::new(node_overlay(lie, &tip_header)));
     let url = liar::spawn(upstream, chain, overlay).await;
     let port = common::free_port();
     let log = dir.join("node.log");
@@ -506,8 +551,22 @@ async fn run_node(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beside_an_honest_peer_the_node_serves_the_full_nodes_chain_and_never_blames_it() {
     let Some((real, _, d)) = devnet() else { return };
+    for (i, lie) in [
+        NodeLie::BadPow,
+        NodeLie::LowDifficulty,
+        NodeLie::HiddenBlock,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let up = [127, 75, 10 + i as u8, 1];
+        beside_honest(lie, up, &format!("127.77.{i}.1"), &real, &d).await;
+    }
+}
+
+async fn beside_honest(lie: NodeLie, up: [u8; 4], ip: &str, real: &NodeUrl, d: &Value) {
     let dir = tempfile::tempdir().unwrap();
-    let (_node, ours, log, liar_url) = run_node(true, "127.77.0.1", dir.path()).await;
+    let (_node, ours, log, liar_url) = run_node_lying(lie, up, true, ip, dir.path()).await;
     let full = d["rpc_url"].as_str().unwrap().to_string();
     let epoch = |url: &str, tag: &str| {
         common::quantity(&common::raw_call(url, "cfx_epochNumber", json!([tag]))["result"])

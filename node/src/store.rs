@@ -369,12 +369,7 @@ impl Store {
         if !self.hot().numbers_known {
             return Ok(None);
         }
-        let v = self
-            .db
-            .get_cf(self.cf("pivot"), epoch_key(epoch, b"/first"))
-            .map_err(|e| self.db_err(e))?;
-        Ok(v.and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
-            .map(u64::from_be_bytes))
+        self.first_block_number_raw(epoch)
     }
 
     /// The epoch and hash of the block with this number in the total order, found by a

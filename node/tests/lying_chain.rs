@@ -31,17 +31,7 @@ use k256::SecretKey;
 use serde_json::{json, Value};
 
 fn devnet() -> Option<(NodeUrl, ChainIdentity, Value)> {
-    let dir = common::devnet_dir()?;
-    let d: Value = common::devnet_json(&dir);
-    Some((
-        d["bootnode"].as_str().unwrap().parse().unwrap(),
-        ChainIdentity {
-            network_id: d["network_id"].as_u64().unwrap(),
-            chain_id: d["chain_id"].as_u64().unwrap() as u32,
-            genesis_hash: d["genesis_hash"].as_str().unwrap().parse().unwrap(),
-        },
-        d,
-    ))
+    liar::devnet()
 }
 
 /// A connection to the real node from `local` (one session per source IP).

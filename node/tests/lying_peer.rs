@@ -22,7 +22,7 @@ use cfxlight_node::{
     query::{PeerSet, Query, QueryError},
     store::Store,
     sync::{Progress, SyncError},
-    wire::{ecies, frame, session, NodeUrl},
+    wire::{frame, session, NodeUrl},
 };
 use cfxlight_primitives::{
     account::Account,
@@ -33,7 +33,7 @@ use cfxlight_primitives::{
 use k256::SecretKey;
 use rlp::RlpStream;
 use serde_json::Value;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 /// How the fake lies.
 #[derive(Clone, Copy)]
@@ -129,16 +129,7 @@ fn lie_about_storage_root(lie: Lie, e: &mut StorageRootEntry) {
 }
 
 fn devnet() -> Option<(NodeUrl, ChainIdentity)> {
-    let dir = common::devnet_dir()?;
-    let d: Value = common::devnet_json(&dir);
-    Some((
-        d["bootnode"].as_str().unwrap().parse().unwrap(),
-        ChainIdentity {
-            network_id: d["network_id"].as_u64().unwrap(),
-            chain_id: d["chain_id"].as_u64().unwrap() as u32,
-            genesis_hash: d["genesis_hash"].as_str().unwrap().parse().unwrap(),
-        },
-    ))
+    common::liar::devnet().map(|(url, chain, _)| (url, chain))
 }
 
 /// Serves one lying session, relaying to `upstream`.
@@ -162,13 +153,11 @@ async fn serve_lies(
         let (answer, id): (Vec<u8>, u8) = match msg_id {
             message::id::STATUS_PING_V2 => {
                 let st = upstream.status();
-                let mut s = RlpStream::new_list(5);
-                s.append(&st.best_epoch);
-                s.begin_list(1).append(&st.chain_id);
-                s.append(&st.genesis_hash)
-                    .append(&1u8)
-                    .append_list::<H256, H256>(&[]);
-                (s.out().to_vec(), message::id::STATUS_PONG_V2)
+                let pong = common::liar::pong(st.chain_id, &st.genesis_hash, st.best_epoch);
+                if frame::write(&mut stream, &pong).await.is_err() {
+                    return;
+                }
+                continue;
             }
             message::id::GET_BLOCK_HASHES_BY_EPOCH => {
                 let req: u64 = r.val_at(0).unwrap();
@@ -288,13 +277,7 @@ async fn liar_in_front(lie: Lie, local: [u8; 4]) -> (Arc<LightPeer>, NodeUrl, Ch
         .await
         .unwrap(),
     );
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let fake_key = SecretKey::random(&mut rand::rngs::OsRng);
-    let fake_url = NodeUrl {
-        id: ecies::node_id(&fake_key.public_key()),
-        host: "127.0.0.1".into(),
-        port: listener.local_addr().unwrap().port(),
-    };
+    let (listener, fake_key, fake_url) = common::liar::listener().await;
     let up = upstream.clone();
     tokio::spawn(async move {
         let (stream, _) = listener.accept().await.unwrap();

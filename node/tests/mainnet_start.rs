@@ -14,13 +14,12 @@ use std::time::Duration;
 
 use cfxlight_node::{
     light::message,
-    wire::{ecies, frame, session},
+    wire::{frame, session},
 };
 use cfxlight_primitives::{header::BlockHeader, H256, U256};
-use k256::SecretKey;
 use rlp::RlpStream;
 use serde_json::Value;
-use tokio::{net::TcpListener, sync::mpsc};
+use tokio::sync::mpsc;
 
 /// What the node sent: StatusPing (chain id, genesis) and requests (message id, body).
 #[derive(Debug)]
@@ -37,12 +36,11 @@ async fn fake_bootnode(
     tip: u64,
     headers: Vec<BlockHeader>,
 ) -> (String, mpsc::UnboundedReceiver<Seen>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let key = SecretKey::random(&mut rand::rngs::OsRng);
+    let (listener, key, node_url) = common::liar::listener().await;
     let url = format!(
         "cfxnode://{}@127.0.0.1:{}",
-        hex::encode(ecies::node_id(&key.public_key()).as_bytes()),
-        listener.local_addr().unwrap().port()
+        hex::encode(node_url.id.as_bytes()),
+        node_url.port
     );
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
@@ -60,13 +58,11 @@ async fn fake_bootnode(
                             chain_id: r.at(0).unwrap().val_at(0).unwrap(),
                             genesis: r.val_at(1).unwrap(),
                         });
-                        let mut s = RlpStream::new_list(5);
-                        s.append(&tip);
-                        s.begin_list(1).append(&chain_id);
-                        s.append(&genesis)
-                            .append(&1u8)
-                            .append_list::<H256, H256>(&[]);
-                        Some((s.out().to_vec(), message::id::STATUS_PONG_V2))
+                        let pong = common::liar::pong(chain_id, &genesis, tip);
+                        if frame::write(&mut stream, &pong).await.is_err() {
+                            break;
+                        }
+                        None
                     }
                     message::id::GET_BLOCK_HEADERS => {
                         let _ = tx.send(Seen::Request {

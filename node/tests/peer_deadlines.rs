@@ -19,12 +19,10 @@ use cfxlight_node::{
         peer::{ChainIdentity, LightPeer, WRITE_TIMEOUT},
         peers::{PeerSet, SEND_TIMEOUT},
     },
-    wire::{ecies, frame, session, NodeUrl},
+    wire::{frame, session, NodeUrl},
 };
 use cfxlight_primitives::H256;
 use k256::SecretKey;
-use rlp::RlpStream;
-use tokio::net::TcpListener;
 
 const CHAIN: ChainIdentity = ChainIdentity {
     network_id: 2029,
@@ -34,13 +32,7 @@ const CHAIN: ChainIdentity = ChainIdentity {
 
 /// A provider that answers the first StatusPing, then reads (`reads`) or stops reading.
 async fn fake(reads: bool) -> NodeUrl {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let key = SecretKey::random(&mut rand::rngs::OsRng);
-    let url = NodeUrl {
-        id: ecies::node_id(&key.public_key()),
-        host: "127.0.0.1".into(),
-        port: listener.local_addr().unwrap().port(),
-    };
+    let (listener, key, url) = common::liar::listener().await;
     tokio::spawn(async move {
         let (mut stream, _) = listener.accept().await.unwrap();
         // A small receive buffer, so our writes fill it soon.
@@ -54,18 +46,8 @@ async fn fake(reads: bool) -> NodeUrl {
                 continue;
             };
             if payload.last() == Some(&message::id::STATUS_PING_V2) {
-                let mut s = RlpStream::new_list(5);
-                s.append(&10u64);
-                s.begin_list(1).append(&CHAIN.chain_id);
-                s.append(&CHAIN.genesis_hash)
-                    .append(&1u8)
-                    .append_list::<H256, H256>(&[]);
-                frame::write(
-                    &mut stream,
-                    &session::user_packet(&s.out(), message::id::STATUS_PONG_V2),
-                )
-                .await
-                .unwrap();
+                let pong = common::liar::pong(CHAIN.chain_id, &CHAIN.genesis_hash, 10);
+                frame::write(&mut stream, &pong).await.unwrap();
                 if !reads {
                     // Holds the connection open and never reads again.
                     tokio::time::sleep(Duration::from_secs(600)).await;

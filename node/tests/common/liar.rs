@@ -61,6 +61,29 @@ pub async fn accept(stream: &mut TcpStream, key: &SecretKey, network_id: u64) {
         .unwrap();
 }
 
+/// A listener on a free loopback port with a fresh node key, and the URL to dial it.
+pub async fn listener() -> (TcpListener, SecretKey, NodeUrl) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let key = SecretKey::random(&mut rand::rngs::OsRng);
+    let url = NodeUrl {
+        id: ecies::node_id(&key.public_key()),
+        host: "127.0.0.1".into(),
+        port: listener.local_addr().unwrap().port(),
+    };
+    (listener, key, url)
+}
+
+/// A StatusPongV2 as a full node of this chain claiming `tip` sends it.
+pub fn pong(chain_id: u32, genesis: &H256, tip: u64) -> Vec<u8> {
+    let mut s = RlpStream::new_list(5);
+    s.append(&tip);
+    s.begin_list(1).append(&chain_id);
+    s.append(genesis)
+        .append(&1u8)
+        .append_list::<H256, H256>(&[]);
+    session::user_packet(&s.out(), message::id::STATUS_PONG_V2)
+}
+
 /// A child of `parent` as the dev node would mine it, changed by `tweak`, PoW solved.
 pub fn child(parent: &BlockHeader, tweak: impl Fn(&mut BlockHeader)) -> BlockHeader {
     let mut h = parent.clone();
@@ -162,13 +185,13 @@ async fn serve(
             message::id::STATUS_PING_V2 => {
                 let st = upstream.status();
                 let tip = overlay.lock().unwrap().claimed_tip.unwrap_or(st.best_epoch);
-                let mut s = RlpStream::new_list(5);
-                s.append(&tip);
-                s.begin_list(1).append(&st.chain_id);
-                s.append(&st.genesis_hash)
-                    .append(&1u8)
-                    .append_list::<H256, H256>(&[]);
-                (s.out().to_vec(), message::id::STATUS_PONG_V2)
+                if frame::write(&mut stream, &pong(st.chain_id, &st.genesis_hash, tip))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                continue;
             }
             message::id::GET_BLOCK_HASHES_BY_EPOCH => {
                 let req: u64 = r.val_at(0).unwrap();
@@ -243,13 +266,7 @@ async fn serve(
 /// Starts a liar in front of the real node (`upstream`), serving every connection it
 /// gets with `overlay`; returns its URL.
 pub async fn spawn(upstream: Arc<LightPeer>, chain: ChainIdentity, overlay: Shared) -> NodeUrl {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let key = SecretKey::random(&mut rand::rngs::OsRng);
-    let url = NodeUrl {
-        id: ecies::node_id(&key.public_key()),
-        host: "127.0.0.1".into(),
-        port: listener.local_addr().unwrap().port(),
-    };
+    let (listener, key, url) = listener().await;
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             tokio::spawn(serve(
@@ -262,4 +279,19 @@ pub async fn spawn(upstream: Arc<LightPeer>, chain: ChainIdentity, overlay: Shar
         }
     });
     url
+}
+
+/// The devnet under test (`CFXLIGHT_DEVNET`): its bootnode, chain identity and devnet.json.
+pub fn devnet() -> Option<(NodeUrl, ChainIdentity, serde_json::Value)> {
+    let dir = super::devnet_dir()?;
+    let d = super::devnet_json(&dir);
+    Some((
+        d["bootnode"].as_str().unwrap().parse().unwrap(),
+        ChainIdentity {
+            network_id: d["network_id"].as_u64().unwrap(),
+            chain_id: d["chain_id"].as_u64().unwrap() as u32,
+            genesis_hash: d["genesis_hash"].as_str().unwrap().parse().unwrap(),
+        },
+        d,
+    ))
 }

@@ -23,11 +23,24 @@ fn start(dir: &std::path::Path, extra: &[&str]) -> (common::Killed, u16, u16) {
 }
 
 fn start_ws(dir: &std::path::Path, extra: &[&str]) -> (common::Killed, u16, u16, u16) {
+    start_logged(dir, extra, None)
+}
+
+/// The node with these flags (stderr to `log` when given); waits for its HTTP port.
+fn start_logged(
+    dir: &std::path::Path,
+    extra: &[&str],
+    log: Option<&std::path::Path>,
+) -> (common::Killed, u16, u16, u16) {
     let (http, local, ws) = (
         common::free_port(),
         common::free_port(),
         common::free_port(),
     );
+    let stderr = match log {
+        Some(p) => Stdio::from(std::fs::File::create(p).unwrap()),
+        None => Stdio::null(),
+    };
     let node = common::Killed(
         Command::new(env!("CARGO_BIN_EXE_cfxlight"))
             .args(["node", "--chain", "devnet", "--genesis-hash", GENESIS])
@@ -43,7 +56,7 @@ fn start_ws(dir: &std::path::Path, extra: &[&str]) -> (common::Killed, u16, u16,
             .args(["--rpc-local-port", &local.to_string()])
             .args(extra)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap(),
     );
@@ -380,25 +393,18 @@ fn metrics_count_calls_refusals_and_logs_can_be_json() {
     let dir = tempfile::tempdir().unwrap();
     let metrics = common::free_port();
     let log = dir.path().join("node.log");
-    let (http, local) = (common::free_port(), common::free_port());
-    let _node = common::Killed(
-        Command::new(env!("CARGO_BIN_EXE_cfxlight"))
-            .args(["node", "--chain", "devnet", "--genesis-hash", GENESIS])
-            .args([
-                "--bootnode",
-                &format!("cfxnode://{}@127.0.0.1:9", "ab".repeat(64)),
-            ])
-            .arg("--datadir")
-            .arg(dir.path().join("data"))
-            .args(["--rpc-http-port", &http.to_string()])
-            .args(["--rpc-ws-port", &common::free_port().to_string()])
-            .args(["--rpc-local-port", &local.to_string()])
-            .args(["--metrics-addr", &format!("127.0.0.1:{metrics}")])
-            .args(["--log-format", "json", "--log-level", "info"])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
+    let metrics_addr = format!("127.0.0.1:{metrics}");
+    let (_node, http, local, _) = start_logged(
+        &dir.path().join("data"),
+        &[
+            "--metrics-addr",
+            &metrics_addr,
+            "--log-format",
+            "json",
+            "--log-level",
+            "info",
+        ],
+        Some(&log),
     );
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", metrics)).is_err() {

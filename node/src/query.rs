@@ -117,6 +117,46 @@ pub struct Query {
     /// decoding its entry on every request.
     accounts: Mutex<HashMap<(H256, H160), Option<Account>>>,
     watched: Mutex<Watched>,
+    /// Verified epoch receipts by (receipts root, block count) and blooms by bloom hash:
+    /// repeated `cfx_getLogs` and every `logs` subscription share one fetch per epoch.
+    receipts: Mutex<Recent<(H256, usize), Vec<BlockReceipts>>>,
+    blooms: Mutex<Recent<H256, Bloom>>,
+}
+
+/// Receipts kept for this many epochs, blooms for this many.
+const RECENT_RECEIPTS: usize = 256;
+const RECENT_BLOOMS: usize = 4096;
+
+/// A bounded map that forgets its oldest entries first.
+struct Recent<K, V> {
+    cap: usize,
+    map: HashMap<K, V>,
+    order: VecDeque<K>,
+}
+
+impl<K: std::hash::Hash + Eq + Clone, V: Clone> Recent<K, V> {
+    fn new(cap: usize) -> Self {
+        Recent {
+            cap,
+            map: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+
+    fn get(&self, k: &K) -> Option<V> {
+        self.map.get(k).cloned()
+    }
+
+    fn put(&mut self, k: K, v: V) {
+        if self.map.insert(k.clone(), v).is_none() {
+            self.order.push_back(k);
+            while self.order.len() > self.cap {
+                if let Some(old) = self.order.pop_front() {
+                    self.map.remove(&old);
+                }
+            }
+        }
+    }
 }
 
 /// At most this many decoded accounts are kept (then the map starts over).
@@ -217,6 +257,8 @@ impl Query {
             state_cache: Mutex::default(),
             accounts: Mutex::default(),
             watched: Mutex::default(),
+            receipts: Mutex::new(Recent::new(RECENT_RECEIPTS)),
+            blooms: Mutex::new(Recent::new(RECENT_BLOOMS)),
         }
     }
 
@@ -625,59 +667,81 @@ impl Query {
     pub async fn epoch_receipts(&self, epoch: u64) -> Result<Vec<BlockReceipts>, QueryError> {
         let roots = self.verified_roots(epoch)?;
         let blocks = self.store.epoch_blocks(epoch)?.unwrap_or_default();
-        self.ask("GetReceipts", |p| {
-            let n = blocks.len();
-            async move {
-                let got = match p.receipts(&[epoch]).await {
-                    Ok(g) => g,
-                    Err(e) => return Attempt::Skip(peer_skip(e)),
-                };
-                let Some((_, receipts)) = got.into_iter().find(|(e, _)| *e == epoch) else {
-                    return Attempt::Skip(format!("receipts of epoch {epoch} not served"));
-                };
-                if receipts.is_empty() && n > 0 {
-                    // The provider omits what it cannot serve (the genesis epoch, pruned
-                    // epochs): not a lie, just no answer.
-                    return Attempt::Skip(format!("receipts of epoch {epoch} not served"));
+        let key = (roots.receipts_root, blocks.len());
+        if let Some(r) = self.receipts.lock().ok().and_then(|c| c.get(&key)) {
+            return Ok(r);
+        }
+        let fetched = self
+            .ask("GetReceipts", |p| {
+                let n = blocks.len();
+                async move {
+                    let got = match p.receipts(&[epoch]).await {
+                        Ok(g) => g,
+                        Err(e) => return Attempt::Skip(peer_skip(e)),
+                    };
+                    let Some((_, receipts)) = got.into_iter().find(|(e, _)| *e == epoch) else {
+                        return Attempt::Skip(format!("receipts of epoch {epoch} not served"));
+                    };
+                    if receipts.is_empty() && n > 0 {
+                        // The provider omits what it cannot serve (the genesis epoch, pruned
+                        // epochs): not a lie, just no answer.
+                        return Attempt::Skip(format!("receipts of epoch {epoch} not served"));
+                    }
+                    if receipts.len() != n {
+                        return Attempt::Lie(format!(
+                            "epoch {epoch} has {n} blocks but {} receipt lists came",
+                            receipts.len()
+                        ));
+                    }
+                    let block_roots: Vec<H256> = receipts
+                        .iter()
+                        .map(|b| mpt::block_receipts_root(&b.receipts))
+                        .collect();
+                    if mpt::epoch_receipts_root(&block_roots) != roots.receipts_root {
+                        return Attempt::Lie(format!(
+                            "receipts of epoch {epoch} do not match its verified receipts root"
+                        ));
+                    }
+                    Attempt::Ok(receipts)
                 }
-                if receipts.len() != n {
-                    return Attempt::Lie(format!(
-                        "epoch {epoch} has {n} blocks but {} receipt lists came",
-                        receipts.len()
-                    ));
-                }
-                let block_roots: Vec<H256> = receipts
-                    .iter()
-                    .map(|b| mpt::block_receipts_root(&b.receipts))
-                    .collect();
-                if mpt::epoch_receipts_root(&block_roots) != roots.receipts_root {
-                    return Attempt::Lie(format!(
-                        "receipts of epoch {epoch} do not match its verified receipts root"
-                    ));
-                }
-                Attempt::Ok(receipts)
-            }
-        })
-        .await
+            })
+            .await?;
+        if let Ok(mut c) = self.receipts.lock() {
+            c.put(key, fetched.clone());
+        }
+        Ok(fetched)
     }
 
     /// The aggregated logs bloom of `epoch`, verified against its logs bloom hash.
     pub async fn epoch_bloom(&self, epoch: u64) -> Result<Bloom, QueryError> {
         let roots = self.verified_roots(epoch)?;
-        self.ask("GetBlooms", |p| async move {
-            let got = match p.blooms(&[epoch]).await {
-                Ok(g) => g,
-                Err(e) => return Attempt::Skip(peer_skip(e)),
-            };
-            let Some((_, bloom)) = got.into_iter().find(|(e, _)| *e == epoch) else {
-                return Attempt::Skip(format!("bloom of epoch {epoch} not served"));
-            };
-            if cfxlight_primitives::hash::keccak256(bloom.as_bytes()) != roots.logs_bloom_hash {
-                return Attempt::Lie(format!("bloom of epoch {epoch} does not match its hash"));
-            }
-            Attempt::Ok(bloom)
-        })
-        .await
+        if let Some(b) = self
+            .blooms
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&roots.logs_bloom_hash))
+        {
+            return Ok(b);
+        }
+        let bloom = self
+            .ask("GetBlooms", |p| async move {
+                let got = match p.blooms(&[epoch]).await {
+                    Ok(g) => g,
+                    Err(e) => return Attempt::Skip(peer_skip(e)),
+                };
+                let Some((_, bloom)) = got.into_iter().find(|(e, _)| *e == epoch) else {
+                    return Attempt::Skip(format!("bloom of epoch {epoch} not served"));
+                };
+                if cfxlight_primitives::hash::keccak256(bloom.as_bytes()) != roots.logs_bloom_hash {
+                    return Attempt::Lie(format!("bloom of epoch {epoch} does not match its hash"));
+                }
+                Attempt::Ok(bloom)
+            })
+            .await?;
+        if let Ok(mut c) = self.blooms.lock() {
+            c.put(roots.logs_bloom_hash, bloom);
+        }
+        Ok(bloom)
     }
 
     /// Where `hash` was executed, every part checked against verified roots; None when no
@@ -868,5 +932,24 @@ mod tests {
         }
         assert!(w.recent.len() <= MAX_WATCHED);
         assert_eq!(w.watched(t0 + Duration::from_secs(4)), vec![polled]);
+    }
+}
+
+#[cfg(test)]
+mod recent_tests {
+    use super::Recent;
+
+    #[test]
+    fn a_recent_map_keeps_its_newest_entries_within_its_bound() {
+        let mut r = Recent::new(3);
+        for i in 0..5u32 {
+            r.put(i, i * 10);
+        }
+        assert_eq!((r.get(&0), r.get(&1)), (None, None));
+        assert_eq!((r.get(&2), r.get(&4)), (Some(20), Some(40)));
+        // Putting a key again neither grows the map nor reorders it.
+        r.put(2, 21);
+        assert_eq!(r.map.len(), 3);
+        assert_eq!(r.get(&2), Some(21));
     }
 }

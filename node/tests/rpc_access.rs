@@ -441,3 +441,108 @@ fn metrics_count_calls_refusals_and_logs_can_be_json() {
         assert!(v["level"].is_string() && v["msg"].is_string(), "{l}");
     }
 }
+
+/// The Mail example of CIP-23 with Conflux addresses (as `signer/tests/signing.rs`).
+const MAIL: &str = r#"{"domain":{"name":"Ether Mail","version":"1","chainId":2029,"verifyingContract":"cfx:acgp3xgp3xgp3xgp3xgp3xgp3xgp3xgp3uppe8tn15"},
+ "types":{"Person":[{"name":"name","type":"string"},{"name":"wallet","type":"address"}],
+          "Mail":[{"name":"from","type":"Person"},{"name":"to","type":"Person"},{"name":"contents","type":"string"}]},
+ "primaryType":"Mail",
+ "message":{"from":{"name":"Cow","wallet":"cfx:aaswytp9wshbhxpyt5afztd9664r9ds2e2rsm7fx6n"},
+            "to":{"name":"Bob","wallet":"cfx:aar51s751s751s751s751s751s751s751ptsbxh948"},"contents":"Hello, Bob!"}}"#;
+
+#[test]
+fn typed_data_is_signed_on_the_local_port_only_and_recovers_to_the_account() {
+    use cfxlight_primitives::crypto;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("pin"), "pw\n").unwrap();
+    let key = "0x46b9e861b63d3509c88b7817275a30d22d62c8cd8fa6486ddee35ef0d8e0495f";
+    std::fs::write(d.join("secret"), format!("{key}\n")).unwrap();
+    let spec = format!("keystore:{}", d.join("keys").display());
+    let out = Command::new(env!("CARGO_BIN_EXE_cfxlight"))
+        .args([
+            "signer",
+            "import",
+            "--signer",
+            &spec,
+            "--network-id",
+            "2029",
+        ])
+        .arg("--pin-file")
+        .arg(d.join("pin"))
+        .arg("--secret-file")
+        .arg(d.join("secret"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pin = d.join("pin").display().to_string();
+    let (_node, http, local) = start(&d.join("data"), &["--signer", &spec, "--pin-file", &pin]);
+    let account = {
+        let (_, body) = call(local, "cfx_accounts", &[]);
+        let v: Value = serde_json::from_str(&body).unwrap();
+        v["result"][0].as_str().unwrap().to_string()
+    };
+    let typed: Value = serde_json::from_str(MAIL).unwrap();
+    let sign = |port: u16, data: Value| -> Value {
+        ureq::post(&format!("http://127.0.0.1:{port}"))
+            .send_json(json!({"jsonrpc": "2.0", "id": 1, "method": "cfx_signTypedData_v4", "params": [account, data]}))
+            .unwrap()
+            .into_json()
+            .unwrap()
+    };
+    // Not on the public port.
+    assert_eq!(sign(http, typed.clone())["error"]["code"], -32601);
+    // On the local port: as an object and as a string, the same signature, recovering to
+    // the account from the CIP-23 hash (cive's, pinned in signer/tests/signing.rs).
+    let a = sign(local, typed.clone());
+    let b = sign(local, Value::String(MAIL.to_string()));
+    assert_eq!(a["result"], b["result"], "{a} {b}");
+    // The CLI signs the same bytes (RFC 6979 nonces: the same signature).
+    let out = Command::new(env!("CARGO_BIN_EXE_cfxlight"))
+        .args([
+            "signer",
+            "sign-typed-data",
+            "--signer",
+            &spec,
+            "--pin-file",
+            &pin,
+            "--chain-id",
+            "2029",
+            MAIL,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        a["result"].as_str().unwrap()
+    );
+    let rsv = hex::decode(a["result"].as_str().unwrap().trim_start_matches("0x")).unwrap();
+    assert_eq!(rsv.len(), 65);
+    let sig = crypto::Signature {
+        r: cfxlight_primitives::U256::from_big_endian(&rsv[..32]),
+        s: cfxlight_primitives::U256::from_big_endian(&rsv[32..64]),
+        v: rsv[64],
+    };
+    let hash = cfxlight_signer::typed_data::TypedData::from_json(MAIL)
+        .unwrap()
+        .hash()
+        .unwrap();
+    let who = crypto::public_to_address(&crypto::recover(&hash, &sig).unwrap());
+    let expected = cfxlight_primitives::address::decode_raw(&account).unwrap();
+    assert_eq!(who.as_bytes(), &expected.bytes[..]);
+    // Malformed typed data is a parameter error, never a signature.
+    let bad = sign(
+        local,
+        json!({"types": {}, "primaryType": "Mail", "domain": {}, "message": {}}),
+    );
+    assert_eq!(bad["error"]["code"], -32602, "{bad}");
+}

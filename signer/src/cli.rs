@@ -124,6 +124,20 @@ pub enum SignerCommand {
         /// The message: text, or `0x…` hex bytes.
         message: String,
     },
+    /// Sign CIP-23 typed data (the JSON wallets and cive use); prints `0x` r‖s‖v.
+    SignTypedData {
+        /// Backend and secrets.
+        #[command(flatten)]
+        backend: BackendArgs,
+        /// Account to sign with (base32 or hex; default: the only account).
+        #[arg(long)]
+        from: Option<String>,
+        /// Chain id the signer is bound to (default: the policy's, else 1029).
+        #[arg(long)]
+        chain_id: Option<u32>,
+        /// The typed data JSON, or `-` to read it from standard input.
+        typed_data: String,
+    },
     /// Generate a new key into a keystore directory.
     New {
         /// Backend (`keystore:<dir>`, or `bsim[:reader=<name>]` / `pkcs11:…` to generate
@@ -237,6 +251,29 @@ pub async fn run_with(
             let (signer, _) = open(&backend, chain_id, opener)?;
             let from = pick_account(signer.as_ref(), from).await?;
             let sig = signer.sign_message(&from, &message_bytes(&message)).await?;
+            writeln!(out, "0x{}", hex::encode(signature_to_bytes(&sig)))?;
+        }
+        SignerCommand::SignTypedData {
+            backend,
+            from,
+            chain_id,
+            typed_data,
+        } => {
+            let from = from
+                .map(|f| parse_address(&f))
+                .transpose()
+                .map_err(|e| anyhow!("--from: {e}"))?;
+            let json = if typed_data == "-" {
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+                s
+            } else {
+                typed_data
+            };
+            let typed = crate::typed_data::TypedData::from_json(&json)?;
+            let (signer, _) = open(&backend, chain_id, opener)?;
+            let from = pick_account(signer.as_ref(), from).await?;
+            let sig = signer.sign_typed_data(&from, &typed).await?;
             writeln!(out, "0x{}", hex::encode(signature_to_bytes(&sig)))?;
         }
         SignerCommand::New {

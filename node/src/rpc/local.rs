@@ -485,13 +485,56 @@ pub(super) fn register(
             .await
             .map_err(signer_error)?;
         crate::metrics::global().signer_request(false);
-        let mut rsv = Vec::with_capacity(65);
-        rsv.extend_from_slice(&sig.r.to_big_endian());
-        rsv.extend_from_slice(&sig.s.to_big_endian());
-        rsv.push(sig.v);
-        Ok::<_, ErrorObjectOwned>(Bytes(rsv))
+        Ok::<_, ErrorObjectOwned>(Bytes(rsv(&sig)))
+    })?;
+    // CIP-23 typed data, as Fluent names the method: (address, typed data as a JSON object
+    // or as a string holding one). The wallet shows the content; the signer signs its hash.
+    m.register_async_method("cfx_signTypedData_v4", |p, ctx, _| async move {
+        let args = Args::of(&p, 2, 2)?;
+        let from = args.address(0, ctx.chain.network_id)?;
+        let json = match args.get(1) {
+            Some(Value::String(s)) => s.clone(),
+            Some(v @ Value::Object(_)) => v.to_string(),
+            _ => {
+                return Err(invalid_params(
+                    "typed data: expected a JSON object or string",
+                ))
+            }
+        };
+        let typed = cfxlight_signer::typed_data::TypedData::from_json(&json)
+            .map_err(|e| super::invalid_param_data("typedData", e))?;
+        let digest = typed
+            .hash()
+            .map_err(|e| super::invalid_param_data("typedData", e))?;
+        let s = signing(&ctx)?;
+        let sig = s
+            .signer
+            .sign_typed_data(&from, &typed)
+            .await
+            .map_err(signer_error)?;
+        // Every signature is re-checked against the account, whatever the backend.
+        let recovered = cfxlight_primitives::crypto::recover(&digest, &sig)
+            .map(|p| cfxlight_primitives::crypto::public_to_address(&p));
+        if recovered.ok() != Some(from) {
+            return Err(ErrorObjectOwned::owned(
+                SIGNER_ERROR,
+                "signer returned a signature that does not recover to the address",
+                None::<()>,
+            ));
+        }
+        crate::metrics::global().signer_request(false);
+        Ok::<_, ErrorObjectOwned>(Bytes(rsv(&sig)))
     })?;
     Ok(())
+}
+
+/// A signature as `r ‖ s ‖ v` (65 bytes), as `cfx_sign` answers it.
+fn rsv(sig: &cfxlight_primitives::crypto::Signature) -> Vec<u8> {
+    let mut out = Vec::with_capacity(65);
+    out.extend_from_slice(&sig.r.to_big_endian());
+    out.extend_from_slice(&sig.s.to_big_endian());
+    out.push(sig.v);
+    out
 }
 
 /// HTTP access control in front of the JSON-RPC service.

@@ -130,6 +130,10 @@ pub struct NodeArgs {
     /// Hash-chained audit log of every signing request.
     #[arg(long, value_name = "FILE")]
     pub audit_log: Option<PathBuf>,
+    /// BSIM: refuse the card unless every key has a valid attestation by this issuer
+    /// (public key file, 128 hex digits) bound to the card's ICCID.
+    #[arg(long, value_name = "FILE")]
+    pub require_attestation: Option<PathBuf>,
     /// TOML config file with the same settings (keys as the flags, with `_`).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

@@ -46,6 +46,7 @@ struct FileConfig {
     pin_file: Option<PathBuf>,
     policy: Option<PathBuf>,
     audit_log: Option<PathBuf>,
+    require_attestation: Option<PathBuf>,
     metrics_addr: Option<std::net::SocketAddr>,
     log_level: Option<String>,
     log_format: Option<String>,
@@ -82,6 +83,8 @@ pub struct NodeConfig {
     pub policy: Option<PathBuf>,
     /// Audit log file.
     pub audit_log: Option<PathBuf>,
+    /// Issuer public key file every BSIM key's attestation must verify against.
+    pub require_attestation: Option<PathBuf>,
     /// Where Prometheus metrics are served, if anywhere.
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// Lowest log level written.
@@ -288,6 +291,10 @@ impl NodeConfig {
             pin_file: args.pin_file.clone().or(file.pin_file),
             policy: args.policy.clone().or(file.policy),
             audit_log: args.audit_log.clone().or(file.audit_log),
+            require_attestation: args
+                .require_attestation
+                .clone()
+                .or(file.require_attestation),
             genesis_hash,
             bootnodes,
             datadir: args

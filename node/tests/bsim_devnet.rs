@@ -101,9 +101,38 @@ fn transactions_signed_by_the_virtual_bsim_card_through_pcscd_are_mined() {
         OpenOptions {
             secret: Some(Zeroizing::new(PIN.to_string())),
             allow_blind_signing: false,
+            ..Default::default()
         },
     )
     .unwrap();
+    // Attestation enforced: the issuer that attested the card's keys passes, another is
+    // refused at open (--require-attestation).
+    let attested = open_signer(
+        &spec,
+        chain_id,
+        OpenOptions {
+            secret: Some(Zeroizing::new(PIN.to_string())),
+            require_attestation: Some(card.issuer_public),
+            ..Default::default()
+        },
+    );
+    assert!(attested.is_ok(), "{:?}", attested.err());
+    let stranger =
+        cfxlight_bsim::attest::public_key(&k256::ecdsa::SigningKey::random(&mut rand::rngs::OsRng));
+    let refused = open_signer(
+        &spec,
+        chain_id,
+        OpenOptions {
+            secret: Some(Zeroizing::new(PIN.to_string())),
+            require_attestation: Some(stranger),
+            ..Default::default()
+        },
+    );
+    let why = refused.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        why.contains("attestation"),
+        "a card attested by another issuer was opened: {why}"
+    );
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let accounts = runtime.block_on(signer.accounts()).unwrap();
     assert_eq!(

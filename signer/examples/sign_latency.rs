@@ -145,6 +145,7 @@ async fn main() {
         OpenOptions {
             secret: Some(Zeroizing::new("111111".into())),
             allow_blind_signing: false,
+            ..Default::default()
         },
     ) {
         measure("bsim (virtual card via real pcscd)", &*bsim, n).await;

@@ -47,6 +47,9 @@ fn verify_at_start(card: &mut BsimCard, pin: &Zeroizing<String>) -> Result<(), C
 pub struct BsimSpec {
     /// Reader name; the first reader with a card when absent.
     pub reader: Option<String>,
+    /// Refuse the card unless every key's issuer attestation (by this 64-byte public key)
+    /// binds it to the card's ICCID.
+    pub require_attestation: Option<[u8; 64]>,
 }
 
 /// A key on the card: its index and 64-byte public key.
@@ -97,7 +100,24 @@ impl BsimSigner {
             let keys = card.list_keys()?;
             Ok((card, keys))
         };
-        let (card, keys) = open().map_err(|e| map_card_error(e, &reader))?;
+        let (mut card, keys) = open().map_err(|e| map_card_error(e, &reader))?;
+        if let Some(issuer) = &spec.require_attestation {
+            // A key the issuer did not attest on this very card (its ICCID) is not used:
+            // it could have been generated anywhere, or the card swapped.
+            let iccid = card.iccid().map(str::to_string).ok_or_else(|| {
+                SignerError::Backend("attestation required, but the card reports no ICCID".into())
+            })?;
+            for (index, public) in &keys {
+                let att = card
+                    .attestation(*index)
+                    .map_err(|e| map_card_error(e, &reader))?;
+                cfxlight_bsim::verify_attestation(issuer, public, &iccid, &att).map_err(|_| {
+                    SignerError::Backend(format!(
+                        "key {index} on card {iccid} has no valid attestation by the required issuer: refused"
+                    ))
+                })?;
+            }
+        }
         let accounts = keys
             .into_iter()
             .map(|(index, public)| (index, Account::from_public(H512::from(public))))

@@ -60,6 +60,33 @@ pub struct BackendArgs {
     /// Hash-chained audit log (JSON lines) to append every request to.
     #[arg(long, value_name = "FILE")]
     pub audit_log: Option<PathBuf>,
+    /// BSIM: refuse the card unless every key has a valid attestation by this issuer bound
+    /// to the card's ICCID (file: the issuer's public key, 128 hex digits `x ‖ y`).
+    #[arg(long, value_name = "FILE")]
+    pub require_attestation: Option<PathBuf>,
+}
+
+/// The issuer public key a `--require-attestation` file holds (`0x`/`04` prefixes allowed).
+fn issuer_key(args: &BackendArgs) -> anyhow::Result<Option<[u8; 64]>> {
+    let Some(path) = &args.require_attestation else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--require-attestation {}", path.display()))?;
+    let hex_text = text.trim().trim_start_matches("0x");
+    let hex_text = if hex_text.len() == 130 {
+        hex_text.strip_prefix("04").unwrap_or(hex_text)
+    } else {
+        hex_text
+    };
+    let mut key = [0u8; 64];
+    hex::decode_to_slice(hex_text, &mut key).map_err(|_| {
+        anyhow!(
+            "--require-attestation {}: expected the issuer's public key as 128 hex digits",
+            path.display()
+        )
+    })?;
+    Ok(Some(key))
 }
 
 /// Key-derivation function for new key files.
@@ -287,8 +314,13 @@ pub async fn run_with(
                 let reader = spec.options()?.get("reader").cloned();
                 let pin = read_secret(&backend, true, false)?
                     .ok_or_else(|| anyhow!(SignerError::PinRequired))?;
-                let account =
-                    crate::bsim::BsimSigner::generate_key(crate::bsim::BsimSpec { reader }, &pin)?;
+                let account = crate::bsim::BsimSigner::generate_key(
+                    crate::bsim::BsimSpec {
+                        reader,
+                        ..Default::default()
+                    },
+                    &pin,
+                )?;
                 write_account(out, &account, network_id)?;
                 return Ok(());
             }
@@ -391,6 +423,7 @@ pub fn open_for_node(args: &BackendArgs, chain_id: u32) -> anyhow::Result<Box<dy
         OpenOptions {
             secret,
             allow_blind_signing: false,
+            require_attestation: issuer_key(args)?,
         },
     )?;
     wrap(signer, policy, args)
@@ -443,6 +476,7 @@ fn open(
         OpenOptions {
             secret,
             allow_blind_signing: false,
+            require_attestation: issuer_key(args)?,
         },
     )?;
     Ok((wrap(signer, policy, args)?, chain_id))

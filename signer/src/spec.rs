@@ -208,6 +208,9 @@ pub struct OpenOptions {
     pub secret: Option<Zeroizing<String>>,
     /// Allow raw hash signing regardless of the spec (off by default).
     pub allow_blind_signing: bool,
+    /// BSIM: refuse the card unless every key carries this issuer's attestation bound to
+    /// the card's ICCID (`--require-attestation`; the issuer's 64-byte public key).
+    pub require_attestation: Option<[u8; 64]>,
 }
 
 impl fmt::Debug for OpenOptions {
@@ -252,7 +255,10 @@ pub fn open_signer(
                 .map_err(|e| SignerError::InvalidSpec(e.to_string()))?;
             let reader = opts.get("reader").cloned();
             let signer = crate::bsim::BsimSigner::open(
-                crate::bsim::BsimSpec { reader },
+                crate::bsim::BsimSpec {
+                    reader,
+                    require_attestation: options.require_attestation,
+                },
                 chain_id,
                 options.secret,
             )?;

@@ -125,6 +125,7 @@ mod pkcs11 {
             OpenOptions {
                 secret: Some(pin(PIN)),
                 allow_blind_signing: false,
+                ..Default::default()
             },
         )
         .unwrap()

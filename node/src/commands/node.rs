@@ -100,6 +100,7 @@ pub fn run(args: &NodeArgs) -> Result<()> {
                 pin_file: config.pin_file.clone(),
                 policy: config.policy.clone(),
                 audit_log: config.audit_log.clone(),
+                require_attestation: config.require_attestation.clone(),
             };
             let s = cfxlight_signer::cli::open_for_node(&backend, config.spec.chain_id)
                 .with_context(|| format!("cannot open the signer {spec:?}"))?;

@@ -48,6 +48,8 @@ pub struct ServedCard {
     pub state: PathBuf,
     /// The account of the key generated on it.
     pub address: H160,
+    /// The issuer's public key (`x ‖ y`), whose attestation the card's keys carry.
+    pub issuer_public: [u8; 64],
 }
 
 impl Drop for ServedCard {
@@ -64,6 +66,7 @@ impl Drop for ServedCard {
 pub fn serve_new_card(dir: &Path, pin: &str) -> ServedCard {
     let state = dir.join("card.json");
     let issuer = k256::ecdsa::SigningKey::random(&mut rand::rngs::OsRng);
+    let issuer_public = cfxlight_bsim::attest::public_key(&issuer);
     CardState::new(&random_iccid(), pin, 5, issuer)
         .unwrap()
         .save(&state)
@@ -99,5 +102,6 @@ pub fn serve_new_card(dir: &Path, pin: &str) -> ServedCard {
         thread: Some(thread),
         state,
         address: crypto::public_to_address(&public.into()),
+        issuer_public,
     }
 }

@@ -465,7 +465,7 @@ pub(super) fn register(m: &mut Module) -> Result<(), jsonrpsee::core::RegisterMe
     m.register_async_method("cfx_sendRawTransaction", |p, ctx, _| async move {
         let args = Args::of(&p, 1, 1)?;
         let raw: Bytes = args.required(0, "a hex raw transaction")?;
-        super::local::relay_raw(&ctx, &raw.0).await
+        super::send::relay_raw(&ctx, &raw.0).await
     })?;
     m.register_method("cfx_getConfirmationRiskByHash", |p, ctx, _| {
         let args = Args::of(&p, 1, 1)?;

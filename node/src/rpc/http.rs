@@ -34,7 +34,7 @@ use serde_json::value::RawValue;
 use tokio::{net::TcpListener, sync::Semaphore};
 use tower::Service;
 
-use super::local::{finish, AccessLayer};
+use super::access::{finish, AccessLayer};
 
 /// jsonrpsee's HTTP service, for the requests the front does not answer itself.
 type Fallback =

@@ -1,8 +1,8 @@
 //! The signing side of the RPC: `cfx_accounts`, `cfx_sendTransaction`,
-//! `cfx_signTransaction`, `cfx_sign`, served on the loopback-only local port
-//! (`--rpc-local-port`, default 12539 like conflux-rust) and on the public ports only
-//! when `--rpc-public-signing` says so; plus the relay behind `cfx_sendRawTransaction`,
-//! and the HTTP access layer (bearer token, Host allow-list, CORS).
+//! `cfx_signTransaction`, `cfx_sign`, `cfx_signTypedData_v4`, served on the loopback-only
+//! local port (`--rpc-local-port`, default 12539 like conflux-rust) and on the public ports
+//! only when `--rpc-public-signing` says so. The relay is in [`super::send`], the HTTP
+//! access rules in [`super::access`].
 //!
 //! A send builds the transaction from verified state (nonce from the verified state nonce
 //! raised past our own pending transactions, epoch height from the verified tip, fees from
@@ -11,27 +11,19 @@
 //! relays it. A signer failure (card pulled, wrong PIN, policy refusal) reaches the dapp
 //! as a clear error, with nothing relayed and no nonce used.
 
-use std::{
-    future::Future,
-    pin::Pin,
-    sync::Arc,
-    task::{Context, Poll},
-};
+use std::sync::Arc;
 
 use cfxlight_primitives::{
     address::AddressType,
     rpc::{Bytes, RpcAddress},
     transaction::{AccessListItem, Action, SignedTransaction, Transaction, TxKind},
-    H160, H256, U256,
+    H160, U256,
 };
 use cfxlight_signer::{Signer, SignerError};
-use jsonrpsee::{
-    server::{HttpBody, HttpRequest, HttpResponse, RpcModule},
-    types::ErrorObjectOwned,
-};
+use jsonrpsee::{server::RpcModule, types::ErrorObjectOwned};
 use serde_json::{Map, Value};
 
-use super::{internal, invalid_params, query_error, Args, RpcContext, NO_PEERS};
+use super::{internal, invalid_params, query_error, Args, RpcContext};
 
 type Module = RpcModule<Arc<RpcContext>>;
 
@@ -81,127 +73,6 @@ fn signing(ctx: &RpcContext) -> Result<&Arc<Signing>, ErrorObjectOwned> {
             None::<()>,
         )
     })
-}
-
-/// Decodes, checks and relays a raw transaction, and tracks it as our own.
-pub(crate) async fn relay_raw(ctx: &RpcContext, raw: &[u8]) -> Result<H256, ErrorObjectOwned> {
-    let tx = SignedTransaction::decode(raw)
-        .map_err(|e| super::invalid_param_data("raw", format!("invalid raw transaction: {e}")))?;
-    if tx.tx.chain_id != ctx.chain.chain_id {
-        return Err(super::invalid_param_data(
-            "raw",
-            format!(
-                "transaction chain id {} is not this chain's ({})",
-                tx.tx.chain_id, ctx.chain.chain_id
-            ),
-        ));
-    }
-    let (sender, _) = tx
-        .recover_sender()
-        .map_err(|e| super::invalid_param_data("raw", format!("invalid signature: {e}")))?;
-    // conflux-rust refuses a transaction it already has; a verified execution or our own
-    // pending set says the same here.
-    let hash = tx.hash();
-    let known = ctx.pool.get(&hash).is_some() || matches!(ctx.query.tx(hash).await, Ok(Some(_)));
-    if known {
-        return Err(ErrorObjectOwned::owned(
-            super::INVALID_PARAMS,
-            "Invalid parameters: tx \"tx already exist\"",
-            Some("\"tx already exist\""),
-        ));
-    }
-    // Our own senders (the signer's accounts, senders we already track) are kept and
-    // rebroadcast until settled. Anyone else's transaction is checked against verified
-    // state and relayed once: never persisted, never pinned, so a flood from throwaway keys
-    // costs the node neither disk nor memory nor prefetch work (M1).
-    if ctx.query.is_pinned(&sender) {
-        return submit(ctx, tx, sender).await;
-    }
-    check_foreign(ctx, &tx, sender).await?;
-    if ctx.query.peers().broadcast_raw_tx(&tx.encode()).await == 0 {
-        return Err(ErrorObjectOwned::owned(
-            NO_PEERS,
-            "no peer took the transaction: it was not relayed",
-            None::<()>,
-        ));
-    }
-    Ok(hash)
-}
-
-/// How far above the verified state nonce a relayed transaction's nonce may be.
-pub const NONCE_WINDOW: u64 = 2_000;
-
-/// A transaction from a sender the node does not sign for must be possible in the
-/// verified state: its nonce at or above the state nonce and within [`NONCE_WINDOW`], its
-/// epoch height within the bound of the tip, and (unless it calls a contract, whose
-/// sponsor may pay) a balance that covers value and gas.
-async fn check_foreign(
-    ctx: &RpcContext,
-    tx: &SignedTransaction,
-    sender: H160,
-) -> Result<(), ErrorObjectOwned> {
-    let refuse = |why: String| super::invalid_param_data("tx", why);
-    let best = ctx.best_epoch()?;
-    let bound = crate::txpool::EPOCH_HEIGHT_BOUND;
-    let height = tx.tx.epoch_height;
-    if height > best.saturating_add(bound) || height.saturating_add(bound) < best {
-        return Err(refuse(format!(
-            "epoch height {height} is more than {bound} epochs from the tip {best}"
-        )));
-    }
-    let latest = ctx.latest_state()?;
-    let account = ctx
-        .query
-        .account(latest, sender)
-        .await
-        .map_err(super::query_error)?;
-    let (nonce, balance) = account.map(|a| (a.nonce, a.balance)).unwrap_or_default();
-    if tx.tx.nonce < nonce {
-        return Err(refuse(format!(
-            "nonce {} is below the sender's verified nonce {nonce}",
-            tx.tx.nonce
-        )));
-    }
-    if tx.tx.nonce > nonce.saturating_add(NONCE_WINDOW.into()) {
-        return Err(refuse(format!(
-            "nonce {} is more than {NONCE_WINDOW} above the sender's verified nonce {nonce}",
-            tx.tx.nonce
-        )));
-    }
-    let cost = tx
-        .tx
-        .gas
-        .saturating_mul(tx.tx.gas_price())
-        .saturating_add(tx.tx.value);
-    let calls_contract = matches!(tx.tx.action, Action::Call(to) if to.0[0] & 0xf0 == 0x80);
-    if balance < cost && !calls_contract {
-        return Err(refuse(format!(
-            "the sender's verified balance {balance} does not cover value + gas × price {cost}"
-        )));
-    }
-    Ok(())
-}
-
-async fn submit(
-    ctx: &RpcContext,
-    tx: SignedTransaction,
-    sender: H160,
-) -> Result<H256, ErrorObjectOwned> {
-    if ctx.query.peers().alive().is_empty() {
-        return Err(ErrorObjectOwned::owned(
-            NO_PEERS,
-            "no peer connected: the transaction cannot be relayed",
-            None::<()>,
-        ));
-    }
-    let hash = tx.hash();
-    ctx.pool.add(tx.clone(), sender).map_err(|e| match e {
-        crate::txpool::PoolError::Full { .. } => super::invalid_param_data("tx", e.to_string()),
-        crate::txpool::PoolError::Store(e) => internal(e),
-    })?;
-    ctx.query.pin(sender);
-    ctx.pool.relay(&ctx.query, &tx).await;
-    Ok(hash)
 }
 
 fn quantity(o: &Map<String, Value>, k: &str) -> Result<Option<U256>, ErrorObjectOwned> {
@@ -464,7 +335,7 @@ pub(super) fn register(
         let _guard = lock.lock().await;
         let (from, tx) = build_tx(&ctx, &req).await?;
         let signed = sign_tx(&ctx, from, &tx).await?;
-        submit(&ctx, signed, from).await
+        super::send::submit(&ctx, signed, from).await
     })?;
     m.register_async_method("cfx_signTransaction", |p, ctx, _| async move {
         let args = Args::of(&p, 1, 2)?;
@@ -536,200 +407,6 @@ fn rsv(sig: &cfxlight_primitives::crypto::Signature) -> Vec<u8> {
     out.push(sig.v);
     out
 }
-
-/// HTTP access control in front of the JSON-RPC service.
-#[derive(Clone, Default)]
-pub struct AccessLayer {
-    token: Option<Arc<str>>,
-    cors: Option<Arc<[String]>>,
-    hosts: Option<Arc<[String]>>,
-}
-
-impl AccessLayer {
-    /// Requires `Authorization: Bearer <token>` when set; answers CORS for these origins
-    /// (`*` = any); accepts only these `Host` names (port ignored) when set.
-    pub fn new(
-        token: Option<String>,
-        cors: Option<Vec<String>>,
-        hosts: Option<Vec<String>>,
-    ) -> Self {
-        AccessLayer {
-            token: token.map(Into::into),
-            cors: cors.map(Into::into),
-            hosts: hosts.map(Into::into),
-        }
-    }
-}
-
-impl<S> tower::Layer<S> for AccessLayer {
-    type Service = Access<S>;
-    fn layer(&self, inner: S) -> Access<S> {
-        Access {
-            inner,
-            cfg: self.clone(),
-        }
-    }
-}
-
-/// The service [`AccessLayer`] wraps around the RPC.
-#[derive(Clone)]
-pub struct Access<S> {
-    inner: S,
-    cfg: AccessLayer,
-}
-
-type BoxFut<R, E> = Pin<Box<dyn Future<Output = Result<R, E>> + Send>>;
-
-fn reply(status: u16, body: &'static str) -> HttpResponse {
-    let mut r = HttpResponse::new(HttpBody::from(body));
-    *r.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::FORBIDDEN);
-    r
-}
-
-impl<S, B> tower::Service<HttpRequest<B>> for Access<S>
-where
-    S: tower::Service<HttpRequest<B>, Response = HttpResponse> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    B: Send + 'static,
-{
-    type Response = HttpResponse;
-    type Error = S::Error;
-    type Future = BoxFut<HttpResponse, S::Error>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: HttpRequest<B>) -> Self::Future {
-        let allow_origin = match self.cfg.admit(&req) {
-            Ok(o) => o,
-            Err(r) => return Box::pin(async { Ok(*r) }),
-        };
-        let fut = self.inner.call(req);
-        Box::pin(async move {
-            let mut r = fut.await?;
-            finish(&mut r, allow_origin.as_deref());
-            Ok(r)
-        })
-    }
-}
-
-impl AccessLayer {
-    /// Checks a request's Host, CORS preflight and bearer token: Ok with the origin to
-    /// answer CORS for (if any), or the refusal to send back.
-    pub(crate) fn admit<B>(
-        &self,
-        req: &HttpRequest<B>,
-    ) -> Result<Option<String>, Box<HttpResponse>> {
-        if let Some(hosts) = &self.hosts {
-            let host = req
-                .headers()
-                .get(http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(host_name);
-            if !host.is_some_and(|h| hosts.iter().any(|a| a == "*" || *a == h)) {
-                crate::metrics::global().refused(crate::metrics::Refusal::Host);
-                return Err(Box::new(reply(403, "Host not allowed\n")));
-            }
-        }
-        let origin = req
-            .headers()
-            .get(http::header::ORIGIN)
-            .and_then(|o| o.to_str().ok());
-        // Browsers do not apply CORS to WebSocket: a page of any origin could open one, so
-        // an upgrade that carries an Origin must come from an allowed one (non-browser
-        // clients send none).
-        let upgrade = req
-            .headers()
-            .get(http::header::UPGRADE)
-            .and_then(|u| u.to_str().ok())
-            .is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
-        if upgrade {
-            if let Some(o) = origin {
-                let allowed = self
-                    .cors
-                    .as_ref()
-                    .is_some_and(|list| list.iter().any(|a| a == "*" || a == o));
-                if !allowed {
-                    crate::metrics::global().refused(crate::metrics::Refusal::Origin);
-                    return Err(Box::new(reply(403, "Origin not allowed\n")));
-                }
-            }
-        }
-        let allow_origin = match (&self.cors, origin) {
-            (Some(list), Some(o)) if list.iter().any(|a| a == "*" || a == o) => Some(o.to_string()),
-            _ => None,
-        };
-        if req.method() == http::Method::OPTIONS && self.cors.is_some() {
-            let mut r = reply(if allow_origin.is_some() { 204 } else { 403 }, "");
-            if let Some(o) = &allow_origin {
-                add_cors(&mut r, o);
-            }
-            return Err(Box::new(r));
-        }
-        if let Some(token) = &self.token {
-            let ok = req
-                .headers()
-                .get(http::header::AUTHORIZATION)
-                .and_then(|h| h.to_str().ok())
-                .and_then(|h| h.strip_prefix("Bearer "))
-                .is_some_and(|t| {
-                    bool::from(subtle::ConstantTimeEq::ct_eq(
-                        t.as_bytes(),
-                        token.as_bytes(),
-                    ))
-                });
-            if !ok {
-                crate::metrics::global().refused(crate::metrics::Refusal::Token);
-                return Err(Box::new(reply(401, "missing or wrong bearer token\n")));
-            }
-        }
-        Ok(allow_origin)
-    }
-}
-
-/// Last touches on an admitted request's response: HTTP status as conflux-rust gives it,
-/// and the CORS headers.
-pub(crate) fn finish(r: &mut HttpResponse, allow_origin: Option<&str>) {
-    // conflux-rust answers a body that is not JSON with HTTP 200 and a JSON-RPC parse
-    // error; jsonrpsee says 400. Clients look at the JSON, so match it.
-    if r.status() == http::StatusCode::BAD_REQUEST {
-        *r.status_mut() = http::StatusCode::OK;
-    }
-    if let Some(o) = allow_origin {
-        add_cors(r, o);
-    }
-}
-
-fn add_cors(r: &mut HttpResponse, origin: &str) {
-    let h = r.headers_mut();
-    if let Ok(v) = http::HeaderValue::from_str(origin) {
-        h.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
-    }
-    h.insert(
-        http::header::ACCESS_CONTROL_ALLOW_METHODS,
-        http::HeaderValue::from_static("POST, OPTIONS"),
-    );
-    h.insert(
-        http::header::ACCESS_CONTROL_ALLOW_HEADERS,
-        http::HeaderValue::from_static("content-type, authorization"),
-    );
-}
-
-/// The name of a `Host` header, lower case, without its port (`[::1]:12539` → `[::1]`).
-fn host_name(h: &str) -> String {
-    let name = if let Some(rest) = h.strip_prefix('[') {
-        rest.split_once(']').map_or(h, |(v6, _)| &h[..v6.len() + 2])
-    } else {
-        h.rsplit_once(':').map_or(h, |(n, _)| n)
-    };
-    name.to_ascii_lowercase()
-}
-
-/// The `Host` names the local (signing) port accepts unless `--rpc-hosts` says otherwise:
-/// loopback names only, so a DNS-rebound page (`evil.example` resolving to 127.0.0.1)
-/// is refused.
-pub const LOCAL_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
 
 #[cfg(test)]
 mod tests {

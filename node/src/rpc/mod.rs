@@ -8,13 +8,18 @@
 //! method a light node cannot serve answers `-32000 "This API is not implemented yet"`
 //! like conflux-rust's light node, never with a made-up value.
 //!
-//! The signing methods (`cfx_sendTransaction` and friends) live on the local port only
-//! unless the configuration opens them on the public one ([`local`]).
+//! Modules by concern: `chain` (chain, block, fee and log methods), `state` (verified
+//! state reads), `pubsub` (subscriptions), `send` (raw transactions: ours kept, others
+//! checked and relayed once), `local` (the signing methods, on the local port only unless
+//! the configuration opens them on the public one), `access` (token, Host, Origin, CORS),
+//! `http` (our HTTP front for single calls).
 
+mod access;
 mod chain;
 mod http;
 pub mod local;
 mod pubsub;
+mod send;
 mod state;
 
 use std::{
@@ -39,7 +44,8 @@ use crate::{
     txpool::TxPool,
 };
 
-pub use local::{AccessLayer, LocalConfig, Signing};
+pub use access::AccessLayer;
+pub use local::{LocalConfig, Signing};
 
 /// conflux-rust's "invalid parameters" code.
 pub(crate) const INVALID_PARAMS: i32 = -32602;
@@ -702,7 +708,7 @@ pub async fn start(ctx: Arc<RpcContext>, config: &RpcConfig) -> anyhow::Result<R
                     config.local.token.clone(),
                     config.local.token.as_ref().and(config.cors.clone()),
                     Some(config.hosts.clone().unwrap_or_else(|| {
-                        local::LOCAL_HOSTS.iter().map(|h| h.to_string()).collect()
+                        access::LOCAL_HOSTS.iter().map(|h| h.to_string()).collect()
                     })),
                 ),
             )?;

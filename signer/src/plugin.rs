@@ -647,6 +647,26 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// One signing request: the plugin's `r`, `s` as an ECDSA signature (not yet checked).
+    fn sign(
+        &self,
+        method: &str,
+        from: H160,
+        params: &Value,
+    ) -> Result<EcdsaSignature, SignerError> {
+        let answer = self.request(method, from, params)?;
+        parse_signature(&answer).map_err(|d| {
+            let name = self
+                .state
+                .lock()
+                .map(|s| s.name.clone())
+                .unwrap_or_default();
+            self.plugin_error(&name, method, format!("unusable signature: {d}"))
+        })
+    }
+}
+
 /// Parses `plugin_accounts`' answer: addresses derived from the public keys, claims checked.
 fn parse_accounts(a: &Value) -> Result<Vec<Account>, String> {
     let list = a
@@ -863,7 +883,7 @@ impl PluginSigner {
         Ok(PluginSigner { inner })
     }
 
-    /// The plugin's name from its handshake.
+    /// The plugin's name from its handshake (waits while a request is in progress).
     pub fn name(&self) -> String {
         self.inner
             .state
@@ -872,7 +892,8 @@ impl PluginSigner {
             .unwrap_or_default()
     }
 
-    /// The process id of the running plugin, if one runs (for tests and diagnostics).
+    /// The process id of the running plugin, if one runs (for tests and diagnostics; waits
+    /// while a request is in progress).
     pub fn pid(&self) -> Option<u32> {
         self.inner
             .state
@@ -905,13 +926,9 @@ impl Signer for PluginSigner {
             .ok_or(SignerError::UnknownAccount(from))?;
         let (method, params) = request_params(req, self.inner.chain_id)?;
         let inner = self.inner.clone();
-        let answer = tokio::task::spawn_blocking(move || inner.request(method, from, &params))
+        let sig = tokio::task::spawn_blocking(move || inner.sign(method, from, &params))
             .await
             .map_err(|e| SignerError::Backend(format!("plugin task failed: {e}")))??;
-        let sig = parse_signature(&answer).map_err(|d| {
-            self.inner
-                .plugin_error(&self.name(), method, format!("unusable signature: {d}"))
-        })?;
         // The account may have been re-read at a restart: use the current key.
         let account = self
             .accounts()

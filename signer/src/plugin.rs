@@ -208,11 +208,16 @@ impl Process {
         timeout: Duration,
     ) -> Result<Value, CallError> {
         // Nothing may be pending: a plugin only ever answers requests.
-        if let Ok(line) = self.from_plugin.try_recv() {
-            return Err(transport(format!(
-                "the plugin wrote output nobody asked for ({})",
-                describe(&line)
-            )));
+        match self.from_plugin.try_recv() {
+            Ok(line @ (Line::Text(_) | Line::TooLong)) => {
+                return Err(transport(format!(
+                    "the plugin wrote output nobody asked for ({})",
+                    describe(&line)
+                )))
+            }
+            Ok(line) => return Err(transport(self.died(&line))),
+            Err(mpsc::TryRecvError::Disconnected) => return Err(transport(self.died(&Line::Eof))),
+            Err(mpsc::TryRecvError::Empty) => {}
         }
         let mut msg = serde_json::to_vec(
             &json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),

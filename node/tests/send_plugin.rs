@@ -37,6 +37,7 @@ const P2P_IPS: [&str; 2] = ["127.93.0.1", "127.93.0.2"];
 /// while the file `CFXLIGHT_PLUGIN_CRASH` names exists; every request it gets is logged.
 const CRASHING: &str = r#"
 import json, os, sys
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.environ["CFXLIGHT_PLUGIN_DIR"])
 import example_plugin as ex
 plugin = ex.Plugin(ex.load_secret(sys.argv[1:]))

@@ -428,6 +428,7 @@ mod fault_injection {
     /// signing request, logging every request it receives to `LOG` first.
     const FAULTY: &str = r#"
 import json, os, sys, time
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.environ["CFXLIGHT_PLUGIN_DIR"])
 import example_plugin as ex
 mode, log, marker = sys.argv[1], sys.argv[2], sys.argv[3]

@@ -1,7 +1,8 @@
 //! Signing latency per backend (benchmark, not a test): p50/p99 of `sign_transaction` for
 //! the software keystore, for the BSIM backend talking to a virtual card through real
 //! pcscd (vsmartcard-vpcd, second slot "Virtual PCD 00 01"), and for the PKCS#11 backend
-//! on a SoftHSM2 token made in a temp dir.
+//! on a SoftHSM2 token made in a temp dir, and for the plugin backend with the Python example
+//! plugin (`signer/plugins/example_plugin.py`).
 //!
 //!   cargo run --release -p cfxlight-signer --example sign_latency [-- N]
 //!
@@ -154,6 +155,37 @@ async fn main() {
     let _ = serve.join();
 
     pkcs11(dir.path(), n).await;
+    plugin(dir.path(), n).await;
+}
+
+/// The Python example plugin: a JSON-RPC round trip over stdio per signature, with the
+/// plugin's pure-Python secp256k1 and keccak, plus the host's recovery check.
+#[cfg(feature = "plugin")]
+async fn plugin(dir: &std::path::Path, n: usize) {
+    let key = dir.join("plugin-key.hex");
+    std::fs::write(&key, "42".repeat(32)).unwrap();
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/plugins/example_plugin.py");
+    let spec: SignerSpec = format!("plugin:python3 '{example}' --key-file '{}'", key.display())
+        .parse()
+        .unwrap();
+    let t = Instant::now();
+    let signer = match open_signer(&spec, CHAIN, OpenOptions::default()) {
+        Ok(s) => s,
+        Err(e) => {
+            println!("plugin skipped: {e}");
+            return;
+        }
+    };
+    println!(
+        "plugin open (spawn, hello, accounts): {:.1} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    measure("plugin (Python example, stdio)", &*signer, n).await;
+}
+
+#[cfg(not(feature = "plugin"))]
+async fn plugin(_: &std::path::Path, _: usize) {
+    println!("plugin skipped: built without the `plugin` feature");
 }
 
 /// PKCS#11 on SoftHSM2: a token in `dir`, a key generated on it, raw CKM_ECDSA per

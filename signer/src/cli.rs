@@ -9,6 +9,8 @@
 //! cfxlight signer import       --signer keystore:<dir> [--secret-file F] [--kdf …]
 //! cfxlight signer verify-audit <file>
 //! ```
+//! `list`, `sign-tx` and `sign-message` also take `--signer 'plugin:<executable> [args…]'`
+//! (an external plugin that asks for its own secrets; `signer/PLUGIN.md`).
 //! Every command that opens a signer takes `--pin-file F`, `--policy F`, `--audit-log F`.
 //! The PIN or password comes from `--pin-file`, else `CFXLIGHT_PASSWORD` / `CFXLIGHT_PIN`,
 //! else a prompt on the terminal; it is held in zeroizing memory and never printed.
@@ -48,7 +50,8 @@ pub const ENV_PIN: &str = "CFXLIGHT_PIN";
 #[derive(Debug, Clone, Args)]
 pub struct BackendArgs {
     /// Signer backend: `keystore:<dir>`, `bsim`, `bsim:reader=<name>`,
-    /// `pkcs11:module=<path>,token=<label>[,key=<label>]`, ….
+    /// `pkcs11:module=<path>,token=<label>[,key=<label>]`, `plugin:<executable> [args…]`,
+    /// `plugin:timeout=<s> -- <executable> [args…]`, ….
     #[arg(long = "signer", value_name = "SPEC")]
     pub signer: String,
     /// File holding the PIN or password (first line; the trailing newline is ignored).

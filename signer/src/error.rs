@@ -151,6 +151,33 @@ pub enum SignerError {
         /// How long the lockout still lasts.
         retry_after_secs: u64,
     },
+    /// The plugin's user (or its own rules) refused the request (plugin error 4001).
+    #[error("signer plugin `{plugin}` refused the request: {message}")]
+    PluginRejected {
+        /// The plugin's name (from its handshake, else its executable).
+        plugin: String,
+        /// The plugin's own words.
+        message: String,
+    },
+    /// The plugin is locked and must be unlocked on its side (plugin error 4100).
+    #[error("signer plugin `{plugin}` is locked: {message} (unlock it with its own PIN or UI, then retry)")]
+    PluginLocked {
+        /// The plugin's name.
+        plugin: String,
+        /// The plugin's own words.
+        message: String,
+    },
+    /// The plugin process failed: it could not start, crashed, broke the protocol or gave
+    /// an unusable answer. The request was not resent; the next request restarts it.
+    #[error("signer plugin `{plugin}` failed during {operation}: {detail}")]
+    Plugin {
+        /// The plugin's name.
+        plugin: String,
+        /// The protocol method that was in progress.
+        operation: String,
+        /// What went wrong, and what happens next.
+        detail: String,
+    },
     /// The spec names a backend this build does not provide.
     #[error("signer backend `{0}` is not available in this build (available: {avail})", avail = AVAILABLE)]
     UnsupportedBackend(String),
@@ -169,10 +196,11 @@ pub enum SignerError {
 }
 
 /// The backends this build opens.
-const AVAILABLE: &str = if cfg!(feature = "pkcs11") {
-    "keystore, bsim, pkcs11"
-} else {
-    "keystore, bsim"
+const AVAILABLE: &str = match (cfg!(feature = "pkcs11"), cfg!(feature = "plugin")) {
+    (true, true) => "keystore, bsim, pkcs11, plugin",
+    (true, false) => "keystore, bsim, pkcs11",
+    (false, true) => "keystore, bsim, plugin",
+    (false, false) => "keystore, bsim",
 };
 
 fn labels(found: &[String]) -> String {

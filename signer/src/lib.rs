@@ -9,9 +9,11 @@
 //!   signature is checked against the account's public key before it is returned.
 //! - Backends: the software keystore ([`keystore`], V3 JSON as conflux-rust and
 //!   js-conflux-sdk write it), the BSIM card ([`bsim`], over the `cfxlight-bsim` client),
-//!   PKCS#11 tokens (`pkcs11`, behind the `pkcs11` feature, on by default).
+//!   PKCS#11 tokens (`pkcs11`, behind the `pkcs11` feature, on by default), external
+//!   plugins in any language (`plugin`, JSON-RPC over stdio, behind the `plugin` feature,
+//!   on by default; protocol in `signer/PLUGIN.md`).
 //! - [`SignerSpec`] and [`open_signer`] (module [`spec`]):
-//!   `--signer bsim|keystore:<dir>|pkcs11:module=<path>,token=<label>|…`.
+//!   `--signer bsim|keystore:<dir>|pkcs11:module=<path>,token=<label>|plugin:<exe> [args]|…`.
 //! - [`PolicySigner`] (module [`policy`]): a wrapper for any backend that enforces a policy
 //!   file (chain id, value and fee caps, daily caps, recipient and method allow-lists) and
 //!   writes a hash-chained audit log ([`audit`]).
@@ -29,6 +31,8 @@ pub mod message;
 pub mod numbers;
 #[cfg(feature = "pkcs11")]
 pub mod pkcs11;
+#[cfg(feature = "plugin")]
+pub mod plugin;
 pub mod policy;
 pub mod signer;
 pub mod spec;
@@ -41,7 +45,9 @@ pub use error::SignerError;
 pub use keystore::KeystoreSigner;
 #[cfg(feature = "pkcs11")]
 pub use pkcs11::Pkcs11Signer;
+#[cfg(feature = "plugin")]
+pub use plugin::PluginSigner;
 pub use policy::{Policy, PolicySigner};
 pub use signer::{Account, Method, SignRequest, Signer};
-pub use spec::{open_signer, OpenOptions, Pkcs11Spec, SignerSpec, SpecError};
+pub use spec::{open_signer, OpenOptions, Pkcs11Spec, PluginSpec, SignerSpec, SpecError};
 pub use typed_data::TypedData;

@@ -20,6 +20,14 @@ pub fn personal_message_hash(message: &[u8]) -> H256 {
     keccak256_concat(&[PERSONAL_MESSAGE_PREFIX.as_bytes(), len.as_bytes(), message])
 }
 
+/// The exact bytes [`personal_message_hash`] hashes: prefix ‖ decimal length ‖ message.
+pub fn personal_message_payload(message: &[u8]) -> Vec<u8> {
+    let mut out = PERSONAL_MESSAGE_PREFIX.as_bytes().to_vec();
+    out.extend_from_slice(message.len().to_string().as_bytes());
+    out.extend_from_slice(message);
+    out
+}
+
 /// Interprets a command-line message: `0x…` hex as bytes, anything else as UTF-8 text.
 pub fn message_bytes(arg: &str) -> Vec<u8> {
     if let Some(hex_part) = arg.strip_prefix("0x") {

@@ -3,11 +3,13 @@
 //! A spec is `<backend>[:<argument>]`. Backends: `bsim` (`bsim:reader=<name>`),
 //! `keystore` (`keystore:<dir>` or `keystore:dir=<dir>,account=<addr>,blind_signing=true`),
 //! `pkcs11` (`pkcs11:module=<path>,token=<label>[,key=<label>]`, built with the `pkcs11`
-//! feature), `plugin:…`, `remote:…`. The argument of a key=value form is a comma-separated
+//! feature), `plugin` (`plugin:<executable> [args…]`, `plugin:timeout=<s> -- <executable>
+//! [args…]`, built with the `plugin` feature; words split as [`split_words`] says),
+//! `remote:…`. The argument of a key=value form is a comma-separated
 //! list of `key=value` pairs; a keystore argument without `=` is the directory itself, so
 //! any path works.
 
-use std::{collections::BTreeMap, fmt, path::PathBuf};
+use std::{collections::BTreeMap, fmt, path::PathBuf, time::Duration};
 
 use cfxlight_primitives::H160;
 use thiserror::Error;
@@ -144,6 +146,63 @@ impl SignerSpec {
         Ok(spec)
     }
 
+    /// The command and options of a `plugin:` spec.
+    ///
+    /// `plugin:<executable> [args…]` runs the words as they are. Options go before a `--`
+    /// word: `plugin:timeout=300 -- <executable> [args…]` (comma-separated `key=value`, as
+    /// in the other specs); words before a `--` are options only when every one of them is
+    /// `key=value`, so a command that itself uses `--` needs no escaping.
+    pub fn plugin(&self) -> Result<PluginSpec, SpecError> {
+        if self.backend != "plugin" {
+            return Err(SpecError::BadOption(format!(
+                "`{}` is not a plugin spec",
+                self.backend
+            )));
+        }
+        let words = split_words(self.arg.as_deref().unwrap_or_default())?;
+        let (options, command) = match words.iter().position(|w| w == "--") {
+            Some(i) if i > 0 && words[..i].iter().all(|w| w.contains('=')) => {
+                (&words[..i], &words[i + 1..])
+            }
+            _ => (&words[..0], &words[..]),
+        };
+        let mut timeout = PLUGIN_DEFAULT_TIMEOUT;
+        for part in options.iter().flat_map(|w| w.split(',')) {
+            let (k, v) = part
+                .split_once('=')
+                .ok_or_else(|| SpecError::BadOption(part.to_string()))?;
+            match k {
+                "timeout" => {
+                    let secs: u64 = v
+                        .strip_suffix('s')
+                        .unwrap_or(v)
+                        .parse()
+                        .ok()
+                        .filter(|s| *s > 0)
+                        .ok_or_else(|| {
+                            SpecError::BadOption(format!("timeout={v} (whole seconds, > 0)"))
+                        })?;
+                    timeout = Duration::from_secs(secs);
+                }
+                other => {
+                    return Err(SpecError::BadOption(format!(
+                        "{other} (plugin knows timeout)"
+                    )))
+                }
+            }
+        }
+        let Some((program, args)) = command.split_first() else {
+            return Err(SpecError::BadOption(
+                "plugin needs a command: plugin:<executable> [args…] (e.g. plugin:python3 signer/plugins/example_plugin.py --key-file key.hex)".into(),
+            ));
+        };
+        Ok(PluginSpec {
+            program: program.clone(),
+            args: args.to_vec(),
+            timeout,
+        })
+    }
+
     /// The token settings of a `pkcs11:module=<path>,token=<label>[,key=<label>]` spec.
     pub fn pkcs11(&self) -> Result<Pkcs11Spec, SpecError> {
         if self.backend != "pkcs11" {
@@ -175,6 +234,76 @@ impl SignerSpec {
             )),
         }
     }
+}
+
+/// The default per-request timeout of a plugin's signing methods: long enough for a human
+/// to read and confirm on a device.
+pub const PLUGIN_DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The settings of a `plugin:` spec (parsed in every build; opened only with the `plugin`
+/// feature): `plugin:<executable> [args…]`, or `plugin:<options> -- <executable> [args…]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginSpec {
+    /// The executable (looked up on `PATH` when it has no `/`).
+    pub program: String,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// How long a signing request may take (the user may be confirming on a device).
+    pub timeout: Duration,
+}
+
+/// Splits a plugin command line into words: whitespace separates, `'…'` quotes literally,
+/// `"…"` quotes with `\\` and `\"` escapes, `\` escapes one character outside quotes. No
+/// variables, globs or other shell expansion.
+pub fn split_words(line: &str) -> Result<Vec<String>, SpecError> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = line.chars();
+    let bad = |m: &str| SpecError::BadOption(format!("plugin command: {m}"));
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {
+                if let Some(w) = word.take() {
+                    words.push(w);
+                }
+            }
+            '\'' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => w.push(c),
+                        None => return Err(bad("unterminated '")),
+                    }
+                }
+            }
+            '"' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c @ ('"' | '\\')) => w.push(c),
+                            Some(c) => {
+                                w.push('\\');
+                                w.push(c);
+                            }
+                            None => return Err(bad("unterminated \"")),
+                        },
+                        Some(c) => w.push(c),
+                        None => return Err(bad("unterminated \"")),
+                    }
+                }
+            }
+            '\\' => match chars.next() {
+                Some(c) => word.get_or_insert_with(String::new).push(c),
+                None => return Err(bad("trailing \\")),
+            },
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(word);
+    Ok(words)
 }
 
 /// The settings of a `pkcs11:` spec (parsed in every build; opened only with the `pkcs11`
@@ -225,9 +354,10 @@ impl fmt::Debug for OpenOptions {
 
 /// Opens the backend a spec names, bound to `chain_id`.
 ///
-/// `keystore`, `bsim`, and `pkcs11` when built with that feature (PIN from
-/// `options.secret`, the default [`LoginLimits`](crate::pkcs11::LoginLimits)). Every other
-/// backend is an [`SignerError::UnsupportedBackend`].
+/// `keystore`, `bsim`, `pkcs11` when built with that feature (PIN from `options.secret`,
+/// the default [`LoginLimits`](crate::pkcs11::LoginLimits)), and `plugin` when built with
+/// that feature (the plugin asks for its own secrets; `options.secret` is not passed on).
+/// Every other backend is an [`SignerError::UnsupportedBackend`].
 pub fn open_signer(
     spec: &SignerSpec,
     chain_id: u32,
@@ -276,6 +406,13 @@ pub fn open_signer(
                 crate::pkcs11::LoginLimits::default(),
             )?;
             Ok(Box::new(signer))
+        }
+        #[cfg(feature = "plugin")]
+        "plugin" => {
+            let p = spec
+                .plugin()
+                .map_err(|e| SignerError::InvalidSpec(e.to_string()))?;
+            Ok(Box::new(crate::plugin::PluginSigner::open(p, chain_id)?))
         }
         other => Err(SignerError::UnsupportedBackend(other.to_string())),
     }
@@ -365,12 +502,48 @@ mod tests {
     }
 
     #[test]
+    fn plugin_specs_split_words_and_take_options_before_a_separator() {
+        let p = |s: &str| s.parse::<SignerSpec>().unwrap().plugin();
+        let plain = p("plugin:python3 signer/plugins/example_plugin.py --key-file /k").unwrap();
+        assert_eq!(plain.program, "python3");
+        assert_eq!(
+            plain.args,
+            ["signer/plugins/example_plugin.py", "--key-file", "/k"]
+        );
+        assert_eq!(plain.timeout, PLUGIN_DEFAULT_TIMEOUT);
+        let quoted = p(r#"plugin:'/opt/my signer/run' "a b" c\ d "e\"f""#).unwrap();
+        assert_eq!(quoted.program, "/opt/my signer/run");
+        assert_eq!(quoted.args, ["a b", "c d", "e\"f"]);
+        let opts = p("plugin:timeout=5 -- /bin/plug -- x").unwrap();
+        assert_eq!(opts.timeout, Duration::from_secs(5));
+        assert_eq!(opts.program, "/bin/plug");
+        assert_eq!(opts.args, ["--", "x"]);
+        // `--` after a word that is not key=value belongs to the command.
+        let cmd = p("plugin:/bin/plug -- x").unwrap();
+        assert_eq!((cmd.program.as_str(), cmd.args.len()), ("/bin/plug", 2));
+        for bad in [
+            "plugin",
+            "plugin:",
+            "plugin:timeout=5 --",
+            "plugin:timeout=0 -- x",
+            "plugin:colour=red -- x",
+            "plugin:'unterminated",
+        ] {
+            assert!(p(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn backends_not_built_are_unsupported_not_silently_ignored() {
         #[cfg(not(feature = "pkcs11"))]
         let pkcs11 = Some("pkcs11:module=/usr/lib/softhsm/libsofthsm2.so,token=t");
         #[cfg(feature = "pkcs11")]
         let pkcs11 = None;
-        for s in ["plugin:x", "remote:y"].into_iter().chain(pkcs11) {
+        #[cfg(not(feature = "plugin"))]
+        let plugin = Some("plugin:x");
+        #[cfg(feature = "plugin")]
+        let plugin = None;
+        for s in ["remote:y"].into_iter().chain(pkcs11).chain(plugin) {
             let spec: SignerSpec = s.parse().unwrap();
             match open_signer(&spec, 1, OpenOptions::default()) {
                 Err(SignerError::UnsupportedBackend(b)) => assert_eq!(b, spec.backend),

@@ -98,8 +98,13 @@ impl TypedData {
         types
     }
 
-    /// The CIP-23 hash this request is signed over.
+    /// The CIP-23 hash this request is signed over: keccak of [`TypedData::signing_payload`].
     pub fn hash(&self) -> Result<H256, SignerError> {
+        Ok(keccak256(self.signing_payload()?))
+    }
+
+    /// The exact bytes hashed: `0x19 ‖ 0x01 ‖ domain separator ‖ hashStruct(message)`.
+    pub fn signing_payload(&self) -> Result<Vec<u8>, SignerError> {
         let types = self.all_types();
         let domain = if self.domain.is_null() {
             Value::Object(Default::default())
@@ -119,7 +124,7 @@ impl TypedData {
                 hash_struct(&types, &self.primary_type, &self.message, 0)?.as_bytes(),
             );
         }
-        Ok(keccak256(buf))
+        Ok(buf)
     }
 }
 

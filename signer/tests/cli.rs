@@ -206,8 +206,17 @@ async fn a_policy_refusal_reaches_the_user_with_the_rule_name() {
 #[tokio::test]
 async fn unsupported_backends_and_wrong_passwords_are_one_line_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let err = run(&["list", "--signer", "plugin:x"]).await.unwrap_err();
+    let err = run(&["list", "--signer", "remote:x"]).await.unwrap_err();
     assert!(err.to_string().contains("not available"), "{err}");
+    let err = run(&["list", "--signer", "plugin:/nonexistent/x"])
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("signer plugin `x` failed during start: cannot start `/nonexistent/x`"),
+        "{err}"
+    );
+    assert!(!err.to_string().contains('\n'), "{err}");
     let d = dir.path();
     std::fs::write(d.join("pin"), "pw").unwrap();
     std::fs::write(d.join("bad"), "nope").unwrap();

@@ -11,19 +11,17 @@
 
 mod common;
 
+use common::send::{wait_receipt, Node};
+
 use std::{
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    path::Path,
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
 use cfxlight_bsim::vpcd;
 use cfxlight_node::{rpc_client::RpcClient, store::Store};
-use cfxlight_primitives::{
-    address, crypto,
-    transaction::{Action, Transaction, TxKind},
-    H160, H256, U256,
-};
+use cfxlight_primitives::{address, H160, H256, U256};
 use serde_json::{json, Value};
 
 const PIN: &str = "135790";
@@ -51,72 +49,7 @@ impl Devnet {
 
     /// Sends `value` drip to `to` from genesis key 3, and waits until the full node mined it.
     fn fund(&self, to: H160, value: U256) {
-        let key = common::genesis_key(&self.d, 3);
-        let from = crypto::public_to_address(&crypto::public_of(key.verifying_key()));
-        let nonce: U256 = self
-            .full
-            .call("cfx_getNextNonce", json!([self.b32(&from)]))
-            .unwrap();
-        let epoch = common::quantity(&self.full.call("cfx_epochNumber", json!([])).unwrap());
-        let tx = Transaction {
-            nonce,
-            gas: 21000.into(),
-            action: Action::Call(to),
-            value,
-            storage_limit: 0,
-            epoch_height: epoch,
-            chain_id: self.chain_id,
-            data: vec![],
-            kind: TxKind::Legacy {
-                gas_price: 1_000_000_000u64.into(),
-            },
-        }
-        .sign(&key)
-        .unwrap();
-        let _: H256 = self
-            .full
-            .call(
-                "cfx_sendRawTransaction",
-                json!([format!("0x{}", hex::encode(tx.encode()))]),
-            )
-            .unwrap();
-        wait_receipt(&self.full, &tx.hash(), 60);
-    }
-}
-
-fn wait_receipt(rpc: &RpcClient, hash: &H256, secs: u64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Ok(r) = rpc.call::<Value>("cfx_getTransactionReceipt", json!([hash])) {
-            if !r.is_null() {
-                return r;
-            }
-        }
-        assert!(Instant::now() < deadline, "{hash:?} not mined in {secs} s");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// A `cfxlight node` process with a signer; killed (SIGKILL) on drop.
-struct Node {
-    child: Child,
-    local: RpcClient,
-    local_url: String,
-    log: PathBuf,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(40).collect();
-            eprintln!("--- node log tail ({}) ---", self.log.display());
-            for l in tail.iter().rev() {
-                eprintln!("{l}");
-            }
-        }
+        common::send::fund(&self.d, 3, to, value);
     }
 }
 

@@ -11,18 +11,16 @@
 
 mod common;
 
+use common::send::{wait_receipt, Node};
+
 use std::{
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    path::Path,
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
 use cfxlight_node::rpc_client::RpcClient;
-use cfxlight_primitives::{
-    address, crypto,
-    transaction::{Action, Transaction, TxKind},
-    H160, H256, U256,
-};
+use cfxlight_primitives::{address, H160, H256, U256};
 use serde_json::{json, Value};
 
 const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
@@ -31,42 +29,6 @@ const PIN: &str = "864200";
 const TOKEN: &str = "cfx-send";
 /// conflux-rust takes one P2P session per source IP: a loopback address of this test's own.
 const P2P_IP: &str = "127.91.0.1";
-
-fn wait_receipt(rpc: &RpcClient, hash: &H256, secs: u64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Ok(r) = rpc.call::<Value>("cfx_getTransactionReceipt", json!([hash])) {
-            if !r.is_null() {
-                return r;
-            }
-        }
-        assert!(Instant::now() < deadline, "{hash:?} not mined in {secs} s");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// A `cfxlight node` child, killed on drop (its log tail printed if the test failed).
-struct Node {
-    child: Child,
-    local: RpcClient,
-    local_url: String,
-    log: PathBuf,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(40).collect();
-            eprintln!("--- node log tail ({}) ---", self.log.display());
-            for l in tail.iter().rev() {
-                eprintln!("{l}");
-            }
-        }
-    }
-}
 
 fn node_command(d: &Value, datadir: &Path, conf: &Path, signer: &[String]) -> (Command, u16) {
     let local_port = common::free_port();
@@ -166,34 +128,7 @@ fn the_token_signs_an_sdk_transfer_through_the_node() {
     let me_b32 = b32(&me);
 
     // Fund it from genesis key 1.
-    let key = common::genesis_key(&d, 1);
-    let funder = crypto::public_to_address(&crypto::public_of(key.verifying_key()));
-    let nonce: U256 = full
-        .call("cfx_getNextNonce", json!([b32(&funder)]))
-        .unwrap();
-    let epoch = common::quantity(&full.call("cfx_epochNumber", json!([])).unwrap());
-    let fund = Transaction {
-        nonce,
-        gas: 21000.into(),
-        action: Action::Call(me),
-        value: U256::exp10(21),
-        storage_limit: 0,
-        epoch_height: epoch,
-        chain_id,
-        data: vec![],
-        kind: TxKind::Legacy {
-            gas_price: 1_000_000_000u64.into(),
-        },
-    }
-    .sign(&key)
-    .unwrap();
-    let _: H256 = full
-        .call(
-            "cfx_sendRawTransaction",
-            json!([format!("0x{}", hex::encode(fund.encode()))]),
-        )
-        .unwrap();
-    wait_receipt(&full, &fund.hash(), 60);
+    common::send::fund(&d, 1, me, U256::exp10(21));
 
     // A wrong PIN stops the node at start with the token's error, before any connection.
     let bad = tmp.path().join("bad-pin");

@@ -13,18 +13,16 @@
 
 mod common;
 
+use common::send::{wait_receipt, Node};
+
 use std::{
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    path::Path,
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
 use cfxlight_node::rpc_client::RpcClient;
-use cfxlight_primitives::{
-    address, crypto,
-    transaction::{Action, Transaction, TxKind},
-    H160, H256, U256,
-};
+use cfxlight_primitives::{address, H160, H256, U256};
 use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cfxlight");
@@ -49,42 +47,6 @@ for line in sys.stdin:
         os._exit(3)
     ex.handle(plugin, line)
 "#;
-
-fn wait_receipt(rpc: &RpcClient, hash: &H256, secs: u64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Ok(r) = rpc.call::<Value>("cfx_getTransactionReceipt", json!([hash])) {
-            if !r.is_null() {
-                return r;
-            }
-        }
-        assert!(Instant::now() < deadline, "{hash:?} not mined in {secs} s");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// A `cfxlight node` child, killed on drop (its log tail printed if the test failed).
-struct Node {
-    child: Child,
-    local: RpcClient,
-    local_url: String,
-    log: PathBuf,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(40).collect();
-            eprintln!("--- node log tail ({}) ---", self.log.display());
-            for l in tail.iter().rev() {
-                eprintln!("{l}");
-            }
-        }
-    }
-}
 
 /// `cfxlight node --signer <spec>` on the devnet, waiting until `who` has a balance.
 fn start_node(
@@ -206,34 +168,7 @@ fn the_python_plugin_signs_an_sdk_transfer_and_a_crash_burns_no_nonce() {
     // Fund it from genesis key 2: keys 0 (espace.rs), 1 (send_pkcs11.rs) and 3 (send.rs,
     // bsim_devnet.rs, raw_flood.rs, rpc_ws.rs, rpc-diff) send in tests that run beside this
     // one; key 2 only in `scripts/bench-send`, which is not part of the test run.
-    let key = common::genesis_key(&d, 2);
-    let funder = crypto::public_to_address(&crypto::public_of(key.verifying_key()));
-    let nonce: U256 = full
-        .call("cfx_getNextNonce", json!([b32(&funder)]))
-        .unwrap();
-    let epoch = common::quantity(&full.call("cfx_epochNumber", json!([])).unwrap());
-    let fund = Transaction {
-        nonce,
-        gas: 21000.into(),
-        action: Action::Call(me),
-        value: U256::exp10(21),
-        storage_limit: 0,
-        epoch_height: epoch,
-        chain_id,
-        data: vec![],
-        kind: TxKind::Legacy {
-            gas_price: 1_000_000_000u64.into(),
-        },
-    }
-    .sign(&key)
-    .unwrap();
-    let _: H256 = full
-        .call(
-            "cfx_sendRawTransaction",
-            json!([format!("0x{}", hex::encode(fund.encode()))]),
-        )
-        .unwrap();
-    wait_receipt(&full, &fund.hash(), 60);
+    common::send::fund(&d, 2, me, U256::exp10(21));
     let to = d["genesis_keys"][0]["address"].as_str().unwrap();
 
     // 1. The example plugin as the node's signer, js-conflux-sdk as the dapp.

@@ -78,6 +78,7 @@ pub fn quantity(v: &Value) -> u64 {
 
 pub mod card;
 pub mod liar;
+pub mod send;
 
 /// Genesis key `i` of the devnet described by `d`.
 pub fn genesis_key(d: &Value, i: usize) -> k256::ecdsa::SigningKey {

@@ -1,0 +1,98 @@
+//! What the send tests share (`send.rs`, `send_pkcs11.rs`, `send_plugin.rs`): waiting for a
+//! receipt, a `cfxlight node` child whose log tail is printed when a test fails, and
+//! funding an account from a genesis key.
+
+#![allow(dead_code)]
+
+use std::{
+    path::PathBuf,
+    process::Child,
+    time::{Duration, Instant},
+};
+
+use cfxlight_node::rpc_client::RpcClient;
+use cfxlight_primitives::{
+    address, crypto,
+    transaction::{Action, Transaction, TxKind},
+    H160, H256, U256,
+};
+use serde_json::{json, Value};
+
+/// The receipt of `hash` from `rpc`, waiting up to `secs` seconds for it.
+pub fn wait_receipt(rpc: &RpcClient, hash: &H256, secs: u64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Ok(r) = rpc.call::<Value>("cfx_getTransactionReceipt", json!([hash])) {
+            if !r.is_null() {
+                return r;
+            }
+        }
+        assert!(Instant::now() < deadline, "{hash:?} not mined in {secs} s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A `cfxlight node` child, killed on drop (its log tail printed if the test failed).
+pub struct Node {
+    /// The process.
+    pub child: Child,
+    /// Its local (signing) RPC.
+    pub local: RpcClient,
+    /// That RPC's URL.
+    pub local_url: String,
+    /// Its stderr log.
+    pub log: PathBuf,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            eprintln!("--- node log tail ({}) ---", self.log.display());
+            for l in tail.iter().rev() {
+                eprintln!("{l}");
+            }
+        }
+    }
+}
+
+/// Sends `value` drip to `to` from genesis key `key` of the devnet `d` (its devnet.json),
+/// through the full node, and waits until it is mined.
+pub fn fund(d: &Value, key: usize, to: H160, value: U256) {
+    let full = RpcClient::new(d["rpc_url"].as_str().unwrap());
+    let chain_id = d["chain_id"].as_u64().unwrap() as u32;
+    let key = super::genesis_key(d, key);
+    let from = crypto::public_to_address(&crypto::public_of(key.verifying_key()));
+    let nonce: U256 = full
+        .call(
+            "cfx_getNextNonce",
+            json!([address::encode(&from, u64::from(chain_id))]),
+        )
+        .unwrap();
+    let epoch = super::quantity(&full.call("cfx_epochNumber", json!([])).unwrap());
+    let tx = Transaction {
+        nonce,
+        gas: 21000.into(),
+        action: Action::Call(to),
+        value,
+        storage_limit: 0,
+        epoch_height: epoch,
+        chain_id,
+        data: vec![],
+        kind: TxKind::Legacy {
+            gas_price: 1_000_000_000u64.into(),
+        },
+    }
+    .sign(&key)
+    .unwrap();
+    let _: H256 = full
+        .call(
+            "cfx_sendRawTransaction",
+            json!([format!("0x{}", hex::encode(tx.encode()))]),
+        )
+        .unwrap();
+    wait_receipt(&full, &tx.hash(), 60);
+}

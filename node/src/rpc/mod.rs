@@ -12,6 +12,8 @@
 //! unless the configuration opens them on the public one ([`local`]).
 
 mod chain;
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 pub mod local;
 mod pubsub;

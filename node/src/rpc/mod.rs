@@ -16,6 +16,8 @@
 
 mod access;
 mod chain;
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 pub mod local;
 mod pubsub;

@@ -280,7 +280,7 @@ impl Front {
         };
         if let Some(r) = &r {
             // A registered method's name: the label set is bounded by the module.
-            crate::metrics::global().rpc_call(&call.method, r.is_success(), started.elapsed());
+            crate::metrics::global().rpc_call(&method, r.is_success(), started.elapsed());
         }
         r
     }

@@ -68,6 +68,24 @@ fn start_logged(
     (node, http, local, ws)
 }
 
+/// `cfxlight node --dry-run` on the devnet spec with these flags.
+fn dry_run(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_cfxlight"))
+        .args([
+            "node",
+            "--chain",
+            "devnet",
+            "--genesis-hash",
+            GENESIS,
+            "--dry-run",
+        ])
+        .args(extra)
+        .arg("--datadir")
+        .arg(dir)
+        .output()
+        .unwrap()
+}
+
 fn call(port: u16, method: &str, headers: &[(&str, &str)]) -> (u16, String) {
     let mut req = ureq::post(&format!("http://127.0.0.1:{port}"));
     for (k, v) in headers {
@@ -175,20 +193,10 @@ fn token_host_allow_list_and_cors_are_enforced() {
 #[test]
 fn public_signing_off_loopback_without_a_token_is_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_cfxlight"))
-        .args([
-            "node",
-            "--chain",
-            "devnet",
-            "--genesis-hash",
-            GENESIS,
-            "--dry-run",
-        ])
-        .args(["--rpc-interface", "0.0.0.0", "--rpc-public-signing"])
-        .arg("--datadir")
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let out = dry_run(
+        dir.path(),
+        &["--rpc-interface", "0.0.0.0", "--rpc-public-signing"],
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--rpc-token-file"));
 }
@@ -275,20 +283,7 @@ fn a_cross_origin_websocket_is_refused() {
 #[test]
 fn public_signing_without_a_token_is_refused_at_start_even_on_loopback() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_cfxlight"))
-        .args([
-            "node",
-            "--chain",
-            "devnet",
-            "--genesis-hash",
-            GENESIS,
-            "--dry-run",
-        ])
-        .args(["--rpc-public-signing"])
-        .arg("--datadir")
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let out = dry_run(dir.path(), &["--rpc-public-signing"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -172,22 +172,8 @@ fn the_card_signs_an_sdk_transfer_through_the_node_and_a_pulled_card_burns_no_no
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     let hash: H256 = r["hash"].as_str().unwrap().parse().unwrap();
     // Mined by the real node, with the card's account as sender.
-    let full_receipt = wait_receipt(&net.full, &hash, 60);
-    assert_eq!(full_receipt["outcomeStatus"], "0x0");
-    assert_eq!(
-        full_receipt["from"]
-            .as_str()
-            .unwrap()
-            .to_lowercase()
-            .replace("type.user:", ""),
-        card_b32
-    );
-    // Our verified receipt equals the full node's, field by field.
-    let ours: Value = node
-        .local
-        .call("cfx_getTransactionReceipt", json!([hash]))
-        .unwrap();
-    assert_eq!(ours, full_receipt);
+    // Mined with the expected sender; our verified receipt is the full node's.
+    let full_receipt = common::send::assert_mined_from(&net.full, &node, &hash, &card_b32);
     // Balance and nonce seen through our node moved by exactly the transfer.
     let before: U256 = r["balanceBefore"]
         .as_str()

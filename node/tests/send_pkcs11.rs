@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::send::{wait_receipt, Node};
+use common::send::Node;
 
 use std::{
     path::Path,
@@ -201,21 +201,8 @@ fn the_token_signs_an_sdk_transfer_through_the_node() {
     let hash: H256 = r["hash"].as_str().unwrap().parse().unwrap();
     // Mined by the real node with the token's account as sender; our verified receipt is
     // the full node's.
-    let full_receipt = wait_receipt(&full, &hash, 60);
-    assert_eq!(full_receipt["outcomeStatus"], "0x0");
-    assert_eq!(
-        full_receipt["from"]
-            .as_str()
-            .unwrap()
-            .to_lowercase()
-            .replace("type.user:", ""),
-        me_b32
-    );
-    let ours: Value = node
-        .local
-        .call("cfx_getTransactionReceipt", json!([hash]))
-        .unwrap();
-    assert_eq!(ours, full_receipt);
+    // Mined with the expected sender; our verified receipt is the full node's.
+    common::send::assert_mined_from(&full, &node, &hash, &me_b32);
     let tx: Value = full
         .call("cfx_getTransactionByHash", json!([hash]))
         .unwrap();

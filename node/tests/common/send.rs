@@ -32,6 +32,28 @@ pub fn wait_receipt(rpc: &RpcClient, hash: &H256, secs: u64) -> Value {
     }
 }
 
+/// Waits until the full node mined `hash`, requires it succeeded with `from_b32` (base32,
+/// lower case) as sender and that `node`'s verified receipt equals the full node's, field
+/// by field; returns that receipt.
+pub fn assert_mined_from(full: &RpcClient, node: &Node, hash: &H256, from_b32: &str) -> Value {
+    let full_receipt = wait_receipt(full, hash, 60);
+    assert_eq!(full_receipt["outcomeStatus"], "0x0");
+    assert_eq!(
+        full_receipt["from"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .replace("type.user:", ""),
+        from_b32
+    );
+    let ours: Value = node
+        .local
+        .call("cfx_getTransactionReceipt", json!([hash]))
+        .unwrap();
+    assert_eq!(ours, full_receipt);
+    full_receipt
+}
+
 /// A `cfxlight node` child, killed on drop (its log tail printed if the test failed).
 pub struct Node {
     /// The process.

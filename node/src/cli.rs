@@ -112,6 +112,14 @@ pub struct NodeArgs {
     /// Largest JSON-RPC request body in bytes (default 5 MiB, as conflux-rust).
     #[arg(long, value_name = "BYTES")]
     pub rpc_max_body: Option<u32>,
+    /// Largest JSON-RPC answer in bytes (default 50 MiB); a method refuses to build one past
+    /// it (`-32008 "Response is too big"`).
+    #[arg(long, value_name = "BYTES")]
+    pub rpc_max_response_body: Option<u32>,
+    /// Memory all answers being built at once may hold, bytes (default 200 MiB); past it a
+    /// large answer gets `-32009 "Server is busy, try again later"`.
+    #[arg(long, value_name = "BYTES")]
+    pub rpc_max_response_memory: Option<u64>,
     /// Most simultaneous connections per RPC server (default 256).
     #[arg(long, value_name = "N")]
     pub rpc_max_connections: Option<u32>,

@@ -40,6 +40,8 @@ struct FileConfig {
     rpc_hosts: Option<Vec<String>>,
     rpc_max_batch: Option<u32>,
     rpc_max_body: Option<u32>,
+    rpc_max_response_body: Option<u32>,
+    rpc_max_response_memory: Option<u64>,
     rpc_max_connections: Option<u32>,
     rpc_max_subscriptions: Option<u32>,
     signer: Option<String>,
@@ -224,7 +226,14 @@ impl NodeConfig {
                 .rpc_max_body
                 .or(file.rpc_max_body)
                 .unwrap_or(defaults.max_request_body),
-            max_response_body: defaults.max_response_body,
+            max_response_body: args
+                .rpc_max_response_body
+                .or(file.rpc_max_response_body)
+                .unwrap_or(defaults.max_response_body),
+            max_response_memory: args
+                .rpc_max_response_memory
+                .or(file.rpc_max_response_memory)
+                .unwrap_or(defaults.max_response_memory),
             max_batch: args
                 .rpc_max_batch
                 .or(file.rpc_max_batch)

@@ -50,15 +50,18 @@ pub enum Refusal {
     Origin,
     /// Missing or wrong bearer token (401).
     Token,
+    /// Answers being built held the response memory limit (-32009).
+    ResponseMemory,
 }
 
-const REFUSALS: [&str; 6] = [
+const REFUSALS: [&str; 7] = [
     "connections",
     "body_size",
     "body_timeout",
     "host",
     "origin",
     "token",
+    "response_memory",
 ];
 
 /// Why a peer was set aside.
@@ -76,7 +79,7 @@ pub enum PenaltyKind {
 #[derive(Default)]
 pub struct Metrics {
     methods: Mutex<BTreeMap<String, MethodStats>>,
-    refused: [AtomicU64; 6],
+    refused: [AtomicU64; 7],
     penalties: [AtomicU64; 3],
     signer_requests: AtomicU64,
     signer_refusals: AtomicU64,

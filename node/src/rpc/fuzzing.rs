@@ -16,25 +16,25 @@ pub fn read_call(body: &[u8]) -> Option<(Id<'_>, Cow<'_, str>, Option<&RawValue>
 /// An epoch parameter as `rpc::parse_epoch` reads it: `Some(n)` for a number, None
 /// for a tag.
 pub fn parse_epoch(v: &Value) -> Result<Option<u64>, ErrorObjectOwned> {
-    super::parse_epoch(v).map(|e| match e {
-        super::Epoch::Number(n) => Some(n),
+    super::params::parse_epoch(v).map(|e| match e {
+        super::params::Epoch::Number(n) => Some(n),
         _ => None,
     })
 }
 
 /// `rpc::parse_hash`.
 pub fn parse_hash(v: &Value) -> Result<H256, ErrorObjectOwned> {
-    super::parse_hash(v)
+    super::params::parse_hash(v)
 }
 
 /// `rpc::parse_address`.
 pub fn parse_address(v: &Value, network_id: u64) -> Result<H160, ErrorObjectOwned> {
-    super::parse_address(v, network_id)
+    super::params::parse_address(v, network_id)
 }
 
-/// [`super::parse_u64_hex`].
+/// [`super::params::parse_u64_hex`].
 pub fn parse_u64_hex(v: &Value) -> Result<u64, ErrorObjectOwned> {
-    super::parse_u64_hex(v)
+    super::params::parse_u64_hex(v)
 }
 
 /// Where a state-epoch parameter points, flattened: `(epoch number, block hash,
@@ -42,12 +42,12 @@ pub fn parse_u64_hex(v: &Value) -> Result<u64, ErrorObjectOwned> {
 pub type StateAt = (Option<u64>, Option<H256>, bool);
 
 /// Positional arguments as the methods read them (`rpc::Args`).
-pub struct Args(super::Args);
+pub struct Args(super::params::Args);
 
 impl Args {
     /// `rpc::Args::of` on a raw `params` value.
     pub fn of(params: Option<&str>, min: usize, max: usize) -> Result<Args, ErrorObjectOwned> {
-        super::Args::of(&Params::new(params), min, max).map(Args)
+        super::params::Args::of(&Params::new(params), min, max).map(Args)
     }
 
     /// How many arguments there are.
@@ -87,7 +87,7 @@ impl Args {
     pub fn epoch(&self, i: usize) -> Result<Option<Option<u64>>, ErrorObjectOwned> {
         self.0.epoch(i).map(|e| {
             e.map(|e| match e {
-                super::Epoch::Number(n) => Some(n),
+                super::params::Epoch::Number(n) => Some(n),
                 _ => None,
             })
         })
@@ -97,9 +97,11 @@ impl Args {
     pub fn state_epoch(&self, i: usize) -> Result<Option<StateAt>, ErrorObjectOwned> {
         self.0.state_epoch(i).map(|s| {
             s.map(|s| match s {
-                super::StateAt::Epoch(super::Epoch::Number(n)) => (Some(n), None, false),
-                super::StateAt::Epoch(_) => (None, None, false),
-                super::StateAt::Block {
+                super::params::StateAt::Epoch(super::params::Epoch::Number(n)) => {
+                    (Some(n), None, false)
+                }
+                super::params::StateAt::Epoch(_) => (None, None, false),
+                super::params::StateAt::Block {
                     hash,
                     require_pivot,
                 } => (None, Some(hash), require_pivot),

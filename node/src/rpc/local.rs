@@ -23,7 +23,11 @@ use cfxlight_signer::{Signer, SignerError};
 use jsonrpsee::{server::RpcModule, types::ErrorObjectOwned};
 use serde_json::{Map, Value};
 
-use super::{internal, invalid_params, query_error, Args, RpcContext};
+use super::{
+    context::RpcContext,
+    error::{internal, invalid_param_data, invalid_params, query_error},
+    params::{parse_address, Args},
+};
 
 type Module = RpcModule<Arc<RpcContext>>;
 
@@ -94,7 +98,7 @@ pub const MAX_SUGGESTED_FEE_MULTIPLE: u64 = 10;
 /// The highest price per gas the node suggests on its own: [`MAX_SUGGESTED_FEE_MULTIPLE`]
 /// × max(base price, pool minimum), saturating.
 fn suggested_fee_ceiling(base: U256) -> U256 {
-    base.max(super::chain::min_gas_price())
+    base.max(super::fees::min_gas_price())
         .saturating_mul(U256::from(MAX_SUGGESTED_FEE_MULTIPLE))
 }
 
@@ -105,14 +109,14 @@ async fn build_tx(ctx: &RpcContext, req: &Value) -> Result<(H160, Transaction), 
         return Err(invalid_params("the transaction must be an object"));
     };
     let net = ctx.chain.network_id;
-    let from = super::parse_address(
+    let from = parse_address(
         o.get("from")
             .ok_or_else(|| invalid_params("`from` is required"))?,
         net,
     )?;
     let action = match o.get("to") {
         None | Some(Value::Null) => Action::Create,
-        Some(v) => Action::Call(super::parse_address(v, net)?),
+        Some(v) => Action::Call(parse_address(v, net)?),
     };
     let data = match o.get("data") {
         None | Some(Value::Null) => vec![],
@@ -183,7 +187,7 @@ async fn build_tx(ctx: &RpcContext, req: &Value) -> Result<(H160, Transaction), 
                         .get("address")
                         .ok_or_else(|| invalid_params("accessList item needs `address`"))?;
                     Ok(AccessListItem {
-                        address: super::parse_address(addr, net)?,
+                        address: parse_address(addr, net)?,
                         storage_keys: serde_json::from_value(
                             i.get("storageKeys")
                                 .cloned()
@@ -208,13 +212,13 @@ async fn build_tx(ctx: &RpcContext, req: &Value) -> Result<(H160, Transaction), 
         None if best >= ctx.chain.cip1559_height => 2,
         None => 0,
     };
-    let base = super::chain::base_price(ctx, best)?;
+    let base = super::fees::base_price(ctx, best)?;
     let ceiling = suggested_fee_ceiling(base);
     let kind = match ty {
         0 | 1 => {
             let gas_price = match quantity(o, "gasPrice")? {
                 Some(p) => p,
-                None => super::chain::suggested_gas_price(ctx).await?.min(ceiling),
+                None => super::fees::suggested_gas_price(ctx).await?.min(ceiling),
             };
             if ty == 0 {
                 TxKind::Legacy { gas_price }
@@ -229,9 +233,7 @@ async fn build_tx(ctx: &RpcContext, req: &Value) -> Result<(H160, Transaction), 
             let given_tip = quantity(o, "maxPriorityFeePerGas")?;
             let tip = match given_tip {
                 Some(t) => t,
-                None => super::chain::suggested_priority_fee(ctx)
-                    .await?
-                    .min(ceiling),
+                None => super::fees::suggested_priority_fee(ctx).await?.min(ceiling),
             };
             let max_fee = match quantity(o, "maxFeePerGas")? {
                 Some(m) => m,
@@ -242,7 +244,7 @@ async fn build_tx(ctx: &RpcContext, req: &Value) -> Result<(H160, Transaction), 
                     let fee = base
                         .saturating_mul(U256::from(2u8))
                         .saturating_add(tip)
-                        .max(super::chain::min_gas_price());
+                        .max(super::fees::min_gas_price());
                     match given_tip {
                         Some(_) => fee,
                         None => fee.min(ceiling),
@@ -325,7 +327,7 @@ pub(super) fn register(
         let from = match &req {
             Value::Object(o) => o
                 .get("from")
-                .map(|v| super::parse_address(v, ctx.chain.network_id))
+                .map(|v| parse_address(v, ctx.chain.network_id))
                 .transpose()?,
             _ => None,
         }
@@ -373,10 +375,10 @@ pub(super) fn register(
             }
         };
         let typed = cfxlight_signer::typed_data::TypedData::from_json(&json)
-            .map_err(|e| super::invalid_param_data("typedData", e))?;
+            .map_err(|e| invalid_param_data("typedData", e))?;
         let digest = typed
             .hash()
-            .map_err(|e| super::invalid_param_data("typedData", e))?;
+            .map_err(|e| invalid_param_data("typedData", e))?;
         let s = signing(&ctx)?;
         let sig = s
             .signer
@@ -414,7 +416,7 @@ mod tests {
 
     #[test]
     fn suggested_fees_are_capped_at_a_multiple_of_the_base_or_pool_minimum() {
-        let min = super::super::chain::min_gas_price();
+        let min = super::super::fees::min_gas_price();
         let m = U256::from(MAX_SUGGESTED_FEE_MULTIPLE);
         // No base price (before CIP-1559), or one under the pool minimum: the minimum counts.
         assert_eq!(suggested_fee_ceiling(U256::zero()), min * m);

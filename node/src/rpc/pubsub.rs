@@ -16,7 +16,11 @@ use jsonrpsee::{
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
-use super::{invalid_params, u, RpcContext};
+use super::{
+    context::RpcContext,
+    error::invalid_params,
+    params::{u, Args},
+};
 
 type Module = RpcModule<Arc<RpcContext>>;
 
@@ -122,8 +126,12 @@ async fn run(pending: PendingSubscriptionSink, ctx: Arc<RpcContext>, kind: Kind)
                     }
                     f.insert("fromEpoch".into(), json!(u(epoch)));
                     f.insert("toEpoch".into(), json!(u(epoch)));
-                    match super::chain::get_logs(&ctx, Value::Object(f)).await {
-                        Ok(Value::Array(logs)) => logs,
+                    match super::logs::get_logs(&ctx, Value::Object(f)).await {
+                        Ok(logs) => logs
+                            .into_inner()
+                            .iter()
+                            .filter_map(|l| serde_json::to_value(l).ok())
+                            .collect(),
                         // Not fetchable now (no peer, throttled, not served): this epoch
                         // stays next, so its logs come late rather than never.
                         _ => break,
@@ -148,7 +156,7 @@ enum Kind {
 }
 
 fn kind_of(params: &jsonrpsee::types::Params<'_>) -> Result<Kind, ErrorObjectOwned> {
-    let args = super::Args::of(params, 1, 2)?;
+    let args = Args::of(params, 1, 2)?;
     let name: String = args.required(0, "a subscription kind")?;
     Ok(match name.as_str() {
         "newHeads" => Kind::NewHeads,
@@ -185,7 +193,7 @@ pub(super) fn register(m: &mut Module) -> Result<(), jsonrpsee::core::RegisterMe
         |params, pending, ctx, _| async move {
             let checked = kind_of(&params).and_then(|k| match &k {
                 // A bad filter is refused now, not skipped silently at every epoch.
-                Kind::Logs(f) => super::chain::filter_parts(&ctx, f).map(|_| k),
+                Kind::Logs(f) => super::logs::filter_parts(&ctx, f).map(|_| k),
                 _ => Ok(k),
             });
             match checked {

@@ -9,14 +9,17 @@ use cfxlight_primitives::{
 };
 use jsonrpsee::types::ErrorObjectOwned;
 
-use super::{internal, RpcContext, NO_PEERS};
+use super::{
+    context::RpcContext,
+    error::{internal, invalid_param_data, query_error, INVALID_PARAMS, NO_PEERS},
+};
 
 /// Decodes, checks and relays a raw transaction, and tracks it as our own.
 pub(crate) async fn relay_raw(ctx: &RpcContext, raw: &[u8]) -> Result<H256, ErrorObjectOwned> {
     let tx = SignedTransaction::decode(raw)
-        .map_err(|e| super::invalid_param_data("raw", format!("invalid raw transaction: {e}")))?;
+        .map_err(|e| invalid_param_data("raw", format!("invalid raw transaction: {e}")))?;
     if tx.tx.chain_id != ctx.chain.chain_id {
-        return Err(super::invalid_param_data(
+        return Err(invalid_param_data(
             "raw",
             format!(
                 "transaction chain id {} is not this chain's ({})",
@@ -26,14 +29,14 @@ pub(crate) async fn relay_raw(ctx: &RpcContext, raw: &[u8]) -> Result<H256, Erro
     }
     let (sender, _) = tx
         .recover_sender()
-        .map_err(|e| super::invalid_param_data("raw", format!("invalid signature: {e}")))?;
+        .map_err(|e| invalid_param_data("raw", format!("invalid signature: {e}")))?;
     // conflux-rust refuses a transaction it already has; a verified execution or our own
     // pending set says the same here.
     let hash = tx.hash();
     let known = ctx.pool.get(&hash).is_some() || matches!(ctx.query.tx(hash).await, Ok(Some(_)));
     if known {
         return Err(ErrorObjectOwned::owned(
-            super::INVALID_PARAMS,
+            INVALID_PARAMS,
             "Invalid parameters: tx \"tx already exist\"",
             Some("\"tx already exist\""),
         ));
@@ -68,7 +71,7 @@ async fn check_foreign(
     tx: &SignedTransaction,
     sender: H160,
 ) -> Result<(), ErrorObjectOwned> {
-    let refuse = |why: String| super::invalid_param_data("tx", why);
+    let refuse = |why: String| invalid_param_data("tx", why);
     let best = ctx.best_epoch()?;
     let bound = crate::txpool::EPOCH_HEIGHT_BOUND;
     let height = tx.tx.epoch_height;
@@ -82,7 +85,7 @@ async fn check_foreign(
         .query
         .account(latest, sender)
         .await
-        .map_err(super::query_error)?;
+        .map_err(query_error)?;
     let (nonce, balance) = account.map(|a| (a.nonce, a.balance)).unwrap_or_default();
     if tx.tx.nonce < nonce {
         return Err(refuse(format!(
@@ -124,7 +127,7 @@ pub(super) async fn submit(
     }
     let hash = tx.hash();
     ctx.pool.add(tx.clone(), sender).map_err(|e| match e {
-        crate::txpool::PoolError::Full { .. } => super::invalid_param_data("tx", e.to_string()),
+        crate::txpool::PoolError::Full { .. } => invalid_param_data("tx", e.to_string()),
         crate::txpool::PoolError::Store(e) => internal(e),
     })?;
     ctx.query.pin(sender);

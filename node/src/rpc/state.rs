@@ -13,7 +13,11 @@ use jsonrpsee::{server::RpcModule, types::ErrorObjectOwned};
 use rlp::Rlp;
 use serde_json::{json, Value};
 
-use super::{internal, query_error, Args, RpcContext};
+use super::{
+    context::RpcContext,
+    error::{internal, query_error, INVALID_PARAMS},
+    params::{Args, StateAt},
+};
 
 type Module = RpcModule<Arc<RpcContext>>;
 
@@ -171,7 +175,7 @@ pub(super) fn register(m: &mut Module) -> Result<(), jsonrpsee::core::RegisterMe
         let args = Args::of(&p, 1, 2)?;
         let addr = args.address(0, ctx.chain.network_id)?;
         // conflux-rust takes an `EpochNumber` here, not the block-hash forms of getBalance.
-        let epoch = ctx.state_epoch(args.epoch(1)?.map(super::StateAt::Epoch))?;
+        let epoch = ctx.state_epoch(args.epoch(1)?.map(StateAt::Epoch))?;
         // Always an object, all parts null for an account without storage, as conflux-rust.
         let root = ctx
             .query
@@ -182,17 +186,17 @@ pub(super) fn register(m: &mut Module) -> Result<(), jsonrpsee::core::RegisterMe
     })?;
     m.register_async_method("cfx_getInterestRate", |p, ctx, _| async move {
         let args = Args::of(&p, 0, 1)?;
-        let epoch = ctx.state_epoch(args.epoch(0)?.map(super::StateAt::Epoch))?;
+        let epoch = ctx.state_epoch(args.epoch(0)?.map(StateAt::Epoch))?;
         global_param(&ctx, epoch, STAKING_CONTRACT, b"interest_rate").await
     })?;
     m.register_async_method("cfx_getAccumulateInterestRate", |p, ctx, _| async move {
         let args = Args::of(&p, 0, 1)?;
-        let epoch = ctx.state_epoch(args.epoch(0)?.map(super::StateAt::Epoch))?;
+        let epoch = ctx.state_epoch(args.epoch(0)?.map(StateAt::Epoch))?;
         global_param(&ctx, epoch, STAKING_CONTRACT, b"accumulate_interest_rate").await
     })?;
     m.register_async_method("cfx_getPoSEconomics", |p, ctx, _| async move {
         let args = Args::of(&p, 0, 1)?;
-        let epoch = ctx.state_epoch(args.epoch(0)?.map(super::StateAt::Epoch))?;
+        let epoch = ctx.state_epoch(args.epoch(0)?.map(StateAt::Epoch))?;
         Ok::<_, ErrorObjectOwned>(json!({
             "totalPosStakingTokens":
                 global_param(&ctx, epoch, STAKING_CONTRACT, b"total_pos_staking_tokens").await?,
@@ -221,7 +225,7 @@ pub(super) fn register(m: &mut Module) -> Result<(), jsonrpsee::core::RegisterMe
             let storage: U256 = args.typed(4)?.unwrap_or_default();
             if storage.bits() > 64 {
                 return Err(jsonrpsee::types::ErrorObjectOwned::owned(
-                    super::INVALID_PARAMS,
+                    INVALID_PARAMS,
                     format!(
                         "storage_limit has to be within the range of u64 but {storage} supplied!"
                     ),

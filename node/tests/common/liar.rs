@@ -4,7 +4,8 @@
 //! claimed tip, forks, epochs with blocks added, hidden or reordered, headers that break
 //! one rule each. Headers it fabricates are built the way the real dev node builds them
 //! (difficulty 4, zero pos_reference, base price, custom [4]) with their test PoW solved,
-//! so that each breaks exactly the rule a test says.
+//! so that each breaks exactly the rule a test says. It also relays blooms, receipts and
+//! block bodies, and can withhold the blooms (every log fetch then fails, nothing else).
 
 #![allow(dead_code)]
 
@@ -37,6 +38,12 @@ pub struct Overlay {
     pub headers: HashMap<H256, BlockHeader>,
     /// Answer GetBlockHashesByEpoch with nothing at all.
     pub empty_hashes: bool,
+    /// Answer GetBlooms with no bloom at all (else relay the real node's): every log
+    /// fetch fails while this is set, and nothing else does.
+    pub withhold_blooms: bool,
+    /// Answer each StatusPing with the real node's tip of now (asked for at that moment),
+    /// not as of the liar's connection: the node under test follows the live chain.
+    pub follow_upstream: bool,
 }
 
 /// An overlay shared with a running liar (a test may change it while it runs).
@@ -183,6 +190,10 @@ async fn serve(
         let r = rlp::Rlp::new(body);
         let (answer, id): (Vec<u8>, u8) = match msg_id {
             message::id::STATUS_PING_V2 => {
+                if overlay.lock().unwrap().follow_upstream {
+                    let _ = upstream.ping().await;
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
                 let st = upstream.status();
                 let tip = overlay.lock().unwrap().claimed_tip.unwrap_or(st.best_epoch);
                 if frame::write(&mut stream, &pong(st.chain_id, &st.genesis_hash, tip))
@@ -249,6 +260,52 @@ async fn serve(
                         .append_list(&w.bloom_hashes);
                 }
                 (s.out().to_vec(), message::id::WITNESS_INFO)
+            }
+            message::id::GET_BLOOMS => {
+                let req: u64 = r.val_at(0).unwrap();
+                let epochs: Vec<u64> = r.list_at(1).unwrap();
+                let blooms = if overlay.lock().unwrap().withhold_blooms {
+                    vec![]
+                } else {
+                    upstream.blooms(&epochs).await.unwrap_or_default()
+                };
+                let mut s = RlpStream::new_list(2);
+                s.append(&req).begin_list(blooms.len());
+                for (e, b) in &blooms {
+                    s.begin_list(2).append(e).append(b);
+                }
+                (s.out().to_vec(), message::id::BLOOMS)
+            }
+            message::id::GET_RECEIPTS => {
+                let req: u64 = r.val_at(0).unwrap();
+                let epochs: Vec<u64> = r.list_at(1).unwrap();
+                let got = upstream.receipts(&epochs).await.unwrap_or_default();
+                let mut s = RlpStream::new_list(2);
+                s.append(&req).begin_list(got.len());
+                for (e, blocks) in &got {
+                    s.begin_list(2).append(e).append_list(blocks);
+                }
+                (s.out().to_vec(), message::id::RECEIPTS)
+            }
+            message::id::GET_BLOCK_TXS => {
+                let req: u64 = r.val_at(0).unwrap();
+                let hashes: Vec<H256> = r.list_at(1).unwrap();
+                let bodies = upstream.block_txs(&hashes).await.unwrap_or_default();
+                let mut s = RlpStream::new_list(2);
+                s.append(&req).begin_list(bodies.len());
+                for (hash, txs) in &bodies {
+                    let txs = txs.as_deref().unwrap_or_default();
+                    s.begin_list(2).append(hash).begin_list(txs.len());
+                    // The provider's local form `[tx, sender, public]`: only the
+                    // transaction is read (the sender is recovered, never believed).
+                    for tx in txs {
+                        s.begin_list(3)
+                            .append(tx)
+                            .append(&cfxlight_primitives::H160::zero())
+                            .append_empty_data();
+                    }
+                }
+                (s.out().to_vec(), message::id::BLOCK_TXS)
             }
             // Everything else goes unanswered: the node's readers time out on the liar
             // and ask the next peer.

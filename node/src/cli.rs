@@ -120,6 +120,14 @@ pub struct NodeArgs {
     /// large answer gets `-32009 "Server is busy, try again later"`.
     #[arg(long, value_name = "BYTES")]
     pub rpc_max_response_memory: Option<u64>,
+    /// Most epochs one `cfx_getLogs` filter spans (default 100,000; conflux-rust's
+    /// `get_logs_filter_max_epoch_range`).
+    #[arg(long, value_name = "N")]
+    pub rpc_logs_max_epoch_range: Option<u64>,
+    /// Most logs one `cfx_getLogs` answer holds (default 10,000; conflux-rust's
+    /// `get_logs_filter_max_limit`).
+    #[arg(long, value_name = "N")]
+    pub rpc_logs_max_limit: Option<usize>,
     /// Most simultaneous connections per RPC server (default 256).
     #[arg(long, value_name = "N")]
     pub rpc_max_connections: Option<u32>,

@@ -42,6 +42,8 @@ struct FileConfig {
     rpc_max_body: Option<u32>,
     rpc_max_response_body: Option<u32>,
     rpc_max_response_memory: Option<u64>,
+    rpc_logs_max_epoch_range: Option<u64>,
+    rpc_logs_max_limit: Option<usize>,
     rpc_max_connections: Option<u32>,
     rpc_max_subscriptions: Option<u32>,
     signer: Option<String>,
@@ -234,6 +236,17 @@ impl NodeConfig {
                 .rpc_max_response_memory
                 .or(file.rpc_max_response_memory)
                 .unwrap_or(defaults.max_response_memory),
+            logs: crate::rpc::LogLimits {
+                max_epoch_range: args
+                    .rpc_logs_max_epoch_range
+                    .or(file.rpc_logs_max_epoch_range)
+                    .unwrap_or(defaults.logs.max_epoch_range)
+                    .max(1),
+                max_logs: args
+                    .rpc_logs_max_limit
+                    .or(file.rpc_logs_max_limit)
+                    .unwrap_or(defaults.logs.max_logs),
+            },
             max_batch: args
                 .rpc_max_batch
                 .or(file.rpc_max_batch)

@@ -88,7 +88,7 @@ fn one_epoch(e: u64) -> Value {
 }
 
 #[test]
-fn a_log_answer_past_the_response_limit_is_refused_before_it_is_built() {
+fn log_answers_past_the_response_count_or_range_limits_are_refused_before_they_are_built() {
     let Some(dir) = common::devnet_dir() else {
         return;
     };
@@ -101,6 +101,8 @@ fn a_log_answer_past_the_response_limit_is_refused_before_it_is_built() {
             .args(["--rpc-http-port", &http.to_string()])
             .args(["--rpc-ws-port", &common::free_port().to_string()])
             .args(["--rpc-max-response-body", "65536"])
+            .args(["--rpc-logs-max-limit", "1"])
+            .args(["--rpc-logs-max-epoch-range", "20"])
             .spawn()
             .unwrap(),
     );
@@ -109,7 +111,9 @@ fn a_log_answer_past_the_response_limit_is_refused_before_it_is_built() {
     // 40 KiB of log data: 80 KiB of hex, over a 64 KiB answer.
     let (big, big_epoch) = deploy(&d, logging_init(40 * 1024));
     let (small, small_epoch) = deploy(&d, logging_init(32));
-    wait_state(&ours, small_epoch.max(big_epoch), 60);
+    // Two logs in one transaction: over a limit of one log per answer.
+    let (_, two_epoch) = deploy(&d, vec![0x60, 0, 0x60, 0, 0xa0, 0x60, 0, 0x60, 0, 0xa0, 0x00]);
+    wait_state(&ours, two_epoch.max(small_epoch).max(big_epoch), 60);
 
     let theirs = common::raw_call(full, "cfx_getLogs", one_epoch(big_epoch));
     let logs = theirs["result"].as_array().unwrap();
@@ -132,6 +136,26 @@ fn a_log_answer_past_the_response_limit_is_refused_before_it_is_built() {
         .iter()
         .any(|l| l["transactionHash"] == json!(small)));
     assert_eq!(ours_small["result"], theirs_small["result"]);
+
+    let two = common::raw_call(&ours, "cfx_getLogs", one_epoch(two_epoch));
+    assert_eq!(two["error"]["code"], -32602, "{two}");
+    assert_eq!(two["error"]["message"], "Invalid parameters: filter");
+    assert_eq!(
+        two["error"]["data"],
+        json!(format!("{:?}", "This query results in too many logs, max limitation is 1, please filter results by a smaller epoch/block range"))
+    );
+    // 21 epochs, both ends counted, over a range of 20: conflux-rust's FilterError.
+    let (from, to) = (two_epoch - 20, two_epoch);
+    let wide = common::raw_call(
+        &ours,
+        "cfx_getLogs",
+        json!([{"fromEpoch": format!("{from:#x}"), "toEpoch": format!("{to:#x}")}]),
+    );
+    assert_eq!(wide["error"]["code"], -32016, "{wide}");
+    assert_eq!(
+        wide["error"]["message"],
+        format!("Error processing request: Filter error: The gap between from_epoch and to_epoch is larger than max_gap (from: {from}, to: {to}, max_gap: 20)")
+    );
     let status = common::raw_call(&ours, "cfx_getStatus", json!([]));
     assert!(status["result"]["epochNumber"].is_string(), "{status}");
 }

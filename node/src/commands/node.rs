@@ -125,7 +125,8 @@ pub fn run(args: &NodeArgs) -> Result<()> {
     let pow = PowVerifier::new(config.spec.pow, Some(config.datadir.clone()));
     let mut ctx = RpcContext::new(store.clone(), query.clone(), pool.clone(), &config.spec)
         .with_pow(pow.clone())
-        .with_budgets(config.rpc.budgets());
+        .with_budgets(config.rpc.budgets())
+        .with_log_limits(config.rpc.logs);
     if let Some(signer) = &signer {
         ctx = ctx.with_signing(Arc::new(Signing {
             signer: signer.clone(),

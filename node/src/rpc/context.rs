@@ -13,6 +13,7 @@ use super::{
     budget::Budgets,
     error::{internal, invalid_param_data, query_error},
     local::Signing,
+    logs::LogLimits,
     params::{Epoch, StateAt},
     pubsub,
 };
@@ -65,6 +66,8 @@ pub struct RpcContext {
     pub(crate) pow: Option<crate::pow::PowVerifier>,
     /// What large answers may hold while they are built.
     pub(crate) budgets: Budgets,
+    /// The bounds of one `cfx_getLogs`.
+    pub(crate) log_limits: LogLimits,
 }
 
 impl RpcContext {
@@ -85,7 +88,14 @@ impl RpcContext {
             pubsub: pubsub::Hub::default(),
             pow: None,
             budgets: Budgets::default(),
+            log_limits: LogLimits::default(),
         }
+    }
+
+    /// Sets the bounds of `cfx_getLogs` (`--rpc-logs-max-*`).
+    pub fn with_log_limits(mut self, limits: LogLimits) -> RpcContext {
+        self.log_limits = limits;
+        self
     }
 
     /// Sets the response budgets (the server's `--rpc-max-response-*` limits).

@@ -57,12 +57,26 @@ enum Wanted {
     Numbers(std::ops::RangeInclusive<u64>),
 }
 
-/// Most epochs one `cfx_getLogs` scans (the range is clamped to verified epochs first).
-const MAX_LOG_SCAN: u64 = 100_000;
-/// Most logs one `cfx_getLogs` answer holds (conflux-rust's `get_logs_filter_max_limit`,
-/// unset by default there; an answer beyond it is refused with its message rather than
-/// built in memory).
-pub(crate) const MAX_LOGS: usize = 10_000;
+/// The bounds of one `cfx_getLogs` (conflux-rust's `get_logs_filter_max_epoch_range` and
+/// `get_logs_filter_max_limit`, both unset by default there: a light node must bound both).
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct LogLimits {
+    /// Most epochs one filter spans, both ends included (checked after clamping to
+    /// `latest_state`).
+    pub max_epoch_range: u64,
+    /// Most logs one answer holds; past it the answer is refused, not built in memory.
+    pub max_logs: usize,
+}
+
+impl Default for LogLimits {
+    /// 100,000 epochs (≈ 14 hours of mainnet), 10,000 logs.
+    fn default() -> LogLimits {
+        LogLimits {
+            max_epoch_range: 100_000,
+            max_logs: 10_000,
+        }
+    }
+}
 
 /// The address and topic parts of a log filter, parsed (a `logs` subscription checks its
 /// filter with this when it is made, so a bad one is refused then, not silently later).
@@ -204,12 +218,13 @@ pub(super) async fn get_logs(
     if from > to {
         return Ok(Charged::new(vec![], charge));
     }
-    if to - from >= MAX_LOG_SCAN {
-        return Err(invalid_param_data(
-            "filter",
-            format!("the epoch range {from}..={to} exceeds {MAX_LOG_SCAN} epochs"),
-        ));
+    let max_gap = ctx.log_limits.max_epoch_range;
+    if (to - from).saturating_add(1) > max_gap {
+        return Err(filter_error(format!(
+            "The gap between from_epoch and to_epoch is larger than max_gap (from: {from}, to: {to}, max_gap: {max_gap})"
+        )));
     }
+    let max_logs = ctx.log_limits.max_logs;
     let (addresses, topics) = filter_parts(ctx, f)?;
     let matches = |l: &cfxlight_primitives::receipt::LogEntry| {
         addresses.as_ref().is_none_or(|a| a.contains(&l.address))
@@ -285,10 +300,10 @@ pub(super) async fn get_logs(
                         continue;
                     }
                     if matches(l) {
-                        if out.len() >= MAX_LOGS {
+                        if out.len() >= max_logs {
                             return Err(invalid_param_data(
                                 "filter",
-                                format!("This query results in too many logs, max limitation is {MAX_LOGS}, please filter results by a smaller epoch/block range"),
+                                format!("This query results in too many logs, max limitation is {max_logs}, please filter results by a smaller epoch/block range"),
                             ));
                         }
                         charge.add(

@@ -42,4 +42,5 @@ pub use access::AccessLayer;
 pub use budget::Budgets;
 pub use context::{ChainInfo, RpcContext};
 pub use local::{LocalConfig, Signing};
+pub use logs::LogLimits;
 pub use server::{module, start, RpcConfig, RpcServers};

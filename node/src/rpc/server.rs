@@ -6,8 +6,8 @@ use std::{net::SocketAddr, sync::Arc};
 use jsonrpsee::server::{BatchRequestConfig, RpcModule, Server, ServerConfig, ServerHandle};
 
 use super::{
-    access, budget::Budgets, chain, context::RpcContext, http, local, pubsub, state, AccessLayer,
-    LocalConfig,
+    access, budget::Budgets, chain, context::RpcContext, http, local, logs::LogLimits, pubsub,
+    state, AccessLayer, LocalConfig,
 };
 
 /// Server limits and access (the `--rpc-*` flags).
@@ -25,6 +25,8 @@ pub struct RpcConfig {
     pub max_response_body: u32,
     /// Memory all responses being built at once may hold, bytes.
     pub max_response_memory: u64,
+    /// The bounds of one `cfx_getLogs`.
+    pub logs: LogLimits,
     /// Most calls in one batch.
     pub max_batch: u32,
     /// Most simultaneous connections per server.
@@ -58,6 +60,7 @@ impl Default for RpcConfig {
             max_request_body: 5 * 1024 * 1024,
             max_response_body: 50 * 1024 * 1024,
             max_response_memory: 200 * 1024 * 1024,
+            logs: LogLimits::default(),
             max_batch: 1000,
             max_connections: 256,
             max_subscriptions: 64,

@@ -112,7 +112,10 @@ fn log_answers_past_the_response_count_or_range_limits_are_refused_before_they_a
     let (big, big_epoch) = deploy(&d, logging_init(40 * 1024));
     let (small, small_epoch) = deploy(&d, logging_init(32));
     // Two logs in one transaction: over a limit of one log per answer.
-    let (_, two_epoch) = deploy(&d, vec![0x60, 0, 0x60, 0, 0xa0, 0x60, 0, 0x60, 0, 0xa0, 0x00]);
+    let (_, two_epoch) = deploy(
+        &d,
+        vec![0x60, 0, 0x60, 0, 0xa0, 0x60, 0, 0x60, 0, 0xa0, 0x00],
+    );
     wait_state(&ours, two_epoch.max(small_epoch).max(big_epoch), 60);
 
     let theirs = common::raw_call(full, "cfx_getLogs", one_epoch(big_epoch));

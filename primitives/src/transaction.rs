@@ -257,6 +257,33 @@ impl Transaction {
         s.out().to_vec()
     }
 
+    /// The exact bytes [`Transaction::signing_hash`] is keccak of: the field list, behind
+    /// `"cfx" ‖ type` for typed ones (what a remote signer or a plugin is sent).
+    pub fn signing_payload(&self) -> Vec<u8> {
+        let fields = self.fields_rlp();
+        match self.tx_type() {
+            TxType::Legacy => fields,
+            t => [&TYPED_TX_PREFIX[..], &[t as u8], &fields].concat(),
+        }
+    }
+
+    /// Decodes [`Transaction::signing_payload`]'s form strictly (canonical RLP, exact field
+    /// counts, no trailing bytes), so a signer can judge what it is asked to sign.
+    pub fn decode_signing_payload(raw: &[u8]) -> Result<Transaction, TxError> {
+        let (ty, body) = match raw {
+            [] => return Err(TxError::Empty),
+            [b'c', b'f', b'x', t, rest @ ..] => match t {
+                1 => (TxType::Cip2930, rest),
+                2 => (TxType::Cip1559, rest),
+                other => return Err(TxError::UnknownType(*other)),
+            },
+            _ => (TxType::Legacy, raw),
+        };
+        let rlp = Rlp::new(body);
+        check_exact(&rlp, body.len())?;
+        Ok(Transaction::decode_fields(&rlp, ty)?)
+    }
+
     /// The hash a signer signs: keccak of the fields, behind `"cfx" ‖ type` for typed ones.
     pub fn signing_hash(&self) -> H256 {
         let fields = self.fields_rlp();
@@ -682,6 +709,32 @@ mod tests {
             hex::encode(t1559.with_signature(one).encode()),
             "63667802f869f864646464649419578cf3c71eab48cf810c78b5175d5c9e6ef441646464648c48656c6c6f2c20576f726c64f838f79419578cf3c71eab48cf810c78b5175d5c9e6ef441e1a01234567890abcdef1234567890abcdef1234567890abcdef1234567890abcdef800101"
         );
+    }
+
+    #[test]
+    fn signing_payloads_hash_to_the_signing_hash_and_decode_back_strictly() {
+        for tx in [legacy_vector_tx(), typed_vector(false), typed_vector(true)] {
+            let payload = tx.signing_payload();
+            assert_eq!(keccak256(&payload), tx.signing_hash());
+            assert_eq!(Transaction::decode_signing_payload(&payload).unwrap(), tx);
+            // A trailing byte, a cut, another type byte: refused.
+            let mut longer = payload.clone();
+            longer.push(0);
+            assert!(Transaction::decode_signing_payload(&longer).is_err());
+            assert!(Transaction::decode_signing_payload(&payload[..payload.len() - 1]).is_err());
+        }
+        let mut wrong_type = typed_vector(true).signing_payload();
+        wrong_type[3] = 1; // a 1559 field list under the 2930 type: wrong field count
+        assert!(Transaction::decode_signing_payload(&wrong_type).is_err());
+        wrong_type[3] = 9;
+        assert!(matches!(
+            Transaction::decode_signing_payload(&wrong_type),
+            Err(TxError::UnknownType(9))
+        ));
+        assert!(matches!(
+            Transaction::decode_signing_payload(&[]),
+            Err(TxError::Empty)
+        ));
     }
 
     // js-conflux-sdk "decodeRaw2930Tx" / "decodeRaw1559Tx": real signatures.

@@ -8,8 +8,8 @@
 //   node scripts/js/soak-load.js --http URL --ws URL --seconds N [--workers W=8] [--subscriptions S=4]
 //        [--address BASE32]
 //
-// stdout at the end: {"requests", "errors": {code: count}, "transport_errors", "notifications",
-//                     "p50_ms", "p99_ms"}
+// stdout at the end: {"requests", "errors": {code: count}, "samples": {code: [up to 3 distinct
+//                     "method: message"]}, "transport_errors", "notifications", "p50_ms", "p99_ms"}
 
 const WebSocket = require('ws');
 
@@ -29,7 +29,7 @@ if (!http || !wsUrl) {
   process.exit(2);
 }
 
-const out = { requests: 0, errors: {}, transport_errors: 0, notifications: 0 };
+const out = { requests: 0, errors: {}, samples: {}, transport_errors: 0, notifications: 0 };
 const latencies = [];
 const end = Date.now() + seconds * 1000;
 let best = 0;
@@ -90,7 +90,16 @@ async function worker(i) {
     }
     const v = await post(body);
     for (const r of Array.isArray(v) ? v : v ? [v] : []) {
-      if (r.error) out.errors[r.error.code] = (out.errors[r.error.code] || 0) + 1;
+      if (r.error) {
+        const c = r.error.code;
+        out.errors[c] = (out.errors[c] || 0) + 1;
+        // A few distinct messages per code, so an unexpected error can be told apart.
+        const s = (out.samples[c] = out.samples[c] || []);
+        let method = '?';
+        try { method = JSON.parse(body).method || 'batch'; } catch {}
+        const line = `${method}: ${r.error.message}${r.error.data ? ` (${JSON.stringify(r.error.data)})` : ''}`;
+        if (s.length < 3 && !s.includes(line)) s.push(line);
+      }
       else if (r.id === 'best') best = parseInt(r.result, 16);
     }
     if (n % 20 === 0) {

@@ -7,6 +7,8 @@
 //! cfxlight signer new          --signer keystore:<dir> [--kdf pbkdf2|scrypt]
 //! cfxlight signer new          --signer bsim[:reader=<name>] | pkcs11:module=<path>,token=<label>[,key=<label>]
 //! cfxlight signer import       --signer keystore:<dir> [--secret-file F] [--kdf …]
+//! cfxlight signer serve        --signer <local spec> --listen <multiaddr>… --allow <peer id>… [--key F]
+//! cfxlight signer remote-id    --key F
 //! cfxlight signer verify-audit <file>
 //! ```
 //! `list`, `sign-tx` and `sign-message` also take `--signer 'plugin:<executable> [args…]'`
@@ -67,6 +69,11 @@ pub struct BackendArgs {
     /// to the card's ICCID (file: the issuer's public key, 128 hex digits `x ‖ y`).
     #[arg(long, value_name = "FILE")]
     pub require_attestation: Option<PathBuf>,
+    /// `remote:` signers: this side's libp2p identity key (created 0600 when missing; its
+    /// peer id, from `signer remote-id`, is what `signer serve --allow` names). The node
+    /// defaults to `<datadir>/remote-signer.key`; a spec's `,key=<path>` wins.
+    #[arg(long, value_name = "FILE")]
+    pub remote_key: Option<PathBuf>,
 }
 
 /// The issuer public key a `--require-attestation` file holds (`0x`/`04` prefixes allowed).
@@ -195,6 +202,36 @@ pub enum SignerCommand {
         /// Network id for the printed base32 address.
         #[arg(long, default_value_t = 1029)]
         network_id: u64,
+    },
+    /// Serve a local signer to allowed nodes over libp2p (`/cfxlight/signer/1`); the node
+    /// uses `--signer remote:<printed address>`. Runs until stopped.
+    Serve {
+        /// The local backend, its PIN, and this side's policy and audit log.
+        #[command(flatten)]
+        backend: BackendArgs,
+        /// Chain id the signer is bound to (default: the policy's, else 1029).
+        #[arg(long)]
+        chain_id: Option<u32>,
+        /// Address to listen on, e.g. `/ip4/0.0.0.0/tcp/4100` (repeatable).
+        #[arg(long, value_name = "MULTIADDR", required = true)]
+        listen: Vec<String>,
+        /// Peer id allowed to connect (the node's, from `signer remote-id`; repeatable).
+        /// Every other peer is refused before any request is read.
+        #[arg(long, value_name = "PEER_ID", required = true)]
+        allow: Vec<String>,
+        /// This signer's identity key (default: `~/.config/cfxlight/signer-serve.key`,
+        /// created 0600 when missing).
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+        /// Requests handled at once; more are answered `busy`.
+        #[arg(long, default_value_t = 4)]
+        max_in_flight: usize,
+    },
+    /// Print the libp2p peer id of an identity key file, creating the key (0600) if missing.
+    RemoteId {
+        /// The key file (the node's is `<datadir>/remote-signer.key`).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
     },
     /// Verify an audit log's hash chain; names the first bad line.
     VerifyAudit {
@@ -352,6 +389,27 @@ pub async fn run_with(
             write_account(out, &account, network_id)?;
             eprintln!("key file: {}", path.display());
         }
+        SignerCommand::Serve {
+            backend,
+            chain_id,
+            listen,
+            allow,
+            key,
+            max_in_flight,
+        } => {
+            serve_command(
+                backend,
+                chain_id,
+                listen,
+                allow,
+                key,
+                max_in_flight,
+                opener,
+                out,
+            )
+            .await?
+        }
+        SignerCommand::RemoteId { key } => remote_id(&key, out)?,
         SignerCommand::VerifyAudit { file } => {
             let s = verify_audit(&file)?;
             writeln!(
@@ -368,6 +426,118 @@ pub async fn run_with(
         }
     }
     Ok(())
+}
+
+/// `signer serve`: opens the local backend (with this side's policy and audit log) and
+/// serves it to the allowed peers.
+#[cfg(feature = "remote")]
+#[allow(clippy::too_many_arguments)]
+async fn serve_command(
+    backend: BackendArgs,
+    chain_id: Option<u32>,
+    listen: Vec<String>,
+    allow: Vec<String>,
+    key: Option<PathBuf>,
+    max_in_flight: usize,
+    opener: &Opener<'_>,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    use crate::remote::serve::{serve, ServeConfig, ServeEvent};
+    let listen = listen
+        .iter()
+        .map(|a| {
+            a.parse()
+                .with_context(|| format!("--listen {a}: not a multiaddr"))
+        })
+        .collect::<anyhow::Result<Vec<libp2p::Multiaddr>>>()?;
+    let allow = allow
+        .iter()
+        .map(|p| {
+            p.parse()
+                .with_context(|| format!("--allow {p}: not a peer id"))
+        })
+        .collect::<anyhow::Result<Vec<libp2p::PeerId>>>()?;
+    let key_path = match key {
+        Some(k) => k,
+        None => default_serve_key()?,
+    };
+    let identity = crate::remote::load_or_create_identity(&key_path)?;
+    let spec: SignerSpec = backend.signer.parse()?;
+    if spec.backend == "remote" {
+        bail!("signer serve needs a local backend, not another remote one");
+    }
+    let (signer, chain_id) = open(&backend, chain_id, opener)?;
+    let me = identity.public().to_peer_id();
+    writeln!(out, "peer id: {me}")?;
+    writeln!(out, "chain id: {chain_id}, serving `{}`", spec.backend)?;
+    out.flush()?;
+    let config = ServeConfig {
+        listen,
+        allow,
+        key: identity,
+        name: spec.backend.clone(),
+        max_in_flight,
+    };
+    serve(std::sync::Arc::from(signer), config, |e| {
+        // Listening addresses go to stdout (what the node's --signer takes); the rest is a log.
+        match e {
+            ServeEvent::Listening(a) => {
+                let _ = writeln!(out, "listening: {a}");
+                let _ = out.flush();
+            }
+            ServeEvent::Connected(p) => eprintln!("signer serve: connected: {p}"),
+            ServeEvent::Refused { from, reason } => {
+                eprintln!("signer serve: refused a connection from {from}: {reason}")
+            }
+            ServeEvent::Answered {
+                peer,
+                method,
+                outcome,
+            } => eprintln!("signer serve: {method} for {peer}: {outcome}"),
+        }
+    })
+    .await?;
+    Ok(())
+}
+
+/// Without the `remote` feature there is nothing to serve with.
+#[cfg(not(feature = "remote"))]
+#[allow(clippy::too_many_arguments)]
+async fn serve_command(
+    _: BackendArgs,
+    _: Option<u32>,
+    _: Vec<String>,
+    _: Vec<String>,
+    _: Option<PathBuf>,
+    _: usize,
+    _: &Opener<'_>,
+    _: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    Err(SignerError::UnsupportedBackend("remote".into()).into())
+}
+
+/// `~/.config/cfxlight/signer-serve.key` (or under `$XDG_CONFIG_HOME`).
+#[cfg(feature = "remote")]
+fn default_serve_key() -> anyhow::Result<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .ok_or_else(|| anyhow!("no HOME: pass --key <file>"))?;
+    Ok(base.join("cfxlight/signer-serve.key"))
+}
+
+/// `signer remote-id`: the peer id of a key file (made when missing).
+#[cfg(feature = "remote")]
+fn remote_id(key: &Path, out: &mut (dyn Write + Send)) -> anyhow::Result<()> {
+    let k = crate::remote::load_or_create_identity(key)?;
+    writeln!(out, "{}", k.public().to_peer_id())?;
+    Ok(())
+}
+
+/// Without the `remote` feature there are no libp2p identities.
+#[cfg(not(feature = "remote"))]
+fn remote_id(_: &Path, _: &mut (dyn Write + Send)) -> anyhow::Result<()> {
+    Err(SignerError::UnsupportedBackend("remote".into()).into())
 }
 
 /// `signer new` on a PKCS#11 token: the key pair is generated on the token, the private
@@ -427,6 +597,7 @@ pub fn open_for_node(args: &BackendArgs, chain_id: u32) -> anyhow::Result<Box<dy
             secret,
             allow_blind_signing: false,
             require_attestation: issuer_key(args)?,
+            remote_key: args.remote_key.clone(),
         },
     )?;
     wrap(signer, policy, args)
@@ -480,6 +651,7 @@ fn open(
             secret,
             allow_blind_signing: false,
             require_attestation: issuer_key(args)?,
+            remote_key: args.remote_key.clone(),
         },
     )?;
     Ok((wrap(signer, policy, args)?, chain_id))

@@ -178,6 +178,25 @@ pub enum SignerError {
         /// What went wrong, and what happens next.
         detail: String,
     },
+    /// The remote signer could not be reached or the exchange failed (transport, handshake,
+    /// an answer of the wrong kind). Nothing was signed that the node will use.
+    #[error("remote signer {peer} failed during {operation}: {detail}")]
+    Remote {
+        /// The pinned peer id.
+        peer: String,
+        /// What was being done.
+        operation: String,
+        /// What went wrong, and what happens next.
+        detail: String,
+    },
+    /// The remote signer refused the request (its device, its own rules).
+    #[error("remote signer {peer} refused the request: {message}")]
+    RemoteRefused {
+        /// The pinned peer id.
+        peer: String,
+        /// The serving side's own words.
+        message: String,
+    },
     /// The spec names a backend this build does not provide.
     #[error("signer backend `{0}` is not available in this build (available: {avail})", avail = AVAILABLE)]
     UnsupportedBackend(String),
@@ -196,11 +215,20 @@ pub enum SignerError {
 }
 
 /// The backends this build opens.
-const AVAILABLE: &str = match (cfg!(feature = "pkcs11"), cfg!(feature = "plugin")) {
-    (true, true) => "keystore, bsim, pkcs11, plugin",
-    (true, false) => "keystore, bsim, pkcs11",
-    (false, true) => "keystore, bsim, plugin",
-    (false, false) => "keystore, bsim",
+const AVAILABLE: &str = {
+    const P: bool = cfg!(feature = "pkcs11");
+    const G: bool = cfg!(feature = "plugin");
+    const R: bool = cfg!(feature = "remote");
+    match (P, G, R) {
+        (true, true, true) => "keystore, bsim, pkcs11, plugin, remote",
+        (true, true, false) => "keystore, bsim, pkcs11, plugin",
+        (true, false, true) => "keystore, bsim, pkcs11, remote",
+        (true, false, false) => "keystore, bsim, pkcs11",
+        (false, true, true) => "keystore, bsim, plugin, remote",
+        (false, true, false) => "keystore, bsim, plugin",
+        (false, false, true) => "keystore, bsim, remote",
+        (false, false, false) => "keystore, bsim",
+    }
 };
 
 fn labels(found: &[String]) -> String {

@@ -11,9 +11,11 @@
 //!   js-conflux-sdk write it), the BSIM card ([`bsim`], over the `cfxlight-bsim` client),
 //!   PKCS#11 tokens (`pkcs11`, behind the `pkcs11` feature, on by default), external
 //!   plugins in any language (`plugin`, JSON-RPC over stdio, behind the `plugin` feature,
-//!   on by default; protocol in `signer/PLUGIN.md`).
+//!   on by default; protocol in `signer/PLUGIN.md`), a signer on another machine over
+//!   libp2p (`remote`, behind the `remote` feature, on by default; `cfxlight signer serve`
+//!   is its other end).
 //! - [`SignerSpec`] and [`open_signer`] (module [`spec`]):
-//!   `--signer bsim|keystore:<dir>|pkcs11:module=<path>,token=<label>|plugin:<exe> [args]|…`.
+//!   `--signer bsim|keystore:<dir>|pkcs11:module=<path>,token=<label>|plugin:<exe> [args]|remote:<multiaddr>/p2p/<peer id>`.
 //! - [`PolicySigner`] (module [`policy`]): a wrapper for any backend that enforces a policy
 //!   file (chain id, value and fee caps, daily caps, recipient and method allow-lists) and
 //!   writes a hash-chained audit log ([`audit`]).
@@ -34,6 +36,8 @@ pub mod pkcs11;
 #[cfg(feature = "plugin")]
 pub mod plugin;
 pub mod policy;
+#[cfg(feature = "remote")]
+pub mod remote;
 pub mod signer;
 pub mod spec;
 pub mod time;
@@ -48,6 +52,8 @@ pub use pkcs11::Pkcs11Signer;
 #[cfg(feature = "plugin")]
 pub use plugin::PluginSigner;
 pub use policy::{Policy, PolicySigner};
+#[cfg(feature = "remote")]
+pub use remote::RemoteSigner;
 pub use signer::{Account, Method, SignRequest, Signer};
 pub use spec::{open_signer, OpenOptions, Pkcs11Spec, PluginSpec, SignerSpec, SpecError};
 pub use typed_data::TypedData;

@@ -51,7 +51,7 @@ use std::{
 use async_trait::async_trait;
 use cfxlight_primitives::{
     crypto::Signature,
-    transaction::{Transaction, TxKind, TYPED_TX_PREFIX},
+    transaction::{Transaction, TxKind},
     H160, H512, U256,
 };
 use k256::ecdsa::Signature as EcdsaSignature;
@@ -783,11 +783,7 @@ pub fn transaction_json(tx: &Transaction) -> Value {
 
 /// The exact bytes a transaction's signing hash is keccak of.
 pub fn transaction_payload(tx: &Transaction) -> Vec<u8> {
-    let fields = tx.fields_rlp();
-    match tx.kind {
-        TxKind::Legacy { .. } => fields,
-        _ => [&TYPED_TX_PREFIX[..], &[tx.tx_type() as u8], &fields].concat(),
-    }
+    tx.signing_payload()
 }
 
 /// The protocol method and parameters of a request (hash signing has none).

@@ -5,7 +5,8 @@
 //! `pkcs11` (`pkcs11:module=<path>,token=<label>[,key=<label>]`, built with the `pkcs11`
 //! feature), `plugin` (`plugin:<executable> [args…]`, `plugin:timeout=<s> -- <executable>
 //! [args…]`, built with the `plugin` feature; words split as [`split_words`] says),
-//! `remote:…`. The argument of a key=value form is a comma-separated
+//! `remote` (`remote:<multiaddr>/p2p/<peer id>[,key=<path>][,timeout=<s>]`, built with the
+//! `remote` feature). The argument of a key=value form is a comma-separated
 //! list of `key=value` pairs; a keystore argument without `=` is the directory itself, so
 //! any path works.
 
@@ -236,6 +237,70 @@ impl SignerSpec {
     }
 }
 
+/// The settings of a `remote:` spec (parsed in every build; opened only with the `remote`
+/// feature).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteSpec {
+    /// `<multiaddr>/p2p/<peer id>`: where the serving signer listens and its identity.
+    pub address: String,
+    /// This side's identity key file (default: the node's `<datadir>/remote-signer.key`).
+    pub key: Option<PathBuf>,
+    /// How long a signing request may take (default 120 s: a human may be confirming).
+    pub timeout: Duration,
+}
+
+impl SignerSpec {
+    /// The settings of a `remote:<multiaddr>/p2p/<peer id>[,key=<path>][,timeout=<s>]` spec
+    /// (a multiaddr has no commas, so options follow it).
+    pub fn remote(&self) -> Result<RemoteSpec, SpecError> {
+        if self.backend != "remote" {
+            return Err(SpecError::BadOption(format!(
+                "`{}` is not a remote spec",
+                self.backend
+            )));
+        }
+        let arg = self.arg.as_deref().unwrap_or_default();
+        let mut parts = arg.split(',');
+        let address = parts.next().unwrap_or_default().trim().to_string();
+        if !address.starts_with('/') || !address.contains("/p2p/") {
+            return Err(SpecError::BadOption(format!(
+                "remote needs <multiaddr>/p2p/<peer id> (e.g. remote:/ip4/192.168.1.20/tcp/4100/p2p/12D3KooW…), got `{address}`"
+            )));
+        }
+        let (mut key, mut timeout) = (None, PLUGIN_DEFAULT_TIMEOUT);
+        for part in parts {
+            let (k, v) = part
+                .split_once('=')
+                .ok_or_else(|| SpecError::BadOption(part.to_string()))?;
+            match k {
+                "key" if !v.is_empty() => key = Some(PathBuf::from(v)),
+                "timeout" => {
+                    let secs: u64 = v
+                        .strip_suffix('s')
+                        .unwrap_or(v)
+                        .parse()
+                        .ok()
+                        .filter(|s| *s > 0)
+                        .ok_or_else(|| {
+                            SpecError::BadOption(format!("timeout={v} (whole seconds, > 0)"))
+                        })?;
+                    timeout = Duration::from_secs(secs);
+                }
+                other => {
+                    return Err(SpecError::BadOption(format!(
+                        "{other} (remote knows key, timeout)"
+                    )))
+                }
+            }
+        }
+        Ok(RemoteSpec {
+            address,
+            key,
+            timeout,
+        })
+    }
+}
+
 /// The default per-request timeout of a plugin's signing methods: long enough for a human
 /// to read and confirm on a device.
 pub const PLUGIN_DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -340,6 +405,9 @@ pub struct OpenOptions {
     /// BSIM: refuse the card unless every key carries this issuer's attestation bound to
     /// the card's ICCID (`--require-attestation`; the issuer's 64-byte public key).
     pub require_attestation: Option<[u8; 64]>,
+    /// Remote: this side's identity key file when the spec names none (the node passes
+    /// `<datadir>/remote-signer.key`).
+    pub remote_key: Option<PathBuf>,
 }
 
 impl fmt::Debug for OpenOptions {
@@ -355,8 +423,9 @@ impl fmt::Debug for OpenOptions {
 /// Opens the backend a spec names, bound to `chain_id`.
 ///
 /// `keystore`, `bsim`, `pkcs11` when built with that feature (PIN from `options.secret`,
-/// the default [`LoginLimits`](crate::pkcs11::LoginLimits)), and `plugin` when built with
-/// that feature (the plugin asks for its own secrets; `options.secret` is not passed on).
+/// the default [`LoginLimits`](crate::pkcs11::LoginLimits)), `plugin` when built with
+/// that feature (the plugin asks for its own secrets; `options.secret` is not passed on),
+/// and `remote` when built with that feature (the serving side holds its own secrets).
 /// Every other backend is an [`SignerError::UnsupportedBackend`].
 pub fn open_signer(
     spec: &SignerSpec,
@@ -413,6 +482,26 @@ pub fn open_signer(
                 .plugin()
                 .map_err(|e| SignerError::InvalidSpec(e.to_string()))?;
             Ok(Box::new(crate::plugin::PluginSigner::open(p, chain_id)?))
+        }
+        #[cfg(feature = "remote")]
+        "remote" => {
+            let r = spec
+                .remote()
+                .map_err(|e| SignerError::InvalidSpec(e.to_string()))?;
+            let key_path = r.key.or(options.remote_key).ok_or_else(|| {
+                SignerError::InvalidSpec(
+                    "remote: no identity key: add ,key=<path> (make one and see its peer id with `cfxlight signer remote-id --key <path>`)".into(),
+                )
+            })?;
+            let key = crate::remote::load_or_create_identity(&key_path)?;
+            Ok(Box::new(crate::remote::RemoteSigner::open(
+                crate::remote::RemoteOptions {
+                    address: r.address,
+                    key,
+                    sign_timeout: r.timeout,
+                },
+                chain_id,
+            )?))
         }
         other => Err(SignerError::UnsupportedBackend(other.to_string())),
     }
@@ -534,6 +623,41 @@ mod tests {
     }
 
     #[test]
+    fn remote_specs_need_an_address_with_a_peer_id_and_take_key_and_timeout() {
+        let p = |s: &str| s.parse::<SignerSpec>().unwrap().remote();
+        let id = "12D3KooWGjMCzXjfquzpEEvbs7qGfDjqXGDCP38Zw6ZtYdzUUmUk";
+        let plain = p(&format!("remote:/ip4/10.0.0.1/tcp/4100/p2p/{id}")).unwrap();
+        assert_eq!(plain.address, format!("/ip4/10.0.0.1/tcp/4100/p2p/{id}"));
+        assert_eq!((plain.key, plain.timeout), (None, PLUGIN_DEFAULT_TIMEOUT));
+        let opts = p(&format!(
+            "remote:/ip4/10.0.0.1/tcp/4100/p2p/{id},key=/k/id.key,timeout=300s"
+        ))
+        .unwrap();
+        assert_eq!(opts.key, Some(PathBuf::from("/k/id.key")));
+        assert_eq!(opts.timeout, Duration::from_secs(300));
+        for bad in [
+            "remote".to_string(),
+            "remote:/ip4/10.0.0.1/tcp/4100".into(),
+            format!("remote:10.0.0.1:4100/p2p/{id}"),
+            format!("remote:/ip4/10.0.0.1/tcp/4100/p2p/{id},timeout=0"),
+            format!("remote:/ip4/10.0.0.1/tcp/4100/p2p/{id},colour=red"),
+        ] {
+            assert!(p(&bad).is_err(), "{bad}");
+        }
+        #[cfg(feature = "remote")]
+        {
+            // No identity key given anywhere: refused before any dial.
+            let spec: SignerSpec = format!("remote:/ip4/127.0.0.1/tcp/9/p2p/{id}")
+                .parse()
+                .unwrap();
+            match open_signer(&spec, 1, OpenOptions::default()) {
+                Err(SignerError::InvalidSpec(m)) => assert!(m.contains("remote-id"), "{m}"),
+                other => panic!("{:?}", other.map(|_| ())),
+            }
+        }
+    }
+
+    #[test]
     fn backends_not_built_are_unsupported_not_silently_ignored() {
         #[cfg(not(feature = "pkcs11"))]
         let pkcs11 = Some("pkcs11:module=/usr/lib/softhsm/libsofthsm2.so,token=t");
@@ -543,7 +667,11 @@ mod tests {
         let plugin = Some("plugin:x");
         #[cfg(feature = "plugin")]
         let plugin = None;
-        for s in ["remote:y"].into_iter().chain(pkcs11).chain(plugin) {
+        #[cfg(not(feature = "remote"))]
+        let remote = Some("remote:/ip4/10.0.0.1/tcp/4100/p2p/12D3KooWGjMCzXjfquzpEEvbs7qGfDjqXGDCP38Zw6ZtYdzUUmUk");
+        #[cfg(feature = "remote")]
+        let remote: Option<&str> = None;
+        for s in remote.into_iter().chain(pkcs11).chain(plugin) {
             let spec: SignerSpec = s.parse().unwrap();
             match open_signer(&spec, 1, OpenOptions::default()) {
                 Err(SignerError::UnsupportedBackend(b)) => assert_eq!(b, spec.backend),

@@ -101,6 +101,7 @@ pub fn run(args: &NodeArgs) -> Result<()> {
                 policy: config.policy.clone(),
                 audit_log: config.audit_log.clone(),
                 require_attestation: config.require_attestation.clone(),
+                remote_key: Some(config.datadir.join("remote-signer.key")),
             };
             let s = cfxlight_signer::cli::open_for_node(&backend, config.spec.chain_id)
                 .with_context(|| format!("cannot open the signer {spec:?}"))?;

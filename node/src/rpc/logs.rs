@@ -239,7 +239,11 @@ pub(super) async fn get_logs(
             .store
             .roots(epoch)
             .map_err(internal)?
-            .ok_or_else(|| internal(format!("roots of epoch {epoch} missing")))?;
+            // No verified roots (nothing verified yet at start, or rewound under us): the
+            // epoch cannot be checked, which is the dapp's "not verifiable", not our fault.
+            .ok_or_else(|| {
+                query_error(crate::query::QueryError::NotVerifiable { epoch, latest })
+            })?;
         // The empty bloom's hash: nothing was logged in this epoch, no fetch needed.
         if roots.logs_bloom_hash == cfxlight_primitives::hash::keccak256([0u8; 256]) {
             continue;

@@ -2,7 +2,8 @@
 //! the software keystore, for the BSIM backend talking to a virtual card through real
 //! pcscd (vsmartcard-vpcd, second slot "Virtual PCD 00 01"), and for the PKCS#11 backend
 //! on a SoftHSM2 token made in a temp dir, and for the plugin backend with the Python example
-//! plugin (`signer/plugins/example_plugin.py`).
+//! plugin (`signer/plugins/example_plugin.py`); the keystore and the card again behind
+//! `signer serve` on loopback, through the remote backend (libp2p).
 //!
 //!   cargo run --release -p cfxlight-signer --example sign_latency [-- N]
 //!
@@ -99,6 +100,8 @@ async fn main() {
     )
     .unwrap();
     measure("keystore (V3 pbkdf2, per-sign decrypt)", &ks, n).await;
+    let ks: Arc<dyn Signer> = Arc::new(ks);
+    remote("remote → keystore (loopback)", ks, dir.path(), n).await;
 
     // BSIM: a virtual card served to real pcscd; every signature is an APDU round trip.
     let state = dir.path().join("card.json");
@@ -150,12 +153,69 @@ async fn main() {
         },
     ) {
         measure("bsim (virtual card via real pcscd)", &*bsim, n).await;
+        remote("remote → bsim (loopback)", Arc::from(bsim), dir.path(), n).await;
     }
     stop.store(true, Ordering::Relaxed);
     let _ = serve.join();
 
     pkcs11(dir.path(), n).await;
     plugin(dir.path(), n).await;
+}
+
+/// `inner` behind `signer serve` on 127.0.0.1, measured through a [`RemoteSigner`]: the
+/// difference to `inner`'s own figure is the libp2p round trip (Noise, Yamux, JSON, the
+/// re-check of the signature on the node's side).
+#[cfg(feature = "remote")]
+async fn remote(name: &str, inner: Arc<dyn Signer>, dir: &std::path::Path, n: usize) {
+    use cfxlight_signer::remote::{
+        load_or_create_identity,
+        serve::{serve, ServeConfig, ServeEvent},
+        RemoteOptions, RemoteSigner,
+    };
+    let server_key =
+        load_or_create_identity(&dir.join(format!("serve-{}.key", rand::random::<u64>()))).unwrap();
+    let node_key = libp2p::identity::Keypair::generate_ed25519();
+    let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let config = ServeConfig {
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        allow: vec![node_key.public().to_peer_id()],
+        key: server_key,
+        name: name.into(),
+        max_in_flight: 4,
+    };
+    let task = tokio::spawn(serve(inner, config, move |e| {
+        let _ = tx.send(e);
+    }));
+    let address = loop {
+        if let Some(ServeEvent::Listening(a)) = events.recv().await {
+            break a.to_string();
+        }
+    };
+    let t = Instant::now();
+    let signer = tokio::task::spawn_blocking(move || {
+        RemoteSigner::open(
+            RemoteOptions {
+                address,
+                key: node_key,
+                sign_timeout: Duration::from_secs(30),
+            },
+            CHAIN,
+        )
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    println!(
+        "remote open (dial, Noise, hello, accounts): {:.1} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    measure(name, &signer, n).await;
+    task.abort();
+}
+
+#[cfg(not(feature = "remote"))]
+async fn remote(_: &str, _: Arc<dyn Signer>, _: &std::path::Path, _: usize) {
+    println!("remote skipped: built without the `remote` feature");
 }
 
 /// The Python example plugin: a JSON-RPC round trip over stdio per signature, with the

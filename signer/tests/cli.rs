@@ -206,8 +206,10 @@ async fn a_policy_refusal_reaches_the_user_with_the_rule_name() {
 #[tokio::test]
 async fn unsupported_backends_and_wrong_passwords_are_one_line_errors() {
     let dir = tempfile::tempdir().unwrap();
+    // A remote spec without a peer id: one line naming the form it needs.
     let err = run(&["list", "--signer", "remote:x"]).await.unwrap_err();
-    assert!(err.to_string().contains("not available"), "{err}");
+    assert!(err.to_string().contains("/p2p/<peer id>"), "{err}");
+    assert!(!err.to_string().contains('\n'), "{err}");
     let err = run(&["list", "--signer", "plugin:/nonexistent/x"])
         .await
         .unwrap_err();

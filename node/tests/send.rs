@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::send::{wait_receipt, Node};
+use common::send::{raw, sdk_send, wait_funded, wait_receipt, Node};
 
 use std::{
     path::Path,
@@ -103,30 +103,6 @@ fn start_node(
     node
 }
 
-/// Waits until the node's verified state shows `who` with a non-zero balance.
-fn wait_funded(node: &Node, who: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let b: U256 = node.local.call("cfx_getBalance", json!([who])).unwrap();
-        if !b.is_zero() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "funding never showed in verified state"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-fn raw(url: &str, method: &str, params: Value) -> Value {
-    ureq::post(url)
-        .send_json(json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
-        .unwrap()
-        .into_json()
-        .unwrap()
-}
-
 fn pending_count(node: &Node) -> u64 {
     let s: Value = node.local.call("cfx_getStatus", json!([])).unwrap();
     common::quantity(&s["pendingTxNumber"])
@@ -147,7 +123,7 @@ fn the_card_signs_an_sdk_transfer_through_the_node_and_a_pulled_card_burns_no_no
         "127.0.0.81",
         &[("CFXLIGHT_PIN", PIN)],
     );
-    wait_funded(&node, &card_b32);
+    wait_funded(&node, &card_b32, 30);
     let accounts: Vec<String> = node.local.call("cfx_accounts", json!([])).unwrap();
     assert_eq!(accounts.len(), 1);
     assert_eq!(
@@ -157,19 +133,7 @@ fn the_card_signs_an_sdk_transfer_through_the_node_and_a_pulled_card_burns_no_no
 
     // The dapp path: js-conflux-sdk's cfx.sendTransaction against our node.
     let to = net.d["genesis_keys"][0]["address"].as_str().unwrap();
-    let out = Command::new("node")
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts"))
-        .args(["js/sdk-send.js", "--url", &node.local_url, "--network-id"])
-        .arg(net.chain_id.to_string())
-        .args(["--to", to, "--value-cfx", "1"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "sdk-send failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = sdk_send(&node, net.chain_id, to);
     let hash: H256 = r["hash"].as_str().unwrap().parse().unwrap();
     // Mined by the real node, with the card's account as sender.
     // Mined with the expected sender; our verified receipt is the full node's.
@@ -279,7 +243,7 @@ fn two_hundred_sends_mine_in_nonce_order_and_pending_ones_survive_kill_9() {
     ];
     let signer: Vec<&str> = signer.iter().map(String::as_str).collect();
     let node = start_node(&net, &datadir, &signer, "127.0.0.82", &[]);
-    wait_funded(&node, &from);
+    wait_funded(&node, &from, 30);
     let to = net.d["genesis_keys"][0]["address"].as_str().unwrap();
     let start: U256 = node.local.call("cfx_getNextNonce", json!([from])).unwrap();
 

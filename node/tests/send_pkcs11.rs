@@ -185,19 +185,7 @@ fn the_token_signs_an_sdk_transfer_through_the_node() {
 
     // The dapp path: js-conflux-sdk's cfx.sendTransaction against our node.
     let to = d["genesis_keys"][0]["address"].as_str().unwrap();
-    let out = Command::new("node")
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts"))
-        .args(["js/sdk-send.js", "--url", &node.local_url, "--network-id"])
-        .arg(chain_id.to_string())
-        .args(["--to", to, "--value-cfx", "1"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "sdk-send failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = common::send::sdk_send(&node, chain_id, to);
     let hash: H256 = r["hash"].as_str().unwrap().parse().unwrap();
     // Mined by the real node with the token's account as sender; our verified receipt is
     // the full node's.

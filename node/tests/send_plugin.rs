@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::send::{wait_receipt, Node};
+use common::send::{sdk_send, wait_receipt, Node};
 
 use std::{
     path::Path,
@@ -111,22 +111,6 @@ fn nonce_caught_up(node: &Node, full: &RpcClient, who: &str) -> U256 {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-}
-
-fn sdk_send(node: &Node, chain_id: u32, to: &str) -> Value {
-    let out = Command::new("node")
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts"))
-        .args(["js/sdk-send.js", "--url", &node.local_url, "--network-id"])
-        .arg(chain_id.to_string())
-        .args(["--to", to, "--value-cfx", "1"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "sdk-send failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[test]

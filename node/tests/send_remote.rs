@@ -16,7 +16,7 @@
 
 mod common;
 
-use common::send::{wait_receipt, Node};
+use common::send::{raw, sdk_send, wait_funded, wait_receipt, Node};
 
 use std::{
     io::{BufRead, BufReader},
@@ -152,14 +152,6 @@ fn chain_id_of(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("chain_id")).unwrap()
 }
 
-fn raw(url: &str, method: &str, params: Value) -> Value {
-    ureq::post(url)
-        .send_json(json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
-        .unwrap()
-        .into_json()
-        .unwrap()
-}
-
 #[test]
 fn the_card_behind_signer_serve_in_another_netns_signs_an_sdk_transfer_and_a_killed_signer_burns_no_nonce(
 ) {
@@ -230,18 +222,7 @@ fn the_card_behind_signer_serve_in_another_netns_signs_an_sdk_transfer_and_a_kil
         local_url,
         log: datadir.with_extension("log"),
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let b: Result<U256, _> = node.local.call("cfx_getBalance", json!([card_b32]));
-        if matches!(b, Ok(b) if !b.is_zero()) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "funding never showed in verified state"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_funded(&node, &card_b32, 60);
     let accounts: Vec<String> = node.local.call("cfx_accounts", json!([])).unwrap();
     assert_eq!(accounts.len(), 1);
     assert_eq!(
@@ -249,19 +230,7 @@ fn the_card_behind_signer_serve_in_another_netns_signs_an_sdk_transfer_and_a_kil
         card_b32
     );
     let to = d["genesis_keys"][0]["address"].as_str().unwrap();
-    let out = Command::new("node")
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts"))
-        .args(["js/sdk-send.js", "--url", &node.local_url, "--network-id"])
-        .arg(chain_id.to_string())
-        .args(["--to", to, "--value-cfx", "1"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "sdk-send failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = sdk_send(&node, chain_id, to);
     let hash: H256 = r["hash"].as_str().unwrap().parse().unwrap();
     common::send::assert_mined_from(&full, &node, &hash, &card_b32);
     let audit = dir.path().join("serve-audit.jsonl");

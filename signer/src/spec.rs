@@ -173,18 +173,7 @@ impl SignerSpec {
                 .split_once('=')
                 .ok_or_else(|| SpecError::BadOption(part.to_string()))?;
             match k {
-                "timeout" => {
-                    let secs: u64 = v
-                        .strip_suffix('s')
-                        .unwrap_or(v)
-                        .parse()
-                        .ok()
-                        .filter(|s| *s > 0)
-                        .ok_or_else(|| {
-                            SpecError::BadOption(format!("timeout={v} (whole seconds, > 0)"))
-                        })?;
-                    timeout = Duration::from_secs(secs);
-                }
+                "timeout" => timeout = parse_timeout(v)?,
                 other => {
                     return Err(SpecError::BadOption(format!(
                         "{other} (plugin knows timeout)"
@@ -267,6 +256,7 @@ impl SignerSpec {
                 "remote needs <multiaddr>/p2p/<peer id> (e.g. remote:/ip4/192.168.1.20/tcp/4100/p2p/12D3KooW…), got `{address}`"
             )));
         }
+        // The remote default is the plugin's (`remote::DEFAULT_SIGN_TIMEOUT` is this value).
         let (mut key, mut timeout) = (None, PLUGIN_DEFAULT_TIMEOUT);
         for part in parts {
             let (k, v) = part
@@ -274,18 +264,7 @@ impl SignerSpec {
                 .ok_or_else(|| SpecError::BadOption(part.to_string()))?;
             match k {
                 "key" if !v.is_empty() => key = Some(PathBuf::from(v)),
-                "timeout" => {
-                    let secs: u64 = v
-                        .strip_suffix('s')
-                        .unwrap_or(v)
-                        .parse()
-                        .ok()
-                        .filter(|s| *s > 0)
-                        .ok_or_else(|| {
-                            SpecError::BadOption(format!("timeout={v} (whole seconds, > 0)"))
-                        })?;
-                    timeout = Duration::from_secs(secs);
-                }
+                "timeout" => timeout = parse_timeout(v)?,
                 other => {
                     return Err(SpecError::BadOption(format!(
                         "{other} (remote knows key, timeout)"
@@ -299,6 +278,17 @@ impl SignerSpec {
             timeout,
         })
     }
+}
+
+/// A `timeout=` value: whole seconds, > 0, an optional `s` suffix.
+fn parse_timeout(v: &str) -> Result<Duration, SpecError> {
+    v.strip_suffix('s')
+        .unwrap_or(v)
+        .parse()
+        .ok()
+        .filter(|s| *s > 0)
+        .map(Duration::from_secs)
+        .ok_or_else(|| SpecError::BadOption(format!("timeout={v} (whole seconds, > 0)")))
 }
 
 /// The default per-request timeout of a plugin's signing methods: long enough for a human

@@ -1,6 +1,7 @@
 //! What the send tests share (`send.rs`, `send_pkcs11.rs`, `send_plugin.rs`): waiting for a
-//! receipt, a `cfxlight node` child whose log tail is printed when a test fails, and
-//! funding an account from a genesis key.
+//! receipt, a `cfxlight node` child whose log tail is printed when a test fails, funding an
+//! account from a genesis key and waiting for it in verified state, a raw JSON-RPC call,
+//! and js-conflux-sdk's `cfx_sendTransaction` through the node (`scripts/js/sdk-send.js`).
 
 #![allow(dead_code)]
 
@@ -117,4 +118,53 @@ pub fn fund(d: &Value, key: usize, to: H160, value: U256) {
         )
         .unwrap();
     wait_receipt(&full, &tx.hash(), 60);
+}
+
+/// Waits up to `secs` seconds until the node's verified state shows `who` with a non-zero
+/// balance. A node not listening yet is waited for; an error reply fails at once.
+pub fn wait_funded(node: &Node, who: &str, secs: u64) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": "cfx_getBalance", "params": [who]});
+        if let Ok(reply) = ureq::post(&node.local_url).send_json(body) {
+            let v: Value = reply.into_json().unwrap();
+            assert!(v.get("error").is_none(), "cfx_getBalance: {v}");
+            let b: U256 = serde_json::from_value(v["result"].clone()).unwrap();
+            if !b.is_zero() {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "funding never showed in verified state"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// One JSON-RPC call, the whole reply (result or error) as JSON.
+pub fn raw(url: &str, method: &str, params: Value) -> Value {
+    ureq::post(url)
+        .send_json(json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
+        .unwrap()
+        .into_json()
+        .unwrap()
+}
+
+/// js-conflux-sdk's `cfx.sendTransaction` of 1 CFX to `to` through the node's local port
+/// (`scripts/js/sdk-send.js`); its JSON report (hash, balances and nonces before and after).
+pub fn sdk_send(node: &Node, chain_id: u32, to: &str) -> Value {
+    let out = std::process::Command::new("node")
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts"))
+        .args(["js/sdk-send.js", "--url", &node.local_url, "--network-id"])
+        .arg(chain_id.to_string())
+        .args(["--to", to, "--value-cfx", "1"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "sdk-send failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }

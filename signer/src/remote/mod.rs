@@ -55,8 +55,9 @@ pub const PROTOCOL: &str = "/cfxlight/signer/1";
 pub const MAX_REQUEST_BYTES: u64 = 1 << 20;
 /// Largest response accepted (accounts or a signature; a few hundred bytes in practice).
 pub const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
-/// Default wait for a signature: long enough for a human to confirm on the device.
-pub const DEFAULT_SIGN_TIMEOUT: Duration = Duration::from_secs(120);
+/// Default wait for a signature: long enough for a human to confirm on the device (the
+/// same as a plugin's; a `remote:` spec's `timeout=` overrides it on the node's side).
+pub const DEFAULT_SIGN_TIMEOUT: Duration = crate::spec::PLUGIN_DEFAULT_TIMEOUT;
 /// Wait for the handshake and the account listing.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Liveness: a ping every this often…

@@ -128,6 +128,14 @@ pub struct NodeArgs {
     /// `get_logs_filter_max_limit`).
     #[arg(long, value_name = "N")]
     pub rpc_logs_max_limit: Option<usize>,
+    /// Seconds a polled filter (`cfx_newFilter`, `cfx_newBlockFilter`,
+    /// `cfx_newPendingTransactionFilter`) lives after its last poll (default 60;
+    /// conflux-rust's `poll_lifetime_in_seconds`).
+    #[arg(long, value_name = "SECS")]
+    pub rpc_poll_lifetime: Option<u64>,
+    /// Most polled filters installed at once, over all clients (default 1,024).
+    #[arg(long, value_name = "N")]
+    pub rpc_max_filters: Option<usize>,
     /// Most simultaneous connections per RPC server (default 256).
     #[arg(long, value_name = "N")]
     pub rpc_max_connections: Option<u32>,

@@ -44,6 +44,8 @@ struct FileConfig {
     rpc_max_response_memory: Option<u64>,
     rpc_logs_max_epoch_range: Option<u64>,
     rpc_logs_max_limit: Option<usize>,
+    rpc_poll_lifetime: Option<u64>,
+    rpc_max_filters: Option<usize>,
     rpc_max_connections: Option<u32>,
     rpc_max_subscriptions: Option<u32>,
     signer: Option<String>,
@@ -246,6 +248,17 @@ impl NodeConfig {
                     .rpc_logs_max_limit
                     .or(file.rpc_logs_max_limit)
                     .unwrap_or(defaults.logs.max_logs),
+            },
+            filters: crate::rpc::FilterLimits {
+                lifetime: args
+                    .rpc_poll_lifetime
+                    .or(file.rpc_poll_lifetime)
+                    .map(|s| std::time::Duration::from_secs(s.max(1)))
+                    .unwrap_or(defaults.filters.lifetime),
+                max_filters: args
+                    .rpc_max_filters
+                    .or(file.rpc_max_filters)
+                    .unwrap_or(defaults.filters.max_filters),
             },
             max_batch: args
                 .rpc_max_batch

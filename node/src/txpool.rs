@@ -39,6 +39,9 @@ pub struct Pending {
     pub sender: H160,
     /// When it was last sent to peers (None: not yet this run).
     pub last_sent: Option<Instant>,
+    /// Order of arrival in this run (a pending-transaction filter reports what came after
+    /// the last it saw).
+    pub seq: u64,
 }
 
 /// The pending set, in memory and mirrored in the store's `pending` family.
@@ -54,6 +57,8 @@ struct Inner {
     by_hash: HashMap<H256, Pending>,
     /// sender → nonce → hash (a replacement overwrites the entry).
     by_sender: HashMap<H160, BTreeMap<U256, H256>>,
+    /// The `seq` of the latest arrival.
+    last_seq: u64,
 }
 
 /// Why a transaction was not taken into the pending set.
@@ -130,6 +135,42 @@ impl TxPool {
             .lock()
             .map(|i| i.by_hash.values().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// `sender`'s pending transactions, by nonce.
+    pub fn of_sender(&self, sender: H160) -> Vec<SignedTransaction> {
+        let Ok(i) = self.inner.lock() else {
+            return vec![];
+        };
+        i.by_sender
+            .get(&sender)
+            .map(|m| {
+                m.values()
+                    .filter_map(|h| i.by_hash.get(h).map(|p| p.tx.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Hashes of the transactions that arrived after `seq` and are still pending, and the
+    /// `seq` of the latest arrival (what the next call passes).
+    pub fn arrived_after(&self, seq: u64) -> (Vec<H256>, u64) {
+        let Ok(i) = self.inner.lock() else {
+            return (vec![], seq);
+        };
+        let mut new: Vec<(u64, H256)> = i
+            .by_hash
+            .iter()
+            .filter(|(_, p)| p.seq > seq)
+            .map(|(h, p)| (p.seq, *h))
+            .collect();
+        new.sort_unstable();
+        (new.into_iter().map(|(_, h)| h).collect(), i.last_seq)
+    }
+
+    /// The `seq` of the latest arrival.
+    pub fn last_seq(&self) -> u64 {
+        self.inner.lock().map(|i| i.last_seq).unwrap_or(0)
     }
 
     /// The lock that serialises nonce assignment for `sender`.
@@ -282,12 +323,15 @@ impl Inner {
             .entry(sender)
             .or_default()
             .insert(tx.tx.nonce, hash);
+        self.last_seq += 1;
+        let seq = self.last_seq;
         self.by_hash.insert(
             hash,
             Pending {
                 tx,
                 sender,
                 last_sent: None,
+                seq,
             },
         );
     }

@@ -238,6 +238,8 @@ function nodeConfig(opts, ports, dataDir) {
     // RPC does not, so tests can rebuild and re-hash a header from RPC fields alone.
     ...(ports.eth ? { jsonrpcHttpEthPort: ports.eth } : {}),
     publicRpcApis: 'all',
+    // Serves the cfx_* polled filter methods (off unless set), so tests compare ours with them.
+    pollLifetimeInSeconds: 60,
     posConfigPath: path.join(POS_DIR, 'pos_config.yaml'),
     posInitialNodesPath: path.join(POS_DIR, 'initial_nodes.json'),
     posPrivateKeyPath: path.join(dataDir, 'pos_key'),

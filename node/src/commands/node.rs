@@ -127,7 +127,8 @@ pub fn run(args: &NodeArgs) -> Result<()> {
     let mut ctx = RpcContext::new(store.clone(), query.clone(), pool.clone(), &config.spec)
         .with_pow(pow.clone())
         .with_budgets(config.rpc.budgets())
-        .with_log_limits(config.rpc.logs);
+        .with_log_limits(config.rpc.logs)
+        .with_filter_limits(config.rpc.filters);
     if let Some(signer) = &signer {
         ctx = ctx.with_signing(Arc::new(Signing {
             signer: signer.clone(),

@@ -46,7 +46,8 @@ fn position_epoch(ctx: &RpcContext, e: Option<Epoch>) -> Result<u64, ErrorObject
 }
 
 pub(super) fn register(m: &mut Module) -> Result<(), jsonrpsee::core::RegisterMethodError> {
-    m.register_method("cfx_clientVersion", |_, _, _| {
+    m.register_method("cfx_clientVersion", |p, _, _| {
+        Args::none(&p)?;
         Ok::<_, ErrorObjectOwned>(format!("cfxlight/v{}", env!("CARGO_PKG_VERSION")))
     })?;
     m.register_method("cfx_epochNumber", |p, ctx, _| {
@@ -62,11 +63,13 @@ pub(super) fn register(m: &mut Module) -> Result<(), jsonrpsee::core::RegisterMe
         }
         Ok(U256::from(epoch))
     })?;
-    m.register_method("cfx_getBestBlockHash", |_, ctx, _| {
+    m.register_method("cfx_getBestBlockHash", |p, ctx, _| {
+        Args::none(&p)?;
         let best = ctx.best_epoch()?;
         ctx.store.pivot(best).map_err(internal)
     })?;
-    m.register_method("cfx_getStatus", |_, ctx, _| {
+    m.register_method("cfx_getStatus", |p, ctx, _| {
+        Args::none(&p)?;
         let best = ctx.best_epoch()?;
         let pending = ctx.pool.len() as u64;
         Ok::<_, ErrorObjectOwned>(Status {
@@ -181,10 +184,12 @@ pub(super) fn register(m: &mut Module) -> Result<(), jsonrpsee::core::RegisterMe
         let args = Args::of(&p, 1, 1)?;
         get_logs(&ctx, args.get(0).cloned().unwrap_or(Value::Null)).await
     })?;
-    m.register_async_method("cfx_gasPrice", |_, ctx, _| async move {
+    m.register_async_method("cfx_gasPrice", |p, ctx, _| async move {
+        Args::none(&p)?;
         suggested_gas_price(&ctx).await
     })?;
-    m.register_async_method("cfx_maxPriorityFeePerGas", |_, ctx, _| async move {
+    m.register_async_method("cfx_maxPriorityFeePerGas", |p, ctx, _| async move {
+        Args::none(&p)?;
         suggested_priority_fee(&ctx).await
     })?;
     m.register_async_method("cfx_feeHistory", |p, ctx, _| async move {
@@ -236,8 +241,6 @@ pub(super) fn register_not_implemented(
         "cfx_getPoSRewardByEpoch",
         "cfx_getParamsFromVote",
         "cfx_getEpochReceipts",
-        "cfx_getAccountPendingInfo",
-        "cfx_getAccountPendingTransactions",
     ] {
         m.register_method(name, |_, _, _| {
             Err::<(), _>(ErrorObjectOwned::owned(

@@ -1,5 +1,5 @@
 //! What every method answers from: [`RpcContext`] (store, verified reads, pool, signing,
-//! pub/sub hub) and how epoch arguments resolve against what this node verified.
+//! pub/sub hub, polled filters) and how epoch arguments resolve against what this node verified.
 
 use std::sync::{
     atomic::{AtomicU64, Ordering},
@@ -12,6 +12,7 @@ use jsonrpsee::types::ErrorObjectOwned;
 use super::{
     budget::Budgets,
     error::{internal, invalid_param_data, query_error},
+    filters::{FilterLimits, Filters},
     local::Signing,
     logs::LogLimits,
     params::{Epoch, StateAt},
@@ -68,6 +69,8 @@ pub struct RpcContext {
     pub(crate) budgets: Budgets,
     /// The bounds of one `cfx_getLogs`.
     pub(crate) log_limits: LogLimits,
+    /// The installed polled filters (`cfx_newFilter` …).
+    pub(crate) filters: Filters,
 }
 
 impl RpcContext {
@@ -89,7 +92,14 @@ impl RpcContext {
             pow: None,
             budgets: Budgets::default(),
             log_limits: LogLimits::default(),
+            filters: Filters::new(FilterLimits::default()),
         }
+    }
+
+    /// Sets the bounds of the polled filters (`--rpc-poll-lifetime`, `--rpc-max-filters`).
+    pub fn with_filter_limits(mut self, limits: FilterLimits) -> RpcContext {
+        self.filters = Filters::new(limits);
+        self
     }
 
     /// Sets the bounds of `cfx_getLogs` (`--rpc-logs-max-*`).

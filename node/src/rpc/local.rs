@@ -311,7 +311,8 @@ pub(super) fn register(
     if !with_signing {
         return Ok(());
     }
-    m.register_async_method("cfx_accounts", |_, ctx, _| async move {
+    m.register_async_method("cfx_accounts", |p, ctx, _| async move {
+        Args::none(&p)?;
         let s = signing(&ctx)?;
         let accounts = s.signer.accounts().await.map_err(signer_error)?;
         Ok::<_, ErrorObjectOwned>(

@@ -38,6 +38,9 @@ fn parse_list<T: serde::de::DeserializeOwned>(
     }
 }
 
+/// Most block hashes one filter may list (conflux-rust's `FILTER_BLOCK_HASH_LIMIT`).
+const MAX_FILTER_HASHES: usize = 128;
+
 /// The fields a conflux-rust log filter takes.
 const FILTER_FIELDS: [&str; 7] = [
     "fromEpoch",
@@ -90,6 +93,31 @@ pub(super) fn filter_parts(
         )));
     }
     let get = |k: &str| f.get(k).cloned().unwrap_or(Value::Null);
+    // conflux-rust's bounds on a filter's lists, in its words.
+    if let Value::Array(h) = get("blockHashes") {
+        if h.len() > MAX_FILTER_HASHES {
+            return Err(ErrorObjectOwned::owned(
+                super::error::INVALID_PARAMS,
+                format!(
+                    "filter.block_hashes can contain up to {MAX_FILTER_HASHES} hashes; {} were provided.",
+                    h.len()
+                ),
+                None::<()>,
+            ));
+        }
+    }
+    if let Value::Array(t) = get("topics") {
+        if t.len() > 4 {
+            return Err(ErrorObjectOwned::owned(
+                super::error::INVALID_PARAMS,
+                format!(
+                    "filter.topics can contain up to 4 topics; {} were provided.",
+                    t.len()
+                ),
+                None::<()>,
+            ));
+        }
+    }
     let addresses: Option<Vec<H160>> = match get("address") {
         Value::Null => None,
         Value::Array(a) => Some(
@@ -111,6 +139,58 @@ pub(super) fn filter_parts(
         _ => return Err(invalid_params("topics: expected an array")),
     };
     Ok((addresses, topics))
+}
+
+/// Which range a filter gives, as conflux-rust takes them: epochs (or none), block numbers
+/// (both ends) or block hashes; more than one is refused. Returns (by numbers, by hashes).
+fn range_kind(f: &serde_json::Map<String, Value>) -> Result<(bool, bool), ErrorObjectOwned> {
+    let has = |k: &str| f.get(k).is_some_and(|v| !v.is_null());
+    let by_epochs = has("fromEpoch") || has("toEpoch");
+    let by_numbers = has("fromBlock") || has("toBlock");
+    let by_hashes = has("blockHashes");
+    if usize::from(by_epochs) + usize::from(by_numbers) + usize::from(by_hashes) > 1
+        || (by_numbers && !(has("fromBlock") && has("toBlock")))
+    {
+        return Err(ErrorObjectOwned::owned(
+            super::error::INVALID_PARAMS,
+            "Filter must provide one of the following: (1) an epoch range through `fromEpoch` and `toEpoch`, (2) a block number range through `fromBlock` and `toBlock`, (3) a set of block hashes through `blockHashes`",
+            None::<()>,
+        ));
+    }
+    Ok((by_numbers, by_hashes))
+}
+
+/// A log filter checked without reading the chain (`cfx_newFilter` refuses a bad one when
+/// it is installed, not at every poll): its fields, its range kind, the epoch tags, the
+/// addresses and topics.
+pub(super) fn check_filter(
+    ctx: &RpcContext,
+    f: &serde_json::Map<String, Value>,
+) -> Result<(), ErrorObjectOwned> {
+    filter_parts(ctx, f)?;
+    range_kind(f)?;
+    for k in ["fromEpoch", "toEpoch"] {
+        if let Some(v) = f.get(k).filter(|v| !v.is_null()) {
+            parse_epoch(v)?;
+        }
+    }
+    for k in ["fromBlock", "toBlock"] {
+        if let Some(v) = f.get(k).filter(|v| !v.is_null()) {
+            parse_u64_hex(v)?;
+        }
+    }
+    match f.get("blockHashes") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(a)) => {
+            for h in a {
+                super::params::parse_hash(h)?;
+            }
+        }
+        Some(v) => {
+            super::params::parse_hash(v)?;
+        }
+    }
+    Ok(())
 }
 
 /// Serialised bytes of one log besides its topics and data: field names, hashes, the
@@ -140,21 +220,8 @@ pub(super) async fn get_logs(
             v => ctx.epoch_number(parse_epoch(&v)?),
         }
     };
-    // One of three ranges, as conflux-rust takes them: epochs, block numbers (both ends)
-    // or block hashes.
-    let has = |k: &str| !get(k).is_null();
-    let by_epochs = has("fromEpoch") || has("toEpoch");
-    let by_numbers = has("fromBlock") || has("toBlock");
-    let by_hashes = has("blockHashes");
-    if usize::from(by_epochs) + usize::from(by_numbers) + usize::from(by_hashes) > 1
-        || (by_numbers && !(has("fromBlock") && has("toBlock")))
-    {
-        return Err(ErrorObjectOwned::owned(
-            super::error::INVALID_PARAMS,
-            "Filter must provide one of the following: (1) an epoch range through `fromEpoch` and `toEpoch`, (2) a block number range through `fromBlock` and `toBlock`, (3) a set of block hashes through `blockHashes`",
-            None::<()>,
-        ));
-    }
+    let (addresses, topics) = filter_parts(ctx, f)?;
+    let (by_numbers, by_hashes) = range_kind(f)?;
     let filter_error = |msg: String| {
         ErrorObjectOwned::owned(
             -32016,
@@ -225,7 +292,6 @@ pub(super) async fn get_logs(
         )));
     }
     let max_logs = ctx.log_limits.max_logs;
-    let (addresses, topics) = filter_parts(ctx, f)?;
     let matches = |l: &cfxlight_primitives::receipt::LogEntry| {
         addresses.as_ref().is_none_or(|a| a.contains(&l.address))
             && topics.iter().enumerate().all(|(i, t)| {

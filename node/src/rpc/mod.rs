@@ -10,7 +10,8 @@
 //!
 //! Modules by concern, each importing only the ones below it:
 //! - methods: `chain` (position, blocks, transactions, receipts, logs, fees, relay),
-//!   `state` (verified state reads), `pubsub` (subscriptions), `local` (the signing
+//!   `state` (verified state reads), `pool` (the pending set as the pool methods show it),
+//!   `filters` (polled filters), `pubsub` (subscriptions), `local` (the signing
 //!   methods, on the local port only unless the configuration opens them on the public
 //!   one), `send` (raw transactions: ours kept, others checked and relayed once);
 //! - their parts: `render` (conflux-rust's JSON shapes of verified data), `fees` (fee
@@ -26,12 +27,14 @@ mod chain;
 mod context;
 mod error;
 mod fees;
+mod filters;
 #[doc(hidden)]
 pub mod fuzzing;
 mod http;
 pub mod local;
 mod logs;
 mod params;
+mod pool;
 mod pubsub;
 mod render;
 mod send;
@@ -41,6 +44,7 @@ mod state;
 pub use access::AccessLayer;
 pub use budget::Budgets;
 pub use context::{ChainInfo, RpcContext};
+pub use filters::FilterLimits;
 pub use local::{LocalConfig, Signing};
 pub use logs::LogLimits;
 pub use server::{module, start, RpcConfig, RpcServers};

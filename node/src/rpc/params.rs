@@ -56,6 +56,34 @@ impl Args {
         Ok(Args(v))
     }
 
+    /// No arguments, as jsonrpc-core checks a method that takes none: any given is refused
+    /// with its words and, as data, its debug form of the array.
+    pub(crate) fn none(params: &Params<'_>) -> Result<(), ErrorObjectOwned> {
+        let given: Vec<Value> = match params.as_str() {
+            None => return Ok(()),
+            Some(s) => match serde_json::from_str::<Value>(s) {
+                Ok(Value::Array(a)) => a,
+                Ok(Value::Null) => return Ok(()),
+                Ok(_) => {
+                    return Err(ErrorObjectOwned::owned(
+                        INVALID_PARAMS,
+                        "`params` should be an array",
+                        None::<()>,
+                    ))
+                }
+                Err(e) => return Err(invalid_params(e)),
+            },
+        };
+        if given.is_empty() {
+            return Ok(());
+        }
+        Err(ErrorObjectOwned::owned(
+            INVALID_PARAMS,
+            "Invalid parameters: No parameters were expected",
+            Some(format!("Array({given:?})")),
+        ))
+    }
+
     /// Argument `i`, None when missing or null.
     pub(crate) fn get(&self, i: usize) -> Option<&Value> {
         self.0.get(i).filter(|v| !v.is_null())
@@ -154,23 +182,47 @@ pub(crate) enum StateAt {
     Block { hash: H256, require_pivot: bool },
 }
 
-/// A block or transaction hash, 0x-prefixed or not, with conflux-rust's errors.
-pub(crate) fn parse_hash(v: &Value) -> Result<H256, ErrorObjectOwned> {
+/// `N` bytes as hex, 0x-prefixed or not, with the errors of conflux-rust's hash types
+/// (a character is placed by its index in the string as given, prefix included).
+fn parse_fixed_hex<const N: usize>(v: &Value) -> Result<[u8; N], ErrorObjectOwned> {
+    let expected = format!(
+        "expected a (both 0x-prefixed or not) hex string with length of {}",
+        N * 2
+    );
     let Value::String(s) = v else {
         return Err(invalid_params(format!(
-            "invalid type: {}, expected a (both 0x-prefixed or not) hex string with length of 64",
+            "invalid type: {}, {expected}",
             json_kind(v)
         )));
     };
-    let digits = s.strip_prefix("0x").unwrap_or(s);
-    if digits.len() != 64 {
+    let prefix = if s.starts_with("0x") { 2 } else { 0 };
+    let digits = &s[prefix..];
+    if digits.len() != N * 2 {
         return Err(invalid_params(format!(
-            "invalid length {}, expected a (both 0x-prefixed or not) hex string with length of 64",
+            "invalid length {}, {expected}",
             digits.len()
         )));
     }
-    let bytes = hex::decode(digits).map_err(|e| invalid_params(format!("invalid hex: {e}")))?;
-    Ok(H256::from_slice(&bytes))
+    if let Some((i, c)) = digits.char_indices().find(|(_, c)| !c.is_ascii_hexdigit()) {
+        return Err(invalid_params(format!(
+            "invalid hex character: {c}, at {}",
+            i + prefix
+        )));
+    }
+    let mut out = [0u8; N];
+    hex::decode_to_slice(digits, &mut out)
+        .map_err(|e| invalid_params(format!("invalid hex: {e}")))?;
+    Ok(out)
+}
+
+/// A block or transaction hash, 0x-prefixed or not, with conflux-rust's errors.
+pub(crate) fn parse_hash(v: &Value) -> Result<H256, ErrorObjectOwned> {
+    parse_fixed_hex::<32>(v).map(H256)
+}
+
+/// A filter id (16 bytes), 0x-prefixed or not, with conflux-rust's errors.
+pub(crate) fn parse_h128(v: &Value) -> Result<ethereum_types::H128, ErrorObjectOwned> {
+    parse_fixed_hex::<16>(v).map(ethereum_types::H128)
 }
 
 /// A base32 address of our network, with conflux-rust's errors.

@@ -6,8 +6,8 @@ use std::{net::SocketAddr, sync::Arc};
 use jsonrpsee::server::{BatchRequestConfig, RpcModule, Server, ServerConfig, ServerHandle};
 
 use super::{
-    access, budget::Budgets, chain, context::RpcContext, http, local, logs::LogLimits, pubsub,
-    state, AccessLayer, LocalConfig,
+    access, budget::Budgets, chain, context::RpcContext, filters, filters::FilterLimits, http,
+    local, logs::LogLimits, pool, pubsub, state, AccessLayer, LocalConfig,
 };
 
 /// Server limits and access (the `--rpc-*` flags).
@@ -27,6 +27,8 @@ pub struct RpcConfig {
     pub max_response_memory: u64,
     /// The bounds of one `cfx_getLogs`.
     pub logs: LogLimits,
+    /// The bounds of the polled filters.
+    pub filters: FilterLimits,
     /// Most calls in one batch.
     pub max_batch: u32,
     /// Most simultaneous connections per server.
@@ -61,6 +63,7 @@ impl Default for RpcConfig {
             max_response_body: 50 * 1024 * 1024,
             max_response_memory: 200 * 1024 * 1024,
             logs: LogLimits::default(),
+            filters: FilterLimits::default(),
             max_batch: 1000,
             max_connections: 256,
             max_subscriptions: 64,
@@ -79,6 +82,8 @@ pub fn module(
     let mut m = RpcModule::new(ctx);
     chain::register(&mut m)?;
     state::register(&mut m)?;
+    pool::register(&mut m)?;
+    filters::register(&mut m)?;
     pubsub::register(&mut m)?;
     local::register(&mut m, with_signing)?;
     chain::register_not_implemented(&mut m)?;

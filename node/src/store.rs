@@ -11,6 +11,8 @@
 //! The chain may start at a checkpoint rather than at genesis: `base_epoch` is the first
 //! epoch held, and block numbers are known only when the checkpoint gave one.
 //!
+//! Memory is bounded: 16 MiB of memtables over all families, one shared 8 MiB block cache.
+//!
 //! The chain markers and recently read roots are mirrored in memory: every JSON-RPC read
 //! starts from them, and a RocksDB lookup per request was a tenth of a hot read's cost.
 //! Only the writers (`commit`, `commit_base`, `replace_above`, `rewind_to`) change them,
@@ -131,6 +133,13 @@ pub struct VerifiedRoots {
     pub logs_bloom_hash: H256,
 }
 
+/// Memtable bytes over all column families before RocksDB flushes the largest.
+const MEMTABLE_BUDGET: usize = 16 << 20;
+/// One column family's memtable size.
+const MEMTABLE_PER_FAMILY: usize = 4 << 20;
+/// The block cache all column families share.
+const BLOCK_CACHE: usize = 8 << 20;
+
 /// At most this many epochs' roots are mirrored in memory (then the mirror starts over).
 const HOT_ROOTS: usize = 4096;
 
@@ -165,9 +174,24 @@ impl Store {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
+        // RocksDB's defaults (64 MiB memtables per column family, two each, an 8 MiB block
+        // cache per family) would let eight families hold ~1 GiB before a flush: bounded
+        // for a phone-class device instead, memtables over all families together and one
+        // block cache shared by all.
+        opts.set_db_write_buffer_size(MEMTABLE_BUDGET);
+        let cache = rocksdb::Cache::new_lru_cache(BLOCK_CACHE);
+        let family = || {
+            let mut o = Options::default();
+            o.set_write_buffer_size(MEMTABLE_PER_FAMILY);
+            o.set_max_write_buffer_number(2);
+            let mut t = rocksdb::BlockBasedOptions::default();
+            t.set_block_cache(&cache);
+            o.set_block_based_table_factory(&t);
+            o
+        };
         let cfs = COLUMN_FAMILIES
             .iter()
-            .map(|n| ColumnFamilyDescriptor::new(*n, Options::default()));
+            .map(|n| ColumnFamilyDescriptor::new(*n, family()));
         let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(db_err)?;
         let store = Store {
             db,
@@ -698,6 +722,10 @@ impl Store {
             hot.roots.retain(|e, _| *e < first);
         }
         for (epoch, r) in roots {
+            // Bounded on this path too: following the chain for a day writes ~170k epochs.
+            if hot.roots.len() >= HOT_ROOTS {
+                hot.roots.clear();
+            }
             hot.roots.insert(*epoch, *r);
         }
         Ok(())

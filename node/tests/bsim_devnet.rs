@@ -216,3 +216,133 @@ fn transactions_signed_by_the_virtual_bsim_card_through_pcscd_are_mined() {
         .block_on(signer.sign_transaction(&to, &wrong))
         .is_err());
 }
+
+#[test]
+fn a_coin_60_key_as_fluent_provisions_it_is_an_account_only_when_asked_for() {
+    let Some(devnet) = common::card::pcscd_and_devnet() else {
+        return;
+    };
+    let d: Value =
+        serde_json::from_str(&std::fs::read_to_string(devnet.join("devnet.json")).unwrap())
+            .unwrap();
+    let rpc = RpcClient::new(d["rpc_url"].as_str().unwrap());
+    let chain_id = d["chain_id"].as_u64().unwrap() as u32;
+    let dir = tempfile::tempdir().unwrap();
+    let card = common::card::serve_new_card(dir.path(), PIN);
+
+    // Fluent derives its EVM keys on the card under coin type 60.
+    let eth = {
+        let mut c = cfxlight_bsim::BsimCard::connect(cfxlight_bsim::BsimOptions {
+            reader: Some(common::card::READER.into()),
+            ..Default::default()
+        })
+        .unwrap();
+        c.verify_pin(&Zeroizing::new(PIN.to_string())).unwrap();
+        c.generate_key_of(60).unwrap()
+    };
+    let eth_address = crypto::public_to_address(&eth.public.into());
+    let open = |spec: &str| {
+        open_signer(
+            &spec.parse::<SignerSpec>().unwrap(),
+            chain_id,
+            OpenOptions {
+                secret: Some(Zeroizing::new(PIN.to_string())),
+                ..Default::default()
+            },
+        )
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let plain = open(&format!("bsim:reader={}", common::card::READER)).unwrap();
+    let listed: Vec<H160> = runtime
+        .block_on(plain.accounts())
+        .unwrap()
+        .iter()
+        .map(|a| a.address)
+        .collect();
+    assert_eq!(listed, vec![card.address], "coin 503 only by default");
+    let both = open(&format!(
+        "bsim:reader={},coins=503+60",
+        common::card::READER
+    ))
+    .unwrap();
+    let mut listed: Vec<H160> = runtime
+        .block_on(both.accounts())
+        .unwrap()
+        .iter()
+        .map(|a| a.address)
+        .collect();
+    listed.sort();
+    let mut want = vec![card.address, eth_address];
+    want.sort();
+    assert_eq!(listed, want);
+    let bad = open(&format!(
+        "bsim:reader={},coins=503+61",
+        common::card::READER
+    ))
+    .err()
+    .map(|e| e.to_string())
+    .unwrap_or_default();
+    assert!(bad.contains("coin type 61"), "{bad}");
+
+    // The coin-60 key's Core account, funded, sends a transaction the node mines.
+    let funder = common::genesis_key(&d, 3);
+    let funder_b32 = cfxlight_primitives::address::encode(
+        &crypto::public_to_address(&crypto::public_of(funder.verifying_key())),
+        u64::from(chain_id),
+    );
+    let nonce: U256 = rpc.call("cfx_getNextNonce", json!([funder_b32])).unwrap();
+    let fund = Transaction {
+        nonce,
+        gas: 21000.into(),
+        action: Action::Call(eth_address),
+        value: U256::exp10(19),
+        storage_limit: 0,
+        epoch_height: epoch(&rpc),
+        chain_id,
+        data: vec![],
+        kind: TxKind::Legacy {
+            gas_price: 2.into(),
+        },
+    }
+    .sign(&funder)
+    .unwrap();
+    let _: H256 = rpc
+        .call(
+            "cfx_sendRawTransaction",
+            json!([format!("0x{}", hex::encode(fund.encode()))]),
+        )
+        .unwrap();
+    assert_eq!(wait_receipt(&rpc, &fund.hash())["outcomeStatus"], "0x0");
+    let tx = Transaction {
+        nonce: 0.into(),
+        gas: 21000.into(),
+        action: Action::Call(card.address),
+        value: U256::exp10(18),
+        storage_limit: 0,
+        epoch_height: epoch(&rpc),
+        chain_id,
+        data: vec![],
+        kind: TxKind::Legacy {
+            gas_price: 2.into(),
+        },
+    };
+    assert!(
+        runtime
+            .block_on(plain.sign_transaction(&eth_address, &tx))
+            .is_err(),
+        "not an account without the opt-in"
+    );
+    let signed = runtime
+        .block_on(both.sign_transaction(&eth_address, &tx))
+        .unwrap();
+    assert_eq!(signed.recover_sender().unwrap().0, eth_address);
+    let hash: H256 = rpc
+        .call(
+            "cfx_sendRawTransaction",
+            json!([format!("0x{}", hex::encode(signed.encode()))]),
+        )
+        .unwrap();
+    assert_eq!(wait_receipt(&rpc, &hash)["outcomeStatus"], "0x0");
+    let mined: rpc::Transaction = rpc.call("cfx_getTransactionByHash", json!([hash])).unwrap();
+    assert_eq!(mined.from.hex(), eth_address);
+}

@@ -1,7 +1,8 @@
 //! The BSIM card as a [`Signer`]: the card keeps the keys, the host only asks it to sign
 //! the digest this crate computed, and checks the answer before it leaves.
 //!
-//! Each key on the card is an account (coin type 503, indexes from 1). The card client
+//! Each key on the card is an account (coin type 503, indexes from 1; with `coins=503+60`
+//! also the coin-type 60 keys Fluent provisions, as Core accounts of the same keys). The card client
 //! (`cfxlight-bsim`) holds one PC/SC exchange at a time, detects a removed or swapped card
 //! and re-reads the public keys after any reconnect; here every signature is additionally
 //! recovered and compared with the account's public key. PC/SC calls block: `open` blocks
@@ -19,7 +20,7 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use cfxlight_bsim::{BsimCard, BsimOptions, Error as CardError};
+use cfxlight_bsim::{BsimCard, BsimOptions, CardKeyId, Error as CardError};
 use cfxlight_primitives::{crypto::Signature, H160, H256, H512};
 use zeroize::Zeroizing;
 
@@ -42,25 +43,27 @@ fn verify_at_start(card: &mut BsimCard, pin: &Zeroizing<String>) -> Result<(), C
     }
 }
 
-/// Options of the `bsim` backend (`bsim`, `bsim:reader=<name>`).
+/// Options of the `bsim` backend (`bsim`, `bsim:reader=<name>`, `bsim:coins=503+60`).
 #[derive(Debug, Clone, Default)]
 pub struct BsimSpec {
     /// Reader name; the first reader with a card when absent.
     pub reader: Option<String>,
+    /// Coin types whose keys are accounts (empty: 503 only). Cards provisioned by Fluent
+    /// hold coin-type 60 keys; with 60 here they are Core accounts too (the same
+    /// secp256k1 key, its Core address).
+    pub coins: Vec<u32>,
     /// Refuse the card unless every key's issuer attestation (by this 64-byte public key)
     /// binds it to the card's ICCID.
     pub require_attestation: Option<[u8; 64]>,
 }
-
-/// A key on the card: its index and 64-byte public key.
-type CardKey = (u8, [u8; 64]);
 
 /// A BSIM card behind the [`Signer`] trait.
 pub struct BsimSigner {
     card: Arc<Mutex<BsimCard>>,
     chain_id: u32,
     reader: Option<String>,
-    accounts: Vec<(u8, Account)>,
+    /// (coin type, index) of each account's key.
+    accounts: Vec<((u32, u8), Account)>,
     pin: Arc<Mutex<Option<Zeroizing<String>>>>,
 }
 
@@ -89,15 +92,16 @@ impl BsimSigner {
         pin: Option<Zeroizing<String>>,
     ) -> Result<BsimSigner, SignerError> {
         let reader = spec.reader.clone();
-        let open = || -> Result<(BsimCard, Vec<CardKey>), CardError> {
+        let open = || -> Result<(BsimCard, Vec<CardKeyId>), CardError> {
             let mut card = BsimCard::connect(BsimOptions {
                 reader: spec.reader.clone(),
+                coins: spec.coins.clone(),
                 ..BsimOptions::default()
             })?;
             if let Some(pin) = &pin {
                 verify_at_start(&mut card, pin)?;
             }
-            let keys = card.list_keys()?;
+            let keys = card.keys()?;
             Ok((card, keys))
         };
         let (mut card, keys) = open().map_err(|e| map_card_error(e, &reader))?;
@@ -107,20 +111,26 @@ impl BsimSigner {
             let iccid = card.iccid().map(str::to_string).ok_or_else(|| {
                 SignerError::Backend("attestation required, but the card reports no ICCID".into())
             })?;
-            for (index, public) in &keys {
+            for k in &keys {
                 let att = card
-                    .attestation(*index)
+                    .attestation_of(k.coin, k.index)
                     .map_err(|e| map_card_error(e, &reader))?;
-                cfxlight_bsim::verify_attestation(issuer, public, &iccid, &att).map_err(|_| {
+                cfxlight_bsim::verify_attestation(issuer, &k.public, &iccid, &att).map_err(|_| {
                     SignerError::Backend(format!(
-                        "key {index} on card {iccid} has no valid attestation by the required issuer: refused"
+                        "key {}:{} on card {iccid} has no valid attestation by the required issuer: refused",
+                        k.coin, k.index
                     ))
                 })?;
             }
         }
         let accounts = keys
             .into_iter()
-            .map(|(index, public)| (index, Account::from_public(H512::from(public))))
+            .map(|k| {
+                (
+                    (k.coin, k.index),
+                    Account::from_public(H512::from(k.public)),
+                )
+            })
             .collect();
         Ok(BsimSigner {
             card: Arc::new(Mutex::new(card)),
@@ -146,7 +156,7 @@ impl BsimSigner {
         Ok(Account::from_public(H512::from(public)))
     }
 
-    fn account(&self, from: &H160) -> Result<(u8, Account), SignerError> {
+    fn account(&self, from: &H160) -> Result<((u32, u8), Account), SignerError> {
         self.accounts
             .iter()
             .find(|(_, a)| a.address == *from)
@@ -169,7 +179,7 @@ impl Signer for BsimSigner {
         // Raw hashes only with an explicit opt-in, which this backend never gives: no blind
         // signing on a hardware key.
         req.check_basic(self.chain_id, false)?;
-        let (index, account) = self.account(&req.from())?;
+        let ((coin, index), account) = self.account(&req.from())?;
         let digest: H256 = req.digest();
         let card = self.card.clone();
         let reader = self.reader.clone();
@@ -178,7 +188,7 @@ impl Signer for BsimSigner {
             let mut card = card
                 .lock()
                 .map_err(|_| SignerError::Backend("card lock poisoned".into()))?;
-            match card.sign_hash(index, &digest.0) {
+            match card.sign_hash_of(coin, index, &digest.0) {
                 Err(CardError::PinRequired) => {
                     // Re-inserted: verify the PIN we hold, once, then sign once more.
                     let mut held = pin
@@ -196,7 +206,7 @@ impl Signer for BsimSigner {
                         return Err(map_card_error(e, &reader));
                     }
                     drop(held);
-                    card.sign_hash(index, &digest.0)
+                    card.sign_hash_of(coin, index, &digest.0)
                         .map_err(|e| map_card_error(e, &reader))
                 }
                 r => r.map_err(|e| map_card_error(e, &reader)),

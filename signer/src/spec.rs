@@ -1,6 +1,6 @@
 //! `--signer` specs and the factory that opens a backend from one.
 //!
-//! A spec is `<backend>[:<argument>]`. Backends: `bsim` (`bsim:reader=<name>`),
+//! A spec is `<backend>[:<argument>]`. Backends: `bsim` (`bsim:reader=<name>,coins=503+60`),
 //! `keystore` (`keystore:<dir>` or `keystore:dir=<dir>,account=<addr>,blind_signing=true`),
 //! `pkcs11` (`pkcs11:module=<path>,token=<label>[,key=<label>]`, built with the `pkcs11`
 //! feature), `plugin` (`plugin:<executable> [args…]`, `plugin:timeout=<s> -- <executable>
@@ -22,6 +22,30 @@ use crate::{
     signer::Signer,
     typed_data::parse_address,
 };
+
+/// The coin types of `bsim:coins=…`: SLIP-44 numbers joined by `+` (`503+60`), each
+/// once; 503 (Conflux) and 60 (Ethereum, as Fluent provisions) are the ones a BSIM card
+/// holds secp256k1 keys for.
+pub fn parse_coins(s: &str) -> Result<Vec<u32>, SpecError> {
+    let bad = |why: String| SpecError::BadOption(format!("coins={s}: {why}"));
+    let mut out = vec![];
+    for part in s.split('+') {
+        let coin: u32 = part
+            .trim()
+            .parse()
+            .map_err(|_| bad(format!("`{part}` is not a coin type number")))?;
+        if ![503, 60].contains(&coin) {
+            return Err(bad(format!(
+                "coin type {coin}: a BSIM card's secp256k1 keys are 503 (Conflux) or 60 (Ethereum)"
+            )));
+        }
+        if out.contains(&coin) {
+            return Err(bad(format!("coin type {coin} given twice")));
+        }
+        out.push(coin);
+    }
+    Ok(out)
+}
 
 /// Why a signer spec string could not be understood.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -442,10 +466,23 @@ pub fn open_signer(
             let opts = spec
                 .options()
                 .map_err(|e| SignerError::InvalidSpec(e.to_string()))?;
+            if let Some(k) = opts
+                .keys()
+                .find(|k| !["reader", "coins"].contains(&k.as_str()))
+            {
+                return Err(SignerError::InvalidSpec(format!(
+                    "unknown bsim option `{k}` (known: reader, coins)"
+                )));
+            }
             let reader = opts.get("reader").cloned();
+            let coins = match opts.get("coins") {
+                None => vec![],
+                Some(c) => parse_coins(c).map_err(|e| SignerError::InvalidSpec(e.to_string()))?,
+            };
             let signer = crate::bsim::BsimSigner::open(
                 crate::bsim::BsimSpec {
                     reader,
+                    coins,
                     require_attestation: options.require_attestation,
                 },
                 chain_id,
@@ -667,6 +704,15 @@ mod tests {
                 Err(SignerError::UnsupportedBackend(b)) => assert_eq!(b, spec.backend),
                 other => panic!("{s}: {:?}", other.map(|_| ())),
             }
+        }
+    }
+
+    #[test]
+    fn coin_types_are_503_and_60_each_once() {
+        assert_eq!(parse_coins("503+60"), Ok(vec![503, 60]));
+        assert_eq!(parse_coins("60"), Ok(vec![60]));
+        for bad in ["", "503+", "61", "503+503", "sixty"] {
+            assert!(parse_coins(bad).is_err(), "{bad}");
         }
     }
 

@@ -46,6 +46,7 @@ fn main() {
         let opts = BsimOptions {
             reader: Some("Virtual PCD 00 00".into()),
             exclusive: false,
+            coins: vec![],
         };
         let start = Instant::now();
         let mut card = loop {

@@ -30,6 +30,18 @@ impl Transport for crate::card::VirtualCard {
     }
 }
 
+/// A secp256k1 key on the card: its coin type, its index within that coin type, and its
+/// 64-byte public key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CardKeyId {
+    /// SLIP-44 coin type (503 Conflux, 60 Ethereum).
+    pub coin: u32,
+    /// Index within the coin type (from 1).
+    pub index: u8,
+    /// Uncompressed public key without its `04` prefix.
+    pub public: [u8; 64],
+}
+
 /// A signature from the card, parsed, normalised to low S, and checked: it recovers to
 /// the public key of the index that was asked to sign.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,22 +246,45 @@ impl<T: Transport> Applet<T> {
 
     /// The Conflux (coin 503) secp256k1 keys: `(index, pubkey64)`, sorted by index.
     pub fn conflux_keys(&mut self) -> Result<Vec<(u8, [u8; 64])>, Error> {
-        let mut keys: Vec<(u8, [u8; 64])> = self
+        Ok(self
+            .keys_of(&[COIN_CONFLUX])?
+            .into_iter()
+            .map(|k| (k.index, k.public))
+            .collect())
+    }
+
+    /// The secp256k1 keys of these coin types (SLIP-44: 503 Conflux, 60 the Ethereum keys
+    /// Fluent provisions), sorted by coin type and index.
+    pub fn keys_of(&mut self, coins: &[u32]) -> Result<Vec<CardKeyId>, Error> {
+        let mut keys: Vec<CardKeyId> = self
             .export_pubkeys()?
             .iter()
-            .filter(|r| r.coin == COIN_CONFLUX && r.index != 0)
-            .filter_map(|r| r.secp256k1_pub64().map(|k| (r.index, k)))
+            .filter(|r| coins.contains(&r.coin) && r.index != 0)
+            .filter_map(|r| {
+                r.secp256k1_pub64().map(|public| CardKeyId {
+                    coin: r.coin,
+                    index: r.index,
+                    public,
+                })
+            })
             .collect();
-        keys.sort_by_key(|k| k.0);
+        keys.sort_by_key(|k| (k.coin, k.index));
+        keys.dedup_by_key(|k| (k.coin, k.index));
         Ok(keys)
     }
 
     /// GENERATE a new Conflux secp256k1 key inside the card; returns it (found as the
     /// one key that was not there before, as Fluent re-reads the list after deriving).
     pub fn generate_key(&mut self) -> Result<(u8, [u8; 64]), Error> {
-        let before = self.conflux_keys()?;
-        self.call(&cmd::generate_key(COIN_CONFLUX, ALG_SECP256K1))?;
-        let after = self.conflux_keys()?;
+        self.generate_key_of(COIN_CONFLUX)
+            .map(|k| (k.index, k.public))
+    }
+
+    /// GENERATE a new secp256k1 key of coin type `coin` inside the card.
+    pub fn generate_key_of(&mut self, coin: u32) -> Result<CardKeyId, Error> {
+        let before = self.keys_of(&[coin])?;
+        self.call(&cmd::generate_key(coin, ALG_SECP256K1))?;
+        let after = self.keys_of(&[coin])?;
         after
             .into_iter()
             .find(|k| !before.contains(k))
@@ -263,14 +298,30 @@ impl<T: Transport> Applet<T> {
         hash: &[u8; 32],
         pubkey: &[u8; 64],
     ) -> Result<CardSignature, Error> {
-        let der = self.call(&cmd::sign(COIN_CONFLUX, index, hash))?;
+        self.sign_hash_of(COIN_CONFLUX, index, hash, pubkey)
+    }
+
+    /// SIGN a 32-byte hash with key `index` of coin type `coin`, checked against `pubkey`.
+    pub fn sign_hash_of(
+        &mut self,
+        coin: u32,
+        index: u8,
+        hash: &[u8; 32],
+        pubkey: &[u8; 64],
+    ) -> Result<CardSignature, Error> {
+        let der = self.call(&cmd::sign(coin, index, hash))?;
         let (r, s) = parse_der_signature(&der)?;
         check_signature(hash, r, s, pubkey, index)
     }
 
     /// GET ATTESTATION (extension) of the Conflux key `index`: 64 bytes `r ‖ s`.
     pub fn attestation(&mut self, index: u8) -> Result<[u8; 64], Error> {
-        self.call(&cmd::get_attestation(COIN_CONFLUX, index))?
+        self.attestation_of(COIN_CONFLUX, index)
+    }
+
+    /// GET ATTESTATION (extension) of key `index` of coin type `coin`.
+    pub fn attestation_of(&mut self, coin: u32, index: u8) -> Result<[u8; 64], Error> {
+        self.call(&cmd::get_attestation(coin, index))?
             .as_slice()
             .try_into()
             .map_err(|_| Error::Malformed("attestation is not 64 bytes"))

@@ -1,7 +1,7 @@
 //! [`BsimCard`]: the BSIM card seen from the host through PC/SC (pcsc-lite's pcscd).
 //!
-//! The client binds itself to the first card it talks to (its ICCID and Conflux public
-//! keys) and from then on:
+//! The client binds itself to the first card it talks to (its ICCID and the public keys of
+//! the coin types in use: Conflux's 503, and 60 when asked for) and from then on:
 //! - runs each operation inside one PC/SC transaction, so no other process's APDUs come
 //!   between ours (`&mut self` serialises this process);
 //! - before each operation looks at the reader's state: no card → [`Error::CardAbsent`];
@@ -22,7 +22,8 @@ use std::{ffi::CString, time::Duration};
 use pcsc::{Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State};
 use zeroize::Zeroizing;
 
-use crate::applet::{Applet, CardSignature, PinStatus, Transport};
+use crate::apdu::consts::COIN_CONFLUX;
+use crate::applet::{Applet, CardKeyId, CardSignature, PinStatus, Transport};
 use crate::error::Error;
 
 /// How to find the card.
@@ -32,22 +33,38 @@ pub struct BsimOptions {
     pub reader: Option<String>,
     /// Connect in exclusive mode (no other PC/SC client may use the card meanwhile).
     pub exclusive: bool,
+    /// Coin types whose keys this client lists, uses and binds itself to (empty: 503,
+    /// Conflux only; add 60 for the Ethereum keys Fluent provisions).
+    pub coins: Vec<u32>,
+}
+
+impl BsimOptions {
+    /// The coin types in use.
+    fn coins(&self) -> Vec<u32> {
+        if self.coins.is_empty() {
+            vec![crate::apdu::consts::COIN_CONFLUX]
+        } else {
+            self.coins.clone()
+        }
+    }
 }
 
 /// What identifies the card this client is bound to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Identity {
     iccid: String,
-    keys: Vec<(u8, [u8; 64])>,
+    keys: Vec<CardKeyId>,
 }
 
 impl Identity {
     fn describe(&self) -> String {
         match self.keys.first() {
-            Some((i, k)) => format!(
-                "ICCID {} with key {i} = {}…",
+            Some(k) => format!(
+                "ICCID {} with key {}:{} = {}…",
                 self.iccid,
-                hex::encode(&k[..8])
+                k.coin,
+                k.index,
+                hex::encode(&k.public[..8])
             ),
             None => format!("ICCID {} (no keys)", self.iccid),
         }
@@ -155,8 +172,20 @@ impl BsimCard {
 
     /// The Conflux keys on the card: `(index, 64-byte public key)`, sorted by index.
     pub fn list_keys(&mut self) -> Result<Vec<(u8, [u8; 64])>, Error> {
+        Ok(self
+            .keys()?
+            .into_iter()
+            .filter(|k| k.coin == COIN_CONFLUX)
+            .map(|k| (k.index, k.public))
+            .collect())
+    }
+
+    /// The keys of the coin types in use ([`BsimOptions::coins`]), sorted by coin type and
+    /// index.
+    pub fn keys(&mut self) -> Result<Vec<CardKeyId>, Error> {
+        let coins = self.opts.coins();
         self.run(true, |a, id| {
-            let keys = a.conflux_keys()?;
+            let keys = a.keys_of(&coins)?;
             if !id.keys.iter().all(|k| keys.contains(k)) {
                 // A key we knew vanished under the same connection: not our card.
                 return Err(Error::WrongCard {
@@ -172,11 +201,19 @@ impl BsimCard {
     /// Generates a new Conflux (coin 503) secp256k1 key inside the card; needs the PIN
     /// verified. Returns its index and public key. Not retried.
     pub fn generate_key(&mut self) -> Result<(u8, [u8; 64]), Error> {
+        self.generate_key_of(COIN_CONFLUX)
+            .map(|k| (k.index, k.public))
+    }
+
+    /// Generates a new secp256k1 key of coin type `coin` inside the card (as Fluent
+    /// derives its coin-60 keys); needs the PIN verified. Not retried.
+    pub fn generate_key_of(&mut self, coin: u32) -> Result<CardKeyId, Error> {
+        let in_use = self.opts.coins().contains(&coin);
         self.run(false, |a, id| {
-            let k = a.generate_key()?;
-            if !id.keys.contains(&k) {
+            let k = a.generate_key_of(coin)?;
+            if in_use && !id.keys.contains(&k) {
                 id.keys.push(k);
-                id.keys.sort_by_key(|k| k.0);
+                id.keys.sort_by_key(|k| (k.coin, k.index));
             }
             Ok(k)
         })
@@ -212,15 +249,31 @@ impl BsimCard {
     ///
     /// This is raw hash signing: the caller is responsible for what the hash means.
     pub fn sign_hash(&mut self, index: u8, hash: &[u8; 32]) -> Result<CardSignature, Error> {
+        self.sign_hash_of(COIN_CONFLUX, index, hash)
+    }
+
+    /// [`Self::sign_hash`] with key `index` of coin type `coin` (one of those in use).
+    pub fn sign_hash_of(
+        &mut self,
+        coin: u32,
+        index: u8,
+        hash: &[u8; 32],
+    ) -> Result<CardSignature, Error> {
+        let coins = self.opts.coins();
+        if !coins.contains(&coin) {
+            return Err(Error::InvalidArgument(format!(
+                "coin type {coin} is not in use on this client (in use: {coins:?})"
+            )));
+        }
         self.run(true, |a, id| {
-            let pk = match id.keys.iter().find(|k| k.0 == index) {
-                Some(k) => k.1,
+            let pk = match id.keys.iter().find(|k| k.coin == coin && k.index == index) {
+                Some(k) => k.public,
                 None => {
-                    let keys = a.conflux_keys()?;
+                    let keys = a.keys_of(&coins)?;
                     let pk = keys
                         .iter()
-                        .find(|k| k.0 == index)
-                        .map(|k| k.1)
+                        .find(|k| k.coin == coin && k.index == index)
+                        .map(|k| k.public)
                         .ok_or(Error::KeyNotFound)?;
                     for k in keys {
                         if !id.keys.contains(&k) {
@@ -230,14 +283,19 @@ impl BsimCard {
                     pk
                 }
             };
-            a.sign_hash(index, hash, &pk)
+            a.sign_hash_of(coin, index, hash, &pk)
         })
     }
 
     /// The issuer's attestation of key `index` (64 bytes `r ‖ s`); check it with
     /// [`crate::verify_attestation`] against the issuer key you trust and [`Self::iccid`].
     pub fn attestation(&mut self, index: u8) -> Result<[u8; 64], Error> {
-        self.run(true, |a, _| a.attestation(index))
+        self.attestation_of(COIN_CONFLUX, index)
+    }
+
+    /// [`Self::attestation`] of key `index` of coin type `coin`.
+    pub fn attestation_of(&mut self, coin: u32, index: u8) -> Result<[u8; 64], Error> {
+        self.run(true, |a, _| a.attestation_of(coin, index))
     }
 
     /// Runs `op` in one PC/SC transaction; after a lost card or service, reconnects and
@@ -352,13 +410,14 @@ impl BsimCard {
             reader,
             events,
         };
+        let coins = self.opts.coins();
         let found = {
             let tx = conn.card.transaction()?;
             let mut a = Applet::new(PcscTx(&tx));
             // ICCID first: selecting its applet deselects BSIM; SELECT BSIM last.
             let iccid = a.read_iccid()?;
             a.select()?;
-            let keys = a.conflux_keys()?;
+            let keys = a.keys_of(&coins)?;
             let _ = tx.end(Disposition::LeaveCard);
             Identity { iccid, keys }
         };

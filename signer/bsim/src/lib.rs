@@ -42,7 +42,7 @@ pub mod error;
 pub mod host;
 pub mod vpcd;
 
-pub use applet::{Applet, CardSignature, PinStatus, Transport};
+pub use applet::{Applet, CardKeyId, CardSignature, PinStatus, Transport};
 pub use attest::verify_attestation;
 pub use error::Error;
 pub use host::{BsimCard, BsimOptions};

@@ -84,6 +84,7 @@ fn opts() -> BsimOptions {
     BsimOptions {
         reader: Some(READER.into()),
         exclusive: false,
+        coins: vec![],
     }
 }
 
@@ -248,6 +249,45 @@ fn card_through_pcscd_signs_detects_removal_and_refuses_another_card() {
         assert_eq!(keys.unwrap(), vec![(idx, pk)]);
     } else {
         eprintln!("pcscd restart not exercised: pcscd was not started by pcscd-up.sh");
+    }
+    // A coin-type 60 key, as Fluent derives one: a Conflux-only client neither lists nor
+    // uses it; a client that opts in lists both, signs with it and reads its attestation.
+    card.verify_pin(&Zeroizing::new("123456".into())).unwrap();
+    let eth = card.generate_key_of(60).unwrap();
+    assert_eq!(eth.coin, 60);
+    assert_eq!(
+        card.list_keys().unwrap(),
+        vec![(idx, pk)],
+        "503 only by default"
+    );
+    assert!(matches!(
+        card.sign_hash_of(60, eth.index, &hash),
+        Err(Error::InvalidArgument(_))
+    ));
+    {
+        let mut both = BsimCard::connect(BsimOptions {
+            coins: vec![503, 60],
+            ..opts()
+        })
+        .unwrap();
+        // A new connection is a new session on the card: the PIN again.
+        both.verify_pin(&Zeroizing::new("123456".into())).unwrap();
+        let keys: Vec<(u32, u8, [u8; 64])> = both
+            .keys()
+            .unwrap()
+            .iter()
+            .map(|k| (k.coin, k.index, k.public))
+            .collect();
+        assert_eq!(keys, vec![(60, eth.index, eth.public), (503, idx, pk)]);
+        let sig = both.sign_hash_of(60, eth.index, &hash).unwrap();
+        assert_eq!(
+            crypto::recover(&H256(hash), &sig.to_conflux()).unwrap(),
+            H512(eth.public)
+        );
+        assert_ne!(eth.public, pk);
+        let att = both.attestation_of(60, eth.index).unwrap();
+        cfxlight_bsim::verify_attestation(&issuer_pub, &eth.public, both.iccid().unwrap(), &att)
+            .unwrap();
     }
     served_a.take();
 }

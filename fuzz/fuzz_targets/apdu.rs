@@ -3,7 +3,8 @@
 //!   whole input, and every `Applet` flow driven by a card that answers with the input's
 //!   frames (what a hostile or broken card could send);
 //! - the card side: the virtual card (`VirtualCard::process`) answering the input's frames
-//!   as command APDUs, in order, on one session.
+//!   as command APDUs, in order, on one session (the first [`CARD_FRAMES`] of them) of a
+//!   card provisioned empty, with many keys, or full.
 //!
 //! Never a panic; round trips where both directions exist (`Command` and `Response`
 //! bytes, DER signatures, ICCIDs). Frames: `[len 1][bytes len]…` (a short last frame is
@@ -98,14 +99,47 @@ fn host(frames: &[&[u8]]) {
     let _ = applet.export_pubkeys();
 }
 
-fn card(frames: &[&[u8]]) {
-    static ISSUER: std::sync::OnceLock<k256::ecdsa::SigningKey> = std::sync::OnceLock::new();
-    let issuer = ISSUER
-        .get_or_init(|| cfxlight_primitives::crypto::signing_key(&[0x33; 32]).expect("a valid key"))
-        .clone();
-    let state = CardState::new("89860000000000000001", "123456", 3, issuer).expect("a valid card");
+/// Commands one input drives the virtual card with.
+const CARD_FRAMES: usize = 32;
+
+/// Provisioned cards a session starts from (the input's first byte picks one): empty; 40
+/// Conflux and 3 coin-60 keys (EXPORT PUBKEYS needs several pages); every Conflux and
+/// coin-60 index taken (GENERATE answers "no memory"). Built once with the card's own
+/// commands, so each input's session costs at most `CARD_FRAMES` commands of real ECDSA.
+fn provisioned() -> &'static [CardState; 3] {
+    static CARDS: std::sync::OnceLock<[CardState; 3]> = std::sync::OnceLock::new();
+    CARDS.get_or_init(|| {
+        let make = |conflux: usize, eth: usize| {
+            let issuer =
+                cfxlight_primitives::crypto::signing_key(&[0x33; 32]).expect("a valid key");
+            let state =
+                CardState::new("89860000000000000001", "123456", 3, issuer).expect("a valid card");
+            let mut card = VirtualCard::in_memory(state);
+            // Raw commands: past ~127 keys the host's EXPORT PUBKEYS gives up (too many
+            // pages), which is itself a path the sessions below reach.
+            let mut run = |c: Command| {
+                let out = card.process(&c.to_bytes().expect("encodes"));
+                assert_eq!(out[out.len() - 2..], [0x90, 0x00], "provisioning");
+            };
+            run(apdu::cmd::select(&apdu::consts::BSIM_AID));
+            run(apdu::cmd::verify_bpin(b"123456"));
+            for _ in 0..conflux {
+                run(apdu::cmd::generate_key(503, apdu::consts::ALG_SECP256K1));
+            }
+            for _ in 0..eth {
+                run(apdu::cmd::generate_key(60, apdu::consts::ALG_SECP256K1));
+            }
+            card.state().clone()
+        };
+        [make(0, 0), make(40, 3), make(127, 127)]
+    })
+}
+
+fn card(data: &[u8], frames: &[&[u8]]) {
+    let cards = provisioned();
+    let state = cards[usize::from(data.first().copied().unwrap_or(0)) % cards.len()].clone();
     let mut card = VirtualCard::in_memory(state);
-    for f in frames {
+    for f in frames.iter().take(CARD_FRAMES) {
         let out = card.process(f);
         assert!(out.len() >= 2, "every answer carries a status word");
         Response::parse(&out).expect("the card's answer parses");
@@ -119,5 +153,5 @@ fuzz_target!(|data: &[u8]| {
         parsers(f);
     }
     host(&frames);
-    card(&frames);
+    card(data, &frames);
 });

@@ -50,6 +50,7 @@ pub const STATE_FORMAT: &str = "cfxlight-bsim-card/1";
 const PIN_DOMAIN: &[u8] = b"cfxlight-bsim-pin/v1";
 
 /// One key slot of the card.
+#[derive(Clone)]
 struct CardKey {
     coin: u32,
     index: u8,
@@ -89,7 +90,10 @@ impl PinHash {
     }
 }
 
-/// The persistent state of a card: what survives power off and restarts.
+/// The persistent state of a card: what survives power off and restarts. `Clone` copies
+/// the card (its secrets too): for tests and fuzzing, which start many sessions from one
+/// provisioned state.
+#[derive(Clone)]
 pub struct CardState {
     iccid: String,
     pin: Option<PinHash>,

@@ -39,6 +39,39 @@ fn wait_receipt(rpc: &RpcClient, hash: &H256) -> Value {
     }
 }
 
+/// Sends `value` to `to` from genesis key 3 (the card tests' own) and waits until it is mined.
+fn fund(d: &Value, rpc: &RpcClient, to: H160, value: U256) {
+    let chain_id = d["chain_id"].as_u64().unwrap() as u32;
+    let funder = common::genesis_key(d, 3);
+    let funder_b32 = cfxlight_primitives::address::encode(
+        &crypto::public_to_address(&crypto::public_of(funder.verifying_key())),
+        u64::from(chain_id),
+    );
+    let nonce: U256 = rpc.call("cfx_getNextNonce", json!([funder_b32])).unwrap();
+    let fund = Transaction {
+        nonce,
+        gas: 21000.into(),
+        action: Action::Call(to),
+        value,
+        storage_limit: 0,
+        epoch_height: epoch(rpc),
+        chain_id,
+        data: vec![],
+        kind: TxKind::Legacy {
+            gas_price: 2.into(),
+        },
+    }
+    .sign(&funder)
+    .unwrap();
+    let _: H256 = rpc
+        .call(
+            "cfx_sendRawTransaction",
+            json!([format!("0x{}", hex::encode(fund.encode()))]),
+        )
+        .unwrap();
+    assert_eq!(wait_receipt(rpc, &fund.hash())["outcomeStatus"], "0x0");
+}
+
 fn epoch(rpc: &RpcClient) -> u64 {
     let v: Value = rpc
         .call("cfx_epochNumber", json!(["latest_state"]))
@@ -64,32 +97,7 @@ fn transactions_signed_by_the_virtual_bsim_card_through_pcscd_are_mined() {
     let card_address = card.address;
 
     // Fund the card's account from a genesis key (key 3 is this test's alone).
-    let funder = common::genesis_key(&d, 3);
-    let funder_addr = crypto::public_to_address(&crypto::public_of(funder.verifying_key()));
-    let funder_b32 = cfxlight_primitives::address::encode(&funder_addr, network_id);
-    let nonce: U256 = rpc.call("cfx_getNextNonce", json!([funder_b32])).unwrap();
-    let fund = Transaction {
-        nonce,
-        gas: 21000.into(),
-        action: Action::Call(card_address),
-        value: U256::exp10(20),
-        storage_limit: 0,
-        epoch_height: epoch(&rpc),
-        chain_id,
-        data: vec![],
-        kind: TxKind::Legacy {
-            gas_price: 2.into(),
-        },
-    }
-    .sign(&funder)
-    .unwrap();
-    let _: H256 = rpc
-        .call(
-            "cfx_sendRawTransaction",
-            json!([format!("0x{}", hex::encode(fund.encode()))]),
-        )
-        .unwrap();
-    assert_eq!(wait_receipt(&rpc, &fund.hash())["outcomeStatus"], "0x0");
+    fund(&d, &rpc, card_address, U256::exp10(20));
 
     // The signer backend, chosen by spec string as a user would.
     let spec: SignerSpec = format!("bsim:reader={}", common::card::READER)
@@ -285,34 +293,7 @@ fn a_coin_60_key_as_fluent_provisions_it_is_an_account_only_when_asked_for() {
     assert!(bad.contains("coin type 61"), "{bad}");
 
     // The coin-60 key's Core account, funded, sends a transaction the node mines.
-    let funder = common::genesis_key(&d, 3);
-    let funder_b32 = cfxlight_primitives::address::encode(
-        &crypto::public_to_address(&crypto::public_of(funder.verifying_key())),
-        u64::from(chain_id),
-    );
-    let nonce: U256 = rpc.call("cfx_getNextNonce", json!([funder_b32])).unwrap();
-    let fund = Transaction {
-        nonce,
-        gas: 21000.into(),
-        action: Action::Call(eth_address),
-        value: U256::exp10(19),
-        storage_limit: 0,
-        epoch_height: epoch(&rpc),
-        chain_id,
-        data: vec![],
-        kind: TxKind::Legacy {
-            gas_price: 2.into(),
-        },
-    }
-    .sign(&funder)
-    .unwrap();
-    let _: H256 = rpc
-        .call(
-            "cfx_sendRawTransaction",
-            json!([format!("0x{}", hex::encode(fund.encode()))]),
-        )
-        .unwrap();
-    assert_eq!(wait_receipt(&rpc, &fund.hash())["outcomeStatus"], "0x0");
+    fund(&d, &rpc, eth_address, U256::exp10(19));
     let tx = Transaction {
         nonce: 0.into(),
         gas: 21000.into(),

@@ -11,6 +11,23 @@ use super::error::{invalid_param_data, invalid_params, INVALID_PARAMS};
 /// Positional arguments of a request (conflux-rust takes arrays only).
 pub(crate) struct Args(pub(super) Vec<Value>);
 
+/// The positional arguments as sent (absent or null: none); conflux-rust takes arrays only.
+fn positional(params: &Params<'_>) -> Result<Vec<Value>, ErrorObjectOwned> {
+    match params.as_str() {
+        None => Ok(vec![]),
+        Some(s) => match serde_json::from_str::<Value>(s) {
+            Ok(Value::Array(a)) => Ok(a),
+            Ok(Value::Null) => Ok(vec![]),
+            Ok(_) => Err(ErrorObjectOwned::owned(
+                INVALID_PARAMS,
+                "`params` should be an array",
+                None::<()>,
+            )),
+            Err(e) => Err(invalid_params(e)),
+        },
+    }
+}
+
 impl Args {
     /// The arguments of a method taking `min..=max` of them, with conflux-rust's
     /// messages for a wrong count (a fixed tuple and an optional tail word it differently).
@@ -19,21 +36,7 @@ impl Args {
         min: usize,
         max: usize,
     ) -> Result<Args, ErrorObjectOwned> {
-        let v: Vec<Value> = match params.as_str() {
-            None => vec![],
-            Some(s) => match serde_json::from_str::<Value>(s) {
-                Ok(Value::Array(a)) => a,
-                Ok(Value::Null) => vec![],
-                Ok(_) => {
-                    return Err(ErrorObjectOwned::owned(
-                        INVALID_PARAMS,
-                        "`params` should be an array",
-                        None::<()>,
-                    ))
-                }
-                Err(e) => return Err(invalid_params(e)),
-            },
-        };
+        let v = positional(params)?;
         let n = v.len();
         if min == max && n != min {
             return Err(invalid_params(format!(
@@ -59,21 +62,7 @@ impl Args {
     /// No arguments, as jsonrpc-core checks a method that takes none: any given is refused
     /// with its words and, as data, its debug form of the array.
     pub(crate) fn none(params: &Params<'_>) -> Result<(), ErrorObjectOwned> {
-        let given: Vec<Value> = match params.as_str() {
-            None => return Ok(()),
-            Some(s) => match serde_json::from_str::<Value>(s) {
-                Ok(Value::Array(a)) => a,
-                Ok(Value::Null) => return Ok(()),
-                Ok(_) => {
-                    return Err(ErrorObjectOwned::owned(
-                        INVALID_PARAMS,
-                        "`params` should be an array",
-                        None::<()>,
-                    ))
-                }
-                Err(e) => return Err(invalid_params(e)),
-            },
-        };
+        let given = positional(params)?;
         if given.is_empty() {
             return Ok(());
         }

@@ -21,12 +21,12 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use cfxlight_bsim::{BsimCard, BsimOptions, CardKeyId, Error as CardError};
-use cfxlight_primitives::{crypto::Signature, H160, H256, H512};
+use cfxlight_primitives::{H160, H256, H512};
 use zeroize::Zeroizing;
 
 use crate::{
     error::SignerError,
-    signer::{check_signature, Account, SignRequest, Signer},
+    signer::{check_signature, Account, SignRequest, Signer, VerifiedSignature},
 };
 
 /// Environment variable that lets [`BsimSigner::open`] and [`BsimSigner::generate_key`]
@@ -76,9 +76,7 @@ fn map_card_error(e: CardError, reader: &Option<String>) -> SignerError {
         CardError::WrongPin { tries_left } => SignerError::WrongPin { tries_left },
         CardError::PinBlocked => SignerError::PinBlocked { tries_left: 0 },
         CardError::PinLastTry { tries_left } => SignerError::PinLastTry { tries_left },
-        CardError::WrongCard { expected, found } => SignerError::Backend(format!(
-            "wrong card: expected {expected}, found {found}; insert the original card"
-        )),
+        CardError::WrongCard { expected, found } => SignerError::WrongCard { expected, found },
         other => SignerError::Backend(format!("BSIM card: {other}")),
     }
 }
@@ -175,7 +173,7 @@ impl Signer for BsimSigner {
         Ok(self.accounts.iter().map(|(_, a)| *a).collect())
     }
 
-    async fn sign_request(&self, req: &SignRequest<'_>) -> Result<Signature, SignerError> {
+    async fn sign_request(&self, req: &SignRequest<'_>) -> Result<VerifiedSignature, SignerError> {
         // Raw hashes only with an explicit opt-in, which this backend never gives: no blind
         // signing on a hardware key.
         req.check_basic(self.chain_id, false)?;
@@ -214,8 +212,6 @@ impl Signer for BsimSigner {
         })
         .await
         .map_err(|e| SignerError::Backend(format!("card task failed: {e}")))??;
-        let sig = sig.to_conflux();
-        check_signature(&account, &digest, &sig)?;
-        Ok(sig)
+        check_signature(&account, &digest, &sig.to_conflux())
     }
 }

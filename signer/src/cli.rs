@@ -17,9 +17,10 @@
 //! The PIN or password comes from `--pin-file`, else `CFXLIGHT_PASSWORD` / `CFXLIGHT_PIN`,
 //! else a prompt on the terminal; it is held in zeroizing memory and never printed.
 //!
-//! The binary calls [`run`]; to add backends this crate does not build (BSIM), it calls
-//! [`run_with`] and passes an opener that handles them and defers to [`open_signer`].
-//! `anyhow` is used here only: this is the binary's edge.
+//! The binary calls [`run`] (tests call [`run_with`] to capture the output). Backends are
+//! opened through the library's plain [`open`](crate::spec::open). This module, with clap,
+//! anyhow and the terminal prompt, is built only with the crate's `cli` feature: it is a
+//! binary's edge, not part of the signing library.
 
 use std::{
     io::{IsTerminal, Read, Write},
@@ -36,9 +37,9 @@ use crate::{
     error::SignerError,
     keystore::{self, KdfKind},
     message::message_bytes,
-    policy::{Policy, PolicySigner},
+    policy::Policy,
     signer::{signature_to_bytes, Account, Signer},
-    spec::{needs_secret, open_signer, OpenOptions, SignerSpec},
+    spec::{needs_secret, Backend, OpenOptions, SignerSpec},
     txjson::parse_tx_json,
     typed_data::parse_address,
 };
@@ -240,24 +241,14 @@ pub enum SignerCommand {
     },
 }
 
-/// Opens a backend from a spec: [`open_signer`], or the binary's own for more backends.
-pub type Opener<'a> = dyn Fn(&SignerSpec, u32, OpenOptions) -> Result<Box<dyn Signer>, SignerError>
-    + Send
-    + Sync
-    + 'a;
-
 /// Runs a subcommand with the backends of this crate, printing to standard output.
 pub async fn run(cmd: SignerCommand) -> anyhow::Result<()> {
     let mut out = std::io::stdout();
-    run_with(cmd, &open_signer, &mut out).await
+    run_with(cmd, &mut out).await
 }
 
-/// Runs a subcommand with the given backend opener, printing to `out`.
-pub async fn run_with(
-    cmd: SignerCommand,
-    opener: &Opener<'_>,
-    out: &mut (dyn Write + Send),
-) -> anyhow::Result<()> {
+/// Runs a subcommand, printing to `out`.
+pub async fn run_with(cmd: SignerCommand, out: &mut (dyn Write + Send)) -> anyhow::Result<()> {
     match cmd {
         SignerCommand::List {
             backend,
@@ -265,7 +256,7 @@ pub async fn run_with(
             chain_id,
             json,
         } => {
-            let (signer, chain_id) = open(&backend, chain_id, opener)?;
+            let (signer, chain_id) = open(&backend, chain_id)?;
             let network_id = network_id.unwrap_or(u64::from(chain_id));
             let accounts = signer.accounts().await?;
             if json {
@@ -300,7 +291,7 @@ pub async fn run_with(
             };
             let req =
                 parse_tx_json(&text, chain_id).map_err(|e| anyhow!("transaction JSON: {e}"))?;
-            let (signer, _) = open(&backend, Some(chain_id), opener)?;
+            let (signer, _) = open(&backend, Some(chain_id))?;
             let from = pick_account(signer.as_ref(), req.from).await?;
             let signed = signer.sign_transaction(&from, &req.tx).await?;
             writeln!(out, "0x{}", hex::encode(signed.encode()))?;
@@ -315,7 +306,7 @@ pub async fn run_with(
                 .map(|f| parse_address(&f))
                 .transpose()
                 .map_err(|e| anyhow!("--from: {e}"))?;
-            let (signer, _) = open(&backend, chain_id, opener)?;
+            let (signer, _) = open(&backend, chain_id)?;
             let from = pick_account(signer.as_ref(), from).await?;
             let sig = signer.sign_message(&from, &message_bytes(&message)).await?;
             writeln!(out, "0x{}", hex::encode(signature_to_bytes(&sig)))?;
@@ -338,7 +329,7 @@ pub async fn run_with(
                 typed_data
             };
             let typed = crate::typed_data::TypedData::from_json(&json)?;
-            let (signer, _) = open(&backend, chain_id, opener)?;
+            let (signer, _) = open(&backend, chain_id)?;
             let from = pick_account(signer.as_ref(), from).await?;
             let sig = signer.sign_typed_data(&from, &typed).await?;
             writeln!(out, "0x{}", hex::encode(signature_to_bytes(&sig)))?;
@@ -349,22 +340,10 @@ pub async fn run_with(
             network_id,
         } => {
             let spec: SignerSpec = backend.signer.parse()?;
-            if spec.backend == "bsim" {
-                // The key is generated inside the card and never leaves it.
-                let reader = spec.options()?.get("reader").cloned();
-                let pin = read_secret(&backend, true, false)?
-                    .ok_or_else(|| anyhow!(SignerError::PinRequired))?;
-                let account = crate::bsim::BsimSigner::generate_key(
-                    crate::bsim::BsimSpec {
-                        reader,
-                        ..Default::default()
-                    },
-                    &pin,
-                )?;
-                write_account(out, &account, network_id)?;
-                return Ok(());
+            if spec.backend == Backend::Bsim {
+                return new_on_card(&spec, &backend, network_id, out);
             }
-            if spec.backend == "pkcs11" {
+            if spec.backend == Backend::Pkcs11 {
                 return new_on_token(&spec, &backend, network_id, out);
             }
             let dir = keystore_dir(&backend)?;
@@ -396,19 +375,7 @@ pub async fn run_with(
             allow,
             key,
             max_in_flight,
-        } => {
-            serve_command(
-                backend,
-                chain_id,
-                listen,
-                allow,
-                key,
-                max_in_flight,
-                opener,
-                out,
-            )
-            .await?
-        }
+        } => serve_command(backend, chain_id, listen, allow, key, max_in_flight, out).await?,
         SignerCommand::RemoteId { key } => remote_id(&key, out)?,
         SignerCommand::VerifyAudit { file } => {
             let s = verify_audit(&file)?;
@@ -439,7 +406,6 @@ async fn serve_command(
     allow: Vec<String>,
     key: Option<PathBuf>,
     max_in_flight: usize,
-    opener: &Opener<'_>,
     out: &mut (dyn Write + Send),
 ) -> anyhow::Result<()> {
     use crate::remote::serve::{serve, ServeConfig, ServeEvent};
@@ -463,10 +429,10 @@ async fn serve_command(
     };
     let identity = crate::remote::load_or_create_identity(&key_path)?;
     let spec: SignerSpec = backend.signer.parse()?;
-    if spec.backend == "remote" {
+    if spec.backend == Backend::Remote {
         bail!("signer serve needs a local backend, not another remote one");
     }
-    let (signer, chain_id) = open(&backend, chain_id, opener)?;
+    let (signer, chain_id) = open(&backend, chain_id)?;
     let me = identity.public().to_peer_id();
     writeln!(out, "peer id: {me}")?;
     writeln!(out, "chain id: {chain_id}, serving `{}`", spec.backend)?;
@@ -475,7 +441,7 @@ async fn serve_command(
         listen,
         allow,
         key: identity,
-        name: spec.backend.clone(),
+        name: spec.backend.name().to_string(),
         max_in_flight,
     };
     serve(std::sync::Arc::from(signer), config, |e| {
@@ -510,10 +476,9 @@ async fn serve_command(
     _: Vec<String>,
     _: Option<PathBuf>,
     _: usize,
-    _: &Opener<'_>,
     _: &mut (dyn Write + Send),
 ) -> anyhow::Result<()> {
-    Err(SignerError::UnsupportedBackend("remote".into()).into())
+    Err(SignerError::UnsupportedBackend(Backend::Remote).into())
 }
 
 /// `~/.config/cfxlight/signer-serve.key` (or under `$XDG_CONFIG_HOME`).
@@ -537,7 +502,39 @@ fn remote_id(key: &Path, out: &mut (dyn Write + Send)) -> anyhow::Result<()> {
 /// Without the `remote` feature there are no libp2p identities.
 #[cfg(not(feature = "remote"))]
 fn remote_id(_: &Path, _: &mut (dyn Write + Send)) -> anyhow::Result<()> {
-    Err(SignerError::UnsupportedBackend("remote".into()).into())
+    Err(SignerError::UnsupportedBackend(Backend::Remote).into())
+}
+
+/// `signer new --signer bsim…`: the key is generated inside the card and never leaves it.
+#[cfg(feature = "bsim")]
+fn new_on_card(
+    spec: &SignerSpec,
+    backend: &BackendArgs,
+    network_id: u64,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    let reader = spec.options()?.get("reader").cloned();
+    let pin =
+        read_secret(backend, true, false)?.ok_or_else(|| anyhow!(SignerError::PinRequired))?;
+    let account = crate::bsim::BsimSigner::generate_key(
+        crate::bsim::BsimSpec {
+            reader,
+            ..Default::default()
+        },
+        &pin,
+    )?;
+    Ok(write_account(out, &account, network_id)?)
+}
+
+/// Without the `bsim` feature there is no card to generate on.
+#[cfg(not(feature = "bsim"))]
+fn new_on_card(
+    spec: &SignerSpec,
+    _: &BackendArgs,
+    _: u64,
+    _: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    Err(SignerError::UnsupportedBackend(spec.backend).into())
 }
 
 /// `signer new` on a PKCS#11 token: the key pair is generated on the token, the private
@@ -567,7 +564,7 @@ fn new_on_token(
     _: u64,
     _: &mut (dyn Write + Send),
 ) -> anyhow::Result<()> {
-    Err(SignerError::UnsupportedBackend(spec.backend.clone()).into())
+    Err(SignerError::UnsupportedBackend(spec.backend).into())
 }
 
 /// Opens the backend the node was given (`--signer`, `--pin-file`, `--policy`,
@@ -590,17 +587,19 @@ pub fn open_for_node(args: &BackendArgs, chain_id: u32) -> anyhow::Result<Box<dy
             spec.backend
         );
     }
-    let signer = open_signer(
+    let options = OpenOptions {
+        secret,
+        allow_blind_signing: false,
+        require_attestation: issuer_key(args)?,
+        remote_key: args.remote_key.clone(),
+    };
+    Ok(crate::spec::open(
         &spec,
         chain_id,
-        OpenOptions {
-            secret,
-            allow_blind_signing: false,
-            require_attestation: issuer_key(args)?,
-            remote_key: args.remote_key.clone(),
-        },
-    )?;
-    wrap(signer, policy, args)
+        options,
+        policy,
+        audit_log(args)?,
+    )?)
 }
 
 /// The backend spec and the policy file the arguments name.
@@ -613,48 +612,30 @@ fn spec_and_policy(args: &BackendArgs) -> anyhow::Result<(SignerSpec, Option<Pol
     Ok((spec, policy))
 }
 
-/// The backend wrapped in the policy and audit log the arguments name (as it is without).
-fn wrap(
-    signer: Box<dyn Signer>,
-    policy: Option<Policy>,
-    args: &BackendArgs,
-) -> anyhow::Result<Box<dyn Signer>> {
-    if policy.is_none() && args.audit_log.is_none() {
-        return Ok(signer);
-    }
+/// The audit log the arguments name, opened (and repaired after a crash, said on stderr).
+fn audit_log(args: &BackendArgs) -> anyhow::Result<Option<AuditLog>> {
     let audit = args.audit_log.as_deref().map(AuditLog::open).transpose()?;
     if let Some(repair) = audit.as_ref().and_then(AuditLog::repaired) {
         eprintln!("audit log repaired after a crash (recorded in the log): {repair}");
     }
-    Ok(Box::new(PolicySigner::new(
-        signer,
-        policy.unwrap_or_else(Policy::allow_all),
-        audit,
-    )?))
+    Ok(audit)
 }
 
 /// Opens the backend, wrapped in policy and audit when asked; returns it and its chain id.
-fn open(
-    args: &BackendArgs,
-    chain_id: Option<u32>,
-    opener: &Opener<'_>,
-) -> anyhow::Result<(Box<dyn Signer>, u32)> {
+fn open(args: &BackendArgs, chain_id: Option<u32>) -> anyhow::Result<(Box<dyn Signer>, u32)> {
     let (spec, policy) = spec_and_policy(args)?;
     let chain_id = chain_id
         .or(policy.as_ref().and_then(|p| p.chain_id))
         .unwrap_or(1029);
     let secret = read_secret(args, needs_secret(&spec), false)?;
-    let signer = opener(
-        &spec,
-        chain_id,
-        OpenOptions {
-            secret,
-            allow_blind_signing: false,
-            require_attestation: issuer_key(args)?,
-            remote_key: args.remote_key.clone(),
-        },
-    )?;
-    Ok((wrap(signer, policy, args)?, chain_id))
+    let options = OpenOptions {
+        secret,
+        allow_blind_signing: false,
+        require_attestation: issuer_key(args)?,
+        remote_key: args.remote_key.clone(),
+    };
+    let signer = crate::spec::open(&spec, chain_id, options, policy, audit_log(args)?)?;
+    Ok((signer, chain_id))
 }
 
 /// `from` if given (it must be one of the signer's), else the signer's only account.
@@ -679,7 +660,7 @@ fn keystore_dir(args: &BackendArgs) -> anyhow::Result<PathBuf> {
         .signer
         .parse()
         .with_context(|| format!("--signer {:?}", args.signer))?;
-    if spec.backend != "keystore" {
+    if spec.backend != Backend::Keystore {
         bail!(
             "this command needs --signer keystore:<dir> (keys of `{}` are made on the device)",
             spec.backend

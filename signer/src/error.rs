@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use cfxlight_primitives::{H160, H512};
+use cfxlight_primitives::H160;
 use thiserror::Error;
 
 /// Why a signer could not list accounts or produce a signature.
@@ -43,14 +43,12 @@ pub enum SignerError {
         tries_left: u8,
     },
     /// The card present is not the one the account was bound to.
-    #[error("wrong card: account {address:?} is bound to public key {expected:?} but the card shows {actual:?}; insert the original card")]
+    #[error("wrong card: expected {expected}, found {found}; insert the original card")]
     WrongCard {
-        /// The account concerned.
-        address: H160,
-        /// The public key recorded for the account (boxed: keeps the error small).
-        expected: Box<H512>,
-        /// The public key the card now reports (if any).
-        actual: Option<Box<H512>>,
+        /// What the card the signer was opened with looked like (ICCID, key).
+        expected: String,
+        /// What the card in the reader looks like.
+        found: String,
     },
     /// The policy refused the request; `rule` names the rule that refused it.
     #[error("refused by policy rule `{rule}`: {detail}")]
@@ -198,8 +196,8 @@ pub enum SignerError {
         message: String,
     },
     /// The spec names a backend this build does not provide.
-    #[error("signer backend `{0}` is not available in this build (available: {avail})", avail = AVAILABLE)]
-    UnsupportedBackend(String),
+    #[error("signer backend `{0}` is not available in this build (available: {avail})", avail = crate::spec::Backend::available())]
+    UnsupportedBackend(crate::spec::Backend),
     /// The spec or its options are malformed.
     #[error("invalid signer spec: {0}")]
     InvalidSpec(String),
@@ -213,23 +211,6 @@ pub enum SignerError {
     #[error("signer backend error: {0}")]
     Backend(String),
 }
-
-/// The backends this build opens.
-const AVAILABLE: &str = {
-    const P: bool = cfg!(feature = "pkcs11");
-    const G: bool = cfg!(feature = "plugin");
-    const R: bool = cfg!(feature = "remote");
-    match (P, G, R) {
-        (true, true, true) => "keystore, bsim, pkcs11, plugin, remote",
-        (true, true, false) => "keystore, bsim, pkcs11, plugin",
-        (true, false, true) => "keystore, bsim, pkcs11, remote",
-        (true, false, false) => "keystore, bsim, pkcs11",
-        (false, true, true) => "keystore, bsim, plugin, remote",
-        (false, true, false) => "keystore, bsim, plugin",
-        (false, false, true) => "keystore, bsim, remote",
-        (false, false, false) => "keystore, bsim",
-    }
-};
 
 fn labels(found: &[String]) -> String {
     if found.is_empty() {

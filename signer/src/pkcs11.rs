@@ -40,7 +40,7 @@ use std::{
 };
 
 use async_trait::async_trait;
-use cfxlight_primitives::{crypto::Signature, H160, H512};
+use cfxlight_primitives::{H160, H512};
 use cryptoki::{
     context::{CInitializeArgs, CInitializeFlags, Pkcs11},
     error::{Error as CkError, RvError},
@@ -55,7 +55,7 @@ use zeroize::Zeroizing;
 
 use crate::{
     error::SignerError,
-    signer::{complete_signature, Account, SignRequest, Signer},
+    signer::{complete_signature, Account, SignRequest, Signer, VerifiedSignature},
     spec::Pkcs11Spec,
 };
 
@@ -671,7 +671,7 @@ impl Signer for Pkcs11Signer {
         Ok(self.keys.iter().map(|(_, _, a)| *a).collect())
     }
 
-    async fn sign_request(&self, req: &SignRequest<'_>) -> Result<Signature, SignerError> {
+    async fn sign_request(&self, req: &SignRequest<'_>) -> Result<VerifiedSignature, SignerError> {
         // No blind signing on a hardware key.
         req.check_basic(self.chain_id, false)?;
         let (id, account) = self.key(&req.from())?;

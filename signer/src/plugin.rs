@@ -50,7 +50,6 @@ use std::{
 
 use async_trait::async_trait;
 use cfxlight_primitives::{
-    crypto::Signature,
     transaction::{Transaction, TxKind},
     H160, H512, U256,
 };
@@ -60,7 +59,7 @@ use serde_json::{json, Value};
 use crate::{
     error::SignerError,
     message::personal_message_payload,
-    signer::{complete_signature, Account, SignPayload, SignRequest, Signer},
+    signer::{complete_signature, Account, SignPayload, SignRequest, Signer, VerifiedSignature},
     spec::PluginSpec,
 };
 
@@ -916,7 +915,7 @@ impl Signer for PluginSigner {
         Ok(self.inner.accounts.lock().map_err(|_| poisoned())?.clone())
     }
 
-    async fn sign_request(&self, req: &SignRequest<'_>) -> Result<Signature, SignerError> {
+    async fn sign_request(&self, req: &SignRequest<'_>) -> Result<VerifiedSignature, SignerError> {
         req.check_basic(self.inner.chain_id, false)?;
         let from = req.from();
         let account = self

@@ -39,7 +39,6 @@ use std::{
 
 use async_trait::async_trait;
 use cfxlight_primitives::{
-    crypto::{public_to_address, recover, Signature},
     transaction::{SignedTransaction, Transaction, TxKind},
     H160, H256, U256,
 };
@@ -50,7 +49,9 @@ use crate::{
     audit::{AuditLog, AuditRecord, Decision},
     error::SignerError,
     numbers::parse_u256,
-    signer::{signature_to_bytes, Account, Method, SignPayload, SignRequest, Signer},
+    signer::{
+        signature_to_bytes, Account, Method, SignPayload, SignRequest, Signer, VerifiedSignature,
+    },
     time::{now_secs, utc_date, utc_rfc3339},
     typed_data::parse_address,
 };
@@ -604,7 +605,7 @@ impl<S: Signer> Signer for PolicySigner<S> {
         self.inner.accounts().await
     }
 
-    async fn sign_request(&self, req: &SignRequest<'_>) -> Result<Signature, SignerError> {
+    async fn sign_request(&self, req: &SignRequest<'_>) -> Result<VerifiedSignature, SignerError> {
         let mut state = self.state.lock().await;
         let now = (self.clock)();
         let today = state.today(&utc_date(now));
@@ -619,10 +620,11 @@ impl<S: Signer> Signer for PolicySigner<S> {
         }
 
         let signed = self.inner.sign_request(req).await.and_then(|sig| {
-            // Defence in depth: whatever the backend, the signature must be `from`'s.
-            match recover(&req.digest(), &sig) {
-                Ok(public) if public_to_address(&public) == req.from() => Ok(sig),
-                _ => Err(SignerError::SignatureCheckFailed(req.from())),
+            // The backend checked it against the key; here only that it answers this request.
+            if sig.is_for(req) {
+                Ok(sig)
+            } else {
+                Err(SignerError::SignatureCheckFailed(req.from()))
             }
         });
         let sig = match signed {
@@ -636,7 +638,7 @@ impl<S: Signer> Signer for PolicySigner<S> {
         };
 
         if let SignPayload::Transaction(tx) = req.payload() {
-            record.tx_hash = Some(format!("{:?}", tx.clone().with_signature(sig).hash()));
+            record.tx_hash = Some(format!("{:?}", tx.clone().with_signature(*sig).hash()));
             let totals = DayTotals {
                 day: today.day.clone(),
                 value: today.value.saturating_add(tx.value),
@@ -661,10 +663,10 @@ impl<S: Signer> Signer for PolicySigner<S> {
         let sig = self
             .sign_request(&SignRequest::transaction(*from, tx))
             .await?;
-        Ok(tx.clone().with_signature(sig))
+        Ok(tx.clone().with_signature(sig.into_signature()))
     }
 
-    async fn sign_hash(&self, from: &H160, hash: &H256) -> Result<Signature, SignerError> {
+    async fn sign_hash(&self, from: &H160, hash: &H256) -> Result<VerifiedSignature, SignerError> {
         self.sign_request(&SignRequest::hash(*from, *hash)).await
     }
 }

@@ -11,12 +11,15 @@
 //!   for it (alloy's Ledger and Trezor signers refuse it outright);
 //! - every signature is checked against the account's public key before it leaves a
 //!   backend ([`complete_signature`], [`check_signature`]), the recovery id is found by trial
-//!   recovery and S is normalised low (checklist in `shared/docs/bsim-and-signers.md` §6).
+//!   recovery and S is normalised low (checklist in `shared/docs/bsim-and-signers.md` §6);
+//!   the check's result is a [`VerifiedSignature`], which only those two functions build,
+//!   so the layers above (policy, audit, the node's RPC) compare addresses and digests
+//!   instead of recovering the key again.
 //!
 //! The trait uses `async_trait` so that backends can be chosen at run time as
 //! `Box<dyn Signer>` / `Arc<dyn Signer>` (native `async fn` in traits is not object safe).
 
-use std::{fmt, str::FromStr, sync::Arc};
+use std::{fmt, ops::Deref, str::FromStr, sync::Arc};
 
 use async_trait::async_trait;
 use cfxlight_primitives::{
@@ -194,6 +197,51 @@ impl<'a> SignRequest<'a> {
     }
 }
 
+/// A signature known to recover [`digest`](Self::digest) to [`signer`](Self::signer)'s
+/// public key. Its fields are private and only [`check_signature`] and
+/// [`complete_signature`] build one, so whoever holds it can trust it without recovering
+/// the key again; [`VerifiedSignature::is_for`] ties it to a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifiedSignature {
+    signature: Signature,
+    digest: H256,
+    signer: H160,
+}
+
+impl VerifiedSignature {
+    /// The signature itself.
+    pub fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    /// The signature, giving up the proof of checking.
+    pub fn into_signature(self) -> Signature {
+        self.signature
+    }
+
+    /// The account whose key made it.
+    pub fn signer(&self) -> H160 {
+        self.signer
+    }
+
+    /// The digest it signs.
+    pub fn digest(&self) -> H256 {
+        self.digest
+    }
+
+    /// Whether it is the signature `req` asked for: `req.from()`'s key over `req.digest()`.
+    pub fn is_for(&self, req: &SignRequest<'_>) -> bool {
+        self.signer == req.from() && self.digest == req.digest()
+    }
+}
+
+impl Deref for VerifiedSignature {
+    type Target = Signature;
+    fn deref(&self) -> &Signature {
+        &self.signature
+    }
+}
+
 /// A Conflux core-space signer: a card, a keystore, a token, or a wrapper around one.
 ///
 /// Implementors provide [`Signer::chain_id`], [`Signer::accounts`] and
@@ -212,9 +260,9 @@ pub trait Signer: Send + Sync {
     async fn accounts(&self) -> Result<Vec<Account>, SignerError>;
 
     /// Signs one request. Implementations must call [`SignRequest::check_basic`], sign
-    /// `req.digest()` with the key of `req.from()`, and return only a signature that
-    /// recovers to that account's public key ([`complete_signature`] / [`check_signature`]).
-    async fn sign_request(&self, req: &SignRequest<'_>) -> Result<Signature, SignerError>;
+    /// `req.digest()` with the key of `req.from()`, and return the [`VerifiedSignature`]
+    /// that [`complete_signature`] / [`check_signature`] make of the backend's answer.
+    async fn sign_request(&self, req: &SignRequest<'_>) -> Result<VerifiedSignature, SignerError>;
 
     /// Signs a native transaction from `from`; the signing hash is computed here.
     async fn sign_transaction(
@@ -228,14 +276,20 @@ pub trait Signer: Send + Sync {
                 actual: tx.chain_id,
             });
         }
-        let sig = self
-            .sign_request(&SignRequest::transaction(*from, tx))
-            .await?;
-        Ok(tx.clone().with_signature(sig))
+        let req = SignRequest::transaction(*from, tx);
+        let sig = self.sign_request(&req).await?;
+        if !sig.is_for(&req) {
+            return Err(SignerError::SignatureCheckFailed(*from));
+        }
+        Ok(tx.clone().with_signature(sig.into_signature()))
     }
 
     /// Signs a personal message (`"\x19Conflux Signed Message:\n" ‖ len ‖ message`).
-    async fn sign_message(&self, from: &H160, message: &[u8]) -> Result<Signature, SignerError> {
+    async fn sign_message(
+        &self,
+        from: &H160,
+        message: &[u8],
+    ) -> Result<VerifiedSignature, SignerError> {
         self.sign_request(&SignRequest::message(*from, message))
             .await
     }
@@ -245,13 +299,13 @@ pub trait Signer: Send + Sync {
         &self,
         from: &H160,
         data: &TypedData,
-    ) -> Result<Signature, SignerError> {
+    ) -> Result<VerifiedSignature, SignerError> {
         self.sign_request(&SignRequest::typed_data(*from, data)?)
             .await
     }
 
     /// Signs a raw hash; refused with [`SignerError::BlindSigningDisabled`] unless enabled.
-    async fn sign_hash(&self, from: &H160, hash: &H256) -> Result<Signature, SignerError> {
+    async fn sign_hash(&self, from: &H160, hash: &H256) -> Result<VerifiedSignature, SignerError> {
         if !self.blind_signing_enabled() {
             return Err(SignerError::BlindSigningDisabled);
         }
@@ -270,7 +324,7 @@ impl<S: Signer + ?Sized> Signer for Box<S> {
     async fn accounts(&self) -> Result<Vec<Account>, SignerError> {
         (**self).accounts().await
     }
-    async fn sign_request(&self, req: &SignRequest<'_>) -> Result<Signature, SignerError> {
+    async fn sign_request(&self, req: &SignRequest<'_>) -> Result<VerifiedSignature, SignerError> {
         (**self).sign_request(req).await
     }
 }
@@ -286,7 +340,7 @@ impl<S: Signer + ?Sized> Signer for Arc<S> {
     async fn accounts(&self) -> Result<Vec<Account>, SignerError> {
         (**self).accounts().await
     }
-    async fn sign_request(&self, req: &SignRequest<'_>) -> Result<Signature, SignerError> {
+    async fn sign_request(&self, req: &SignRequest<'_>) -> Result<VerifiedSignature, SignerError> {
         (**self).sign_request(req).await
     }
 }
@@ -298,7 +352,7 @@ pub fn complete_signature(
     account: &Account,
     digest: &H256,
     sig: &EcdsaSignature,
-) -> Result<Signature, SignerError> {
+) -> Result<VerifiedSignature, SignerError> {
     // normalize_s returns None when s is already low (ecdsa 0.16).
     let sig = sig.normalize_s().unwrap_or(*sig);
     let (r, s) = sig.split_bytes();
@@ -306,7 +360,11 @@ pub fn complete_signature(
     for v in [0u8, 1] {
         let candidate = Signature { v, r, s };
         if recover(digest, &candidate).ok() == Some(account.public) {
-            return Ok(candidate);
+            return Ok(VerifiedSignature {
+                signature: candidate,
+                digest: *digest,
+                signer: public_to_address(&account.public),
+            });
         }
     }
     Err(SignerError::SignatureCheckFailed(account.address))
@@ -317,9 +375,13 @@ pub fn check_signature(
     account: &Account,
     digest: &H256,
     sig: &Signature,
-) -> Result<(), SignerError> {
+) -> Result<VerifiedSignature, SignerError> {
     match recover(digest, sig) {
-        Ok(public) if public == account.public => Ok(()),
+        Ok(public) if public == account.public => Ok(VerifiedSignature {
+            signature: *sig,
+            digest: *digest,
+            signer: public_to_address(&account.public),
+        }),
         _ => Err(SignerError::SignatureCheckFailed(account.address)),
     }
 }
@@ -331,4 +393,52 @@ pub fn signature_to_bytes(sig: &Signature) -> [u8; 65] {
     out[32..64].copy_from_slice(&sig.s.to_big_endian());
     out[64] = sig.v;
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use cfxlight_primitives::crypto::{public_of, sign_hash, signing_key};
+
+    fn account(secret: u8) -> (k256::ecdsa::SigningKey, Account) {
+        let key = signing_key(&[secret; 32]).unwrap();
+        let public = public_of(key.verifying_key());
+        (key, Account::from_public(public))
+    }
+
+    #[test]
+    fn a_verified_signature_names_the_key_that_made_it_not_the_account_claimed() {
+        let (key, me) = account(7);
+        let (_, other) = account(8);
+        let digest = H256::repeat_byte(0x42);
+        let sig = sign_hash(&key, &digest).unwrap();
+        let v = check_signature(&me, &digest, &sig).unwrap();
+        assert_eq!(
+            (v.signer(), v.digest(), *v.signature()),
+            (me.address, digest, sig)
+        );
+        assert!(v.is_for(&SignRequest::hash(me.address, digest)));
+        assert!(!v.is_for(&SignRequest::hash(me.address, H256::repeat_byte(1))));
+        assert!(!v.is_for(&SignRequest::hash(other.address, digest)));
+        assert!(matches!(
+            check_signature(&other, &digest, &sig),
+            Err(SignerError::SignatureCheckFailed(a)) if a == other.address
+        ));
+        // An account whose address was set by hand to someone else's: the signature still
+        // names the key's own address.
+        let forged = Account {
+            address: other.address,
+            public: me.public,
+        };
+        assert_eq!(
+            check_signature(&forged, &digest, &sig).unwrap().signer(),
+            me.address
+        );
+        // complete_signature finds the parity of a bare (r, s) and builds the same proof.
+        let (r, s) = (sig.r.to_big_endian(), sig.s.to_big_endian());
+        let bare = EcdsaSignature::from_scalars(r, s).unwrap();
+        assert_eq!(complete_signature(&me, &digest, &bare).unwrap(), v);
+        assert!(complete_signature(&other, &digest, &bare).is_err());
+    }
 }

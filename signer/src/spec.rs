@@ -61,11 +61,92 @@ pub enum SpecError {
     BadOption(String),
 }
 
+/// The signer backends a `--signer` spec can name (the part before the first `:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Backend {
+    /// A BSIM card over PC/SC (`bsim`, the `bsim` feature).
+    Bsim,
+    /// A directory of V3 key files (`keystore`, always built).
+    Keystore,
+    /// A PKCS#11 token (`pkcs11`, the `pkcs11` feature).
+    Pkcs11,
+    /// An external plugin over stdio (`plugin`, the `plugin` feature).
+    Plugin,
+    /// A signer on another machine over libp2p (`remote`, the `remote` feature).
+    Remote,
+}
+
+impl Backend {
+    /// Every backend, in the order messages list them.
+    pub const ALL: [Backend; 5] = [
+        Backend::Keystore,
+        Backend::Bsim,
+        Backend::Pkcs11,
+        Backend::Plugin,
+        Backend::Remote,
+    ];
+
+    /// The name a spec uses (`bsim`, `keystore`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Bsim => "bsim",
+            Backend::Keystore => "keystore",
+            Backend::Pkcs11 => "pkcs11",
+            Backend::Plugin => "plugin",
+            Backend::Remote => "remote",
+        }
+    }
+
+    /// Whether this build can open the backend (its cargo feature is on).
+    pub fn is_built(self) -> bool {
+        match self {
+            Backend::Bsim => cfg!(feature = "bsim"),
+            Backend::Keystore => true,
+            Backend::Pkcs11 => cfg!(feature = "pkcs11"),
+            Backend::Plugin => cfg!(feature = "plugin"),
+            Backend::Remote => cfg!(feature = "remote"),
+        }
+    }
+
+    /// Whether opening it needs a password or PIN up front (so a CLI knows to prompt): a
+    /// keystore to decrypt, a card or token to unlock. A plugin asks for its own secrets
+    /// and a remote signer's serving side holds them.
+    pub fn needs_secret(self) -> bool {
+        matches!(self, Backend::Keystore | Backend::Bsim | Backend::Pkcs11)
+    }
+
+    /// The backends this build opens, comma-separated (for messages).
+    pub fn available() -> String {
+        Backend::ALL
+            .iter()
+            .filter(|b| b.is_built())
+            .map(|b| b.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Backend {
+    type Err = SpecError;
+    fn from_str(s: &str) -> Result<Self, SpecError> {
+        Backend::ALL
+            .into_iter()
+            .find(|b| b.name() == s)
+            .ok_or_else(|| SpecError::UnknownBackend(s.to_string()))
+    }
+}
+
 /// A parsed `--signer` value: which backend, and its backend-specific argument.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignerSpec {
-    /// Backend name, e.g. `bsim` or `keystore`.
-    pub backend: String,
+    /// Which backend.
+    pub backend: Backend,
     /// Everything after the first `:`, uninterpreted here (e.g. `reader=<name>` or a directory).
     pub arg: Option<String>,
 }
@@ -81,13 +162,10 @@ impl std::str::FromStr for SignerSpec {
             Some((b, a)) => (b, Some(a.to_string())),
             None => (s, None),
         };
-        match backend {
-            "bsim" | "keystore" | "pkcs11" | "plugin" | "remote" => Ok(SignerSpec {
-                backend: backend.to_string(),
-                arg,
-            }),
-            other => Err(SpecError::UnknownBackend(other.to_string())),
-        }
+        Ok(SignerSpec {
+            backend: backend.parse()?,
+            arg,
+        })
     }
 }
 
@@ -95,7 +173,7 @@ impl fmt::Display for SignerSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.arg {
             Some(a) => write!(f, "{}:{a}", self.backend),
-            None => f.write_str(&self.backend),
+            None => write!(f, "{}", self.backend),
         }
     }
 }
@@ -121,7 +199,7 @@ impl SignerSpec {
 
     /// The keystore settings of a `keystore:` spec.
     pub fn keystore(&self) -> Result<KeystoreSpec, SpecError> {
-        if self.backend != "keystore" {
+        if self.backend != Backend::Keystore {
             return Err(SpecError::BadOption(format!(
                 "`{}` is not a keystore spec",
                 self.backend
@@ -178,7 +256,7 @@ impl SignerSpec {
     /// in the other specs); words before a `--` are options only when every one of them is
     /// `key=value`, so a command that itself uses `--` needs no escaping.
     pub fn plugin(&self) -> Result<PluginSpec, SpecError> {
-        if self.backend != "plugin" {
+        if self.backend != Backend::Plugin {
             return Err(SpecError::BadOption(format!(
                 "`{}` is not a plugin spec",
                 self.backend
@@ -219,7 +297,7 @@ impl SignerSpec {
 
     /// The token settings of a `pkcs11:module=<path>,token=<label>[,key=<label>]` spec.
     pub fn pkcs11(&self) -> Result<Pkcs11Spec, SpecError> {
-        if self.backend != "pkcs11" {
+        if self.backend != Backend::Pkcs11 {
             return Err(SpecError::BadOption(format!(
                 "`{}` is not a pkcs11 spec",
                 self.backend
@@ -266,7 +344,7 @@ impl SignerSpec {
     /// The settings of a `remote:<multiaddr>/p2p/<peer id>[,key=<path>][,timeout=<s>]` spec
     /// (a multiaddr has no commas, so options follow it).
     pub fn remote(&self) -> Result<RemoteSpec, SpecError> {
-        if self.backend != "remote" {
+        if self.backend != Backend::Remote {
             return Err(SpecError::BadOption(format!(
                 "`{}` is not a remote spec",
                 self.backend
@@ -446,8 +524,8 @@ pub fn open_signer(
     chain_id: u32,
     options: OpenOptions,
 ) -> Result<Box<dyn Signer>, SignerError> {
-    match spec.backend.as_str() {
-        "keystore" => {
+    match spec.backend {
+        Backend::Keystore => {
             let ks = spec
                 .keystore()
                 .map_err(|e| SignerError::InvalidSpec(e.to_string()))?;
@@ -462,7 +540,8 @@ pub fn open_signer(
             )?;
             Ok(Box::new(signer))
         }
-        "bsim" => {
+        #[cfg(feature = "bsim")]
+        Backend::Bsim => {
             let opts = spec
                 .options()
                 .map_err(|e| SignerError::InvalidSpec(e.to_string()))?;
@@ -491,7 +570,7 @@ pub fn open_signer(
             Ok(Box::new(signer))
         }
         #[cfg(feature = "pkcs11")]
-        "pkcs11" => {
+        Backend::Pkcs11 => {
             let p = spec
                 .pkcs11()
                 .map_err(|e| SignerError::InvalidSpec(e.to_string()))?;
@@ -504,14 +583,14 @@ pub fn open_signer(
             Ok(Box::new(signer))
         }
         #[cfg(feature = "plugin")]
-        "plugin" => {
+        Backend::Plugin => {
             let p = spec
                 .plugin()
                 .map_err(|e| SignerError::InvalidSpec(e.to_string()))?;
             Ok(Box::new(crate::plugin::PluginSigner::open(p, chain_id)?))
         }
         #[cfg(feature = "remote")]
-        "remote" => {
+        Backend::Remote => {
             let r = spec
                 .remote()
                 .map_err(|e| SignerError::InvalidSpec(e.to_string()))?;
@@ -530,14 +609,36 @@ pub fn open_signer(
                 chain_id,
             )?))
         }
-        other => Err(SignerError::UnsupportedBackend(other.to_string())),
+        #[allow(unreachable_patterns)] // every backend built: nothing left to refuse
+        other => Err(SignerError::UnsupportedBackend(other)),
     }
 }
 
-/// Whether opening this backend needs a password or PIN up front (so the CLI knows to
-/// prompt): a keystore to decrypt, a card or token to unlock for signing.
+/// Opens the backend a spec names, bound to `chain_id`, and wraps it in a
+/// [`PolicySigner`](crate::PolicySigner) when a policy or an audit log is given (a missing
+/// policy then allows everything, so an audit log alone records without refusing).
+/// What a node or a command line calls; [`open_signer`] is the bare backend.
+pub fn open(
+    spec: &SignerSpec,
+    chain_id: u32,
+    options: OpenOptions,
+    policy: Option<crate::Policy>,
+    audit: Option<crate::AuditLog>,
+) -> Result<Box<dyn Signer>, SignerError> {
+    let signer = open_signer(spec, chain_id, options)?;
+    if policy.is_none() && audit.is_none() {
+        return Ok(signer);
+    }
+    Ok(Box::new(crate::PolicySigner::new(
+        signer,
+        policy.unwrap_or_else(crate::Policy::allow_all),
+        audit,
+    )?))
+}
+
+/// Whether opening this backend needs a password or PIN up front ([`Backend::needs_secret`]).
 pub fn needs_secret(spec: &SignerSpec) -> bool {
-    matches!(spec.backend.as_str(), "keystore" | "bsim" | "pkcs11")
+    spec.backend.needs_secret()
 }
 
 #[cfg(test)]
@@ -547,7 +648,7 @@ mod tests {
     #[test]
     fn parses_backend_and_argument() {
         let s: SignerSpec = "bsim:reader=Virtual PCD 00 00".parse().unwrap();
-        assert_eq!(s.backend, "bsim");
+        assert_eq!(s.backend, Backend::Bsim);
         assert_eq!(s.arg.as_deref(), Some("reader=Virtual PCD 00 00"));
         let k: SignerSpec = "keystore".parse().unwrap();
         assert_eq!(k.arg, None);
@@ -705,6 +806,36 @@ mod tests {
                 other => panic!("{s}: {:?}", other.map(|_| ())),
             }
         }
+    }
+
+    #[test]
+    fn backend_names_round_trip_and_the_build_lists_what_it_opens() {
+        for b in Backend::ALL {
+            assert_eq!(b.name().parse::<Backend>(), Ok(b));
+            let spec: SignerSpec = format!("{b}:x=1").parse().unwrap();
+            assert_eq!(
+                (spec.backend, spec.to_string()),
+                (b, format!("{}:x=1", b.name()))
+            );
+        }
+        assert_eq!(
+            "Bsim".parse::<Backend>(),
+            Err(SpecError::UnknownBackend("Bsim".into()))
+        );
+        let listed = Backend::available();
+        assert!(listed.starts_with("keystore"), "{listed}");
+        for b in Backend::ALL {
+            assert_eq!(
+                listed.split(", ").any(|n| n == b.name()),
+                b.is_built(),
+                "{listed}"
+            );
+        }
+        let e = SignerError::UnsupportedBackend(Backend::Pkcs11).to_string();
+        assert!(
+            e.contains("`pkcs11` is not available") && e.contains(&listed),
+            "{e}"
+        );
     }
 
     #[test]

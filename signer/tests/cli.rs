@@ -6,7 +6,7 @@ mod common;
 use cfxlight_primitives::transaction::SignedTransaction;
 use cfxlight_signer::{
     cli::{run_with, SignerCommand},
-    open_signer, verify_audit,
+    verify_audit,
 };
 use clap::Parser;
 use common::*;
@@ -20,7 +20,7 @@ struct Cli {
 async fn run(args: &[&str]) -> anyhow::Result<String> {
     let cli = Cli::try_parse_from(std::iter::once("signer").chain(args.iter().copied()))?;
     let mut out = Vec::new();
-    run_with(cli.cmd, &open_signer, &mut out).await?;
+    run_with(cli.cmd, &mut out).await?;
     Ok(String::from_utf8(out).unwrap())
 }
 

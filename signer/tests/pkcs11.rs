@@ -23,8 +23,9 @@ mod pkcs11 {
         transaction::SignedTransaction,
         H160, U256,
     };
+    #[cfg(feature = "cli")]
+    use cfxlight_signer::cli::{run_with, SignerCommand};
     use cfxlight_signer::{
-        cli::{run_with, SignerCommand},
         message::personal_message_hash,
         open_signer,
         pkcs11::{context, token_slot, LoginLimits},
@@ -32,6 +33,7 @@ mod pkcs11 {
         verify_audit, AuditLog, OpenOptions, Pkcs11Signer, Pkcs11Spec, Policy, PolicySigner,
         Signer, SignerError, SignerSpec,
     };
+    #[cfg(feature = "cli")]
     use clap::Parser;
     use cryptoki::{
         object::{Attribute, AttributeType, ObjectClass},
@@ -518,19 +520,22 @@ mod pkcs11 {
         assert_eq!(summary.lines, 2);
     }
 
+    #[cfg(feature = "cli")]
     #[derive(Parser)]
     struct Cli {
         #[command(subcommand)]
         cmd: SignerCommand,
     }
 
+    #[cfg(feature = "cli")]
     async fn cli(args: &[&str]) -> anyhow::Result<String> {
         let cli = Cli::try_parse_from(std::iter::once("signer").chain(args.iter().copied()))?;
         let mut out = Vec::new();
-        run_with(cli.cmd, &open_signer, &mut out).await?;
+        run_with(cli.cmd, &mut out).await?;
         Ok(String::from_utf8(out).unwrap())
     }
 
+    #[cfg(feature = "cli")]
     #[tokio::test]
     async fn signer_new_list_sign_tx_and_sign_message_on_a_token() {
         if softhsm().is_none() {

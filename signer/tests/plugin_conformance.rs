@@ -33,13 +33,13 @@ use cfxlight_primitives::{
     transaction::{Action, Transaction, TxKind},
     H160, U256,
 };
+#[cfg(feature = "cli")]
+use cfxlight_signer::cli::{run_with, SignerCommand};
 use cfxlight_signer::{
-    cli::{run_with, SignerCommand},
-    message::personal_message_hash,
-    open_signer,
-    spec::split_words,
-    verify_audit, AuditLog, OpenOptions, Policy, PolicySigner, Signer, SignerSpec, TypedData,
+    message::personal_message_hash, open_signer, spec::split_words, verify_audit, AuditLog,
+    OpenOptions, Policy, PolicySigner, Signer, SignerSpec, TypedData,
 };
+#[cfg(feature = "cli")]
 use clap::Parser;
 use common::*;
 use serde_json::{json, Value};
@@ -361,19 +361,22 @@ async fn policy_and_audit_wrap_a_plugin() {
     assert_eq!(verify_audit(&log).unwrap().lines, 2);
 }
 
+#[cfg(feature = "cli")]
 #[derive(Parser)]
 struct Cli {
     #[command(subcommand)]
     cmd: SignerCommand,
 }
 
+#[cfg(feature = "cli")]
 async fn cli(args: &[&str]) -> String {
     let cli = Cli::try_parse_from(std::iter::once("signer").chain(args.iter().copied())).unwrap();
     let mut out = Vec::new();
-    run_with(cli.cmd, &open_signer, &mut out).await.unwrap();
+    run_with(cli.cmd, &mut out).await.unwrap();
     String::from_utf8(out).unwrap()
 }
 
+#[cfg(feature = "cli")]
 #[tokio::test]
 async fn signer_commands_list_sign_tx_and_sign_message_with_a_plugin() {
     let (cmd, _dir) = plugin_command();

@@ -286,21 +286,19 @@ async fn sign_tx(
     tx: &Transaction,
 ) -> Result<SignedTransaction, ErrorObjectOwned> {
     let s = signing(ctx)?;
-    let signed = s
-        .signer
-        .sign_transaction(&from, tx)
-        .await
-        .map_err(signer_error)?;
+    // The request asks for `from`'s key over this transaction's hash; the signer's
+    // `VerifiedSignature` says whose key made it over what, so no second recovery here.
+    let req = cfxlight_signer::SignRequest::transaction(from, tx);
+    let sig = s.signer.sign_request(&req).await.map_err(signer_error)?;
     crate::metrics::global().signer_request(false);
-    // The signer checks this too; a relay of someone else's signature must be impossible.
-    match signed.recover_sender() {
-        Ok((who, _)) if who == from => Ok(signed),
-        _ => Err(ErrorObjectOwned::owned(
+    if !sig.is_for(&req) {
+        return Err(ErrorObjectOwned::owned(
             SIGNER_ERROR,
-            "signer returned a signature that does not recover to `from`",
+            "signer returned a signature that is not `from`'s over this transaction",
             None::<()>,
-        )),
+        ));
     }
+    Ok(tx.clone().with_signature(sig.into_signature()))
 }
 
 /// Registers the signing methods (when `with_signing`).
@@ -386,13 +384,11 @@ pub(super) fn register(
             .sign_typed_data(&from, &typed)
             .await
             .map_err(signer_error)?;
-        // Every signature is re-checked against the account, whatever the backend.
-        let recovered = cfxlight_primitives::crypto::recover(&digest, &sig)
-            .map(|p| cfxlight_primitives::crypto::public_to_address(&p));
-        if recovered.ok() != Some(from) {
+        // Checked against the account's key by the backend; here that it is this request's.
+        if sig.signer() != from || sig.digest() != digest {
             return Err(ErrorObjectOwned::owned(
                 SIGNER_ERROR,
-                "signer returned a signature that does not recover to the address",
+                "signer returned a signature that is not the address's over this typed data",
                 None::<()>,
             ));
         }

@@ -5,10 +5,9 @@ use cfxlight_primitives::{crypto, H256, H512, U256};
 use zeroize::Zeroizing;
 
 use crate::apdu::{
-    cmd, consts::*, decode_iccid, parse_der_signature, parse_pubkey_records, sw, Command,
-    PubkeyRecord, Response,
+    check_pin_format, cmd, consts::*, decode_iccid, parse_der_signature, parse_pubkey_records, sw,
+    Command, PubkeyRecord, Response,
 };
-use crate::card::check_pin_format;
 use crate::error::Error;
 
 /// Something that carries one command APDU to a card and brings back its answer.
@@ -20,13 +19,6 @@ pub trait Transport {
 impl<T: Transport + ?Sized> Transport for &mut T {
     fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>, Error> {
         (**self).transmit_raw(apdu)
-    }
-}
-
-/// The in-process transport: the host code talks to the emulator directly.
-impl Transport for crate::card::VirtualCard {
-    fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>, Error> {
-        Ok(self.process(apdu))
     }
 }
 

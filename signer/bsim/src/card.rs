@@ -34,6 +34,8 @@ use zeroize::Zeroizing;
 use crate::apdu::{consts::*, encode_der_signature, encode_iccid, sw, Command, PubkeyRecord};
 use crate::attest::{public_key, sign_attestation};
 use crate::error::Error;
+// Re-exported: the PIN rule moved to the APDU layer (the host needs it without the emulator).
+pub use crate::apdu::check_pin_format;
 
 /// The ATR the virtual card answers (a minimal valid T=1 ATR; an invalid ATR makes
 /// pcscd refuse the card, bsim-and-signers.md §4 pitfall 7).
@@ -188,17 +190,6 @@ fn hex64(path: &str, field: &str, s: &str) -> Result<[u8; 64], Error> {
         path: path.into(),
         reason: format!("{field}: expected 64 bytes of hex"),
     })?;
-    Ok(out)
-}
-
-/// Validates a BPIN: exactly six ASCII digits.
-pub fn check_pin_format(pin: &str) -> Result<[u8; BPIN_LEN], Error> {
-    let b = pin.as_bytes();
-    if b.len() != BPIN_LEN || !b.iter().all(u8::is_ascii_digit) {
-        return Err(Error::InvalidPinFormat);
-    }
-    let mut out = [0u8; BPIN_LEN];
-    out.copy_from_slice(b);
     Ok(out)
 }
 
@@ -789,5 +780,12 @@ impl VirtualCard {
             Ok((k, _)) => (k.attestation.to_vec(), sw::OK),
             Err(s) => (Vec::new(), s),
         }
+    }
+}
+
+/// The in-process transport: the host code talks to the emulator directly.
+impl crate::applet::Transport for VirtualCard {
+    fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>, Error> {
+        Ok(self.process(apdu))
     }
 }

@@ -1,6 +1,6 @@
 //! The crate's one error type: card status words, host-side failures, emulator failures.
 
-use crate::apdu::sw;
+use crate::sw;
 
 /// Everything that can go wrong talking to (or being) a BSIM card.
 #[derive(Debug, thiserror::Error)]

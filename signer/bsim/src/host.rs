@@ -222,14 +222,14 @@ impl BsimCard {
     /// VERIFY PIN (six ASCII digits, checked before sending). Never retried; a wrong PIN
     /// is [`Error::WrongPin`] with the tries left, a blocked one [`Error::PinBlocked`].
     pub fn verify_pin(&mut self, pin: &Zeroizing<String>) -> Result<(), Error> {
-        crate::card::check_pin_format(pin)?;
+        crate::apdu::check_pin_format(pin)?;
         self.run(false, |a, _| a.verify_pin(pin))
     }
 
     /// [`Applet::verify_pin_guarded`] in one PC/SC transaction: GET STATUS, then VERIFY
     /// PIN only if the card has tries to spare. Never retried.
     pub fn verify_pin_guarded(&mut self, pin: &Zeroizing<String>) -> Result<(), Error> {
-        crate::card::check_pin_format(pin)?;
+        crate::apdu::check_pin_format(pin)?;
         self.run(false, |a, _| a.verify_pin_guarded(pin))
     }
 

@@ -8,9 +8,11 @@
 //! - [`apdu`]: constants, command builders, response parsers (TLV, DER) that never panic.
 //! - [`applet`]: the host-side flows (select, verify PIN, list, generate, sign, …) over any
 //!   [`applet::Transport`], with every signature checked against the key's public key.
-//! - [`card`]: a virtual BSIM card (the applet emulated, state in a 0600 file);
-//!   [`vpcd`]: plugs it into real pcscd through vsmartcard's vpcd driver (binary
-//!   `bsim-card`).
+//! - `card`: a virtual BSIM card (the applet emulated, state in a 0600 file); `vpcd`:
+//!   plugs it into real pcscd through vsmartcard's vpcd driver (binary `bsim-card`). Both
+//!   only with the `emulator` feature (off by default), so a host that talks to a real card
+//!   does not ship a card emulator and its key file format.
+//! - [`sw`]: the status words.
 //! - [`host`]: [`BsimCard`], the PC/SC client a Conflux `Signer` is built on: reader
 //!   selection, one exchange at a time, card removal / swap / pcscd restart handled.
 //! - [`attest`]: the issuer attestation binding each key to the card's ICCID.
@@ -37,9 +39,12 @@
 pub mod apdu;
 pub mod applet;
 pub mod attest;
+#[cfg(feature = "emulator")]
 pub mod card;
 pub mod error;
 pub mod host;
+pub mod sw;
+#[cfg(feature = "emulator")]
 pub mod vpcd;
 
 pub use applet::{Applet, CardKeyId, CardSignature, PinStatus, Transport};

@@ -25,7 +25,7 @@ use std::{
 
 use async_trait::async_trait;
 use cfxlight_primitives::{
-    crypto::{public_of, sign_hash, signing_key, Signature},
+    crypto::{public_of, sign_hash, signing_key},
     H160,
 };
 use rand::{rngs::OsRng, RngCore};
@@ -35,7 +35,7 @@ pub use format::{KdfKind, Keystore, KeystoreError};
 
 use crate::{
     error::SignerError,
-    signer::{check_signature, Account, SignRequest, Signer},
+    signer::{check_signature, Account, SignRequest, Signer, VerifiedSignature},
 };
 
 /// How to open a keystore directory.
@@ -219,7 +219,7 @@ impl Signer for KeystoreSigner {
         Ok(self.entries.iter().map(|e| e.account).collect())
     }
 
-    async fn sign_request(&self, req: &SignRequest<'_>) -> Result<Signature, SignerError> {
+    async fn sign_request(&self, req: &SignRequest<'_>) -> Result<VerifiedSignature, SignerError> {
         req.check_basic(self.chain_id, self.allow_blind_signing)?;
         let password = self.password.clone().ok_or(SignerError::PinRequired)?;
         let entry = self
@@ -246,8 +246,7 @@ impl Signer for KeystoreSigner {
             }
             let key = signing_key(&secret).map_err(|e| SignerError::Backend(e.to_string()))?;
             let sig = sign_hash(&key, &digest).map_err(|e| SignerError::Backend(e.to_string()))?;
-            check_signature(&entry.account, &digest, &sig)?;
-            Ok(sig)
+            check_signature(&entry.account, &digest, &sig)
         });
         job.await
             .map_err(|e| SignerError::Backend(format!("signing task failed: {e}")))?

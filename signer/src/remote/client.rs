@@ -35,7 +35,7 @@ use super::{
 };
 use crate::{
     error::SignerError,
-    signer::{check_signature, Account, SignRequest, Signer},
+    signer::{check_signature, Account, SignRequest, Signer, VerifiedSignature},
 };
 
 /// How many requests may wait for the swarm thread at once.
@@ -342,7 +342,7 @@ impl Signer for RemoteSigner {
         Ok(self.accounts.clone())
     }
 
-    async fn sign_request(&self, req: &SignRequest<'_>) -> Result<Signature, SignerError> {
+    async fn sign_request(&self, req: &SignRequest<'_>) -> Result<VerifiedSignature, SignerError> {
         req.check_basic(self.chain_id, false)?;
         let account = *self
             .accounts
@@ -362,8 +362,7 @@ impl Signer for RemoteSigner {
             Response::Signature { v, r, s } => Signature { v, r, s },
             other => return Err(unexpected(&self.peer, operation, &other)),
         };
-        check_signature(&account, &req.digest(), &sig)?;
-        Ok(sig)
+        check_signature(&account, &req.digest(), &sig)
     }
 }
 

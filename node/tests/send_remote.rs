@@ -16,6 +16,7 @@
 
 mod common;
 
+use common::netns::Netns;
 use common::send::{raw, sdk_send, wait_funded, wait_receipt, Node};
 
 use std::{
@@ -33,63 +34,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_cfxlight");
 const PIN: &str = "246802";
 /// This test's P2P source address towards the devnet.
 const P2P_IP: &str = "127.94.0.1";
-
-/// A network namespace with a veth pair to this one: `10.77.<n>.1` here, `.2` there.
-struct Netns {
-    name: String,
-    host_if: String,
-    there: String,
-}
-
-impl Netns {
-    fn new() -> Option<Netns> {
-        let ok = |args: &[&str]| {
-            Command::new("ip")
-                .args(args)
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        let n = std::process::id() % 250 + 1;
-        let name = format!("cfxl-sig-{}", std::process::id());
-        let (host_if, peer_if) = (format!("cfxh{n}"), format!("cfxp{n}"));
-        if !ok(&["netns", "add", &name]) {
-            return None;
-        }
-        let ns = Netns {
-            name: name.clone(),
-            host_if: host_if.clone(),
-            there: format!("10.77.{n}.2"),
-        };
-        let here = format!("10.77.{n}.1/30");
-        let there = format!("{}/30", ns.there);
-        let steps: [&[&str]; 7] = [
-            &[
-                "link", "add", &host_if, "type", "veth", "peer", "name", &peer_if,
-            ],
-            &["link", "set", &peer_if, "netns", &name],
-            &["addr", "add", &here, "dev", &host_if],
-            &["link", "set", &host_if, "up"],
-            &["-n", &name, "addr", "add", &there, "dev", &peer_if],
-            &["-n", &name, "link", "set", &peer_if, "up"],
-            &["-n", &name, "link", "set", "lo", "up"],
-        ];
-        for s in steps {
-            assert!(ok(s), "ip {s:?} failed");
-        }
-        Some(ns)
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.host_if])
-            .status();
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-    }
-}
 
 /// `cfxlight signer serve` inside the namespace; killed on drop.
 struct Serve {
@@ -158,7 +102,7 @@ fn the_card_behind_signer_serve_in_another_netns_signs_an_sdk_transfer_and_a_kil
     let Some(devnet) = common::card::pcscd_and_devnet() else {
         return;
     };
-    let Some(ns) = Netns::new() else {
+    let Some(ns) = Netns::new("sig", 77) else {
         assert!(
             std::env::var_os("CI").is_none(),
             "CI needs root for `ip netns add`"

@@ -182,6 +182,7 @@ async fn remote(name: &str, inner: Arc<dyn Signer>, dir: &std::path::Path, n: us
         key: server_key,
         name: name.into(),
         max_in_flight: 4,
+        mdns: false,
     };
     let task = tokio::spawn(serve(inner, config, move |e| {
         let _ = tx.send(e);

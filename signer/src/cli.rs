@@ -7,7 +7,7 @@
 //! cfxlight signer new          --signer keystore:<dir> [--kdf pbkdf2|scrypt]
 //! cfxlight signer new          --signer bsim[:reader=<name>] | pkcs11:module=<path>,token=<label>[,key=<label>]
 //! cfxlight signer import       --signer keystore:<dir> [--secret-file F] [--kdf …]
-//! cfxlight signer serve        --signer <local spec> --listen <multiaddr>… --allow <peer id>… [--key F]
+//! cfxlight signer serve        --signer <local spec> --listen <multiaddr>… --allow <peer id>… [--key F] [--mdns]
 //! cfxlight signer remote-id    --key F
 //! cfxlight signer verify-audit <file>
 //! ```
@@ -227,6 +227,12 @@ pub enum SignerCommand {
         /// Requests handled at once; more are answered `busy`.
         #[arg(long, default_value_t = 4)]
         max_in_flight: usize,
+        /// Announce this signer (its peer id and addresses) on the local network by mDNS,
+        /// so a node with `--signer remote:mdns/p2p/<peer id>` finds it without an address.
+        /// Off by default: the LAN learns nothing unless asked. Only `--allow`ed ids may
+        /// still connect.
+        #[arg(long)]
+        mdns: bool,
     },
     /// Print the libp2p peer id of an identity key file, creating the key (0600) if missing.
     RemoteId {
@@ -375,7 +381,19 @@ pub async fn run_with(cmd: SignerCommand, out: &mut (dyn Write + Send)) -> anyho
             allow,
             key,
             max_in_flight,
-        } => serve_command(backend, chain_id, listen, allow, key, max_in_flight, out).await?,
+            mdns,
+        } => {
+            serve_command(
+                backend,
+                chain_id,
+                listen,
+                allow,
+                key,
+                (max_in_flight, mdns),
+                out,
+            )
+            .await?
+        }
         SignerCommand::RemoteId { key } => remote_id(&key, out)?,
         SignerCommand::VerifyAudit { file } => {
             let s = verify_audit(&file)?;
@@ -405,7 +423,7 @@ async fn serve_command(
     listen: Vec<String>,
     allow: Vec<String>,
     key: Option<PathBuf>,
-    max_in_flight: usize,
+    (max_in_flight, mdns): (usize, bool),
     out: &mut (dyn Write + Send),
 ) -> anyhow::Result<()> {
     use crate::remote::serve::{serve, ServeConfig, ServeEvent};
@@ -443,6 +461,7 @@ async fn serve_command(
         key: identity,
         name: spec.backend.name().to_string(),
         max_in_flight,
+        mdns,
     };
     serve(std::sync::Arc::from(signer), config, |e| {
         // Listening addresses go to stdout (what the node's --signer takes); the rest is a log.
@@ -475,7 +494,7 @@ async fn serve_command(
     _: Vec<String>,
     _: Vec<String>,
     _: Option<PathBuf>,
-    _: usize,
+    _: (usize, bool),
     _: &mut (dyn Write + Send),
 ) -> anyhow::Result<()> {
     Err(SignerError::UnsupportedBackend(Backend::Remote).into())

@@ -5,7 +5,8 @@
 //! `pkcs11` (`pkcs11:module=<path>,token=<label>[,key=<label>]`, built with the `pkcs11`
 //! feature), `plugin` (`plugin:<executable> [args…]`, `plugin:timeout=<s> -- <executable>
 //! [args…]`, built with the `plugin` feature; words split as [`split_words`] says),
-//! `remote` (`remote:<multiaddr>/p2p/<peer id>[,key=<path>][,timeout=<s>]`, built with the
+//! `remote` (`remote:<multiaddr>/p2p/<peer id>[,key=<path>][,timeout=<s>]`, or
+//! `remote:mdns/p2p/<peer id>[,…]` to find it by mDNS, built with the
 //! `remote` feature). The argument of a key=value form is a comma-separated
 //! list of `key=value` pairs; a keystore argument without `=` is the directory itself, so
 //! any path works.
@@ -353,9 +354,10 @@ impl SignerSpec {
         let arg = self.arg.as_deref().unwrap_or_default();
         let mut parts = arg.split(',');
         let address = parts.next().unwrap_or_default().trim().to_string();
-        if !address.starts_with('/') || !address.contains("/p2p/") {
+        let placed = address.starts_with('/') && address.contains("/p2p/");
+        if !placed && !address.starts_with("mdns/p2p/") {
             return Err(SpecError::BadOption(format!(
-                "remote needs <multiaddr>/p2p/<peer id> (e.g. remote:/ip4/192.168.1.20/tcp/4100/p2p/12D3KooW…), got `{address}`"
+                "remote needs <multiaddr>/p2p/<peer id> (e.g. remote:/ip4/192.168.1.20/tcp/4100/p2p/12D3KooW…) or mdns/p2p/<peer id> (found on the local network, announced by `signer serve --mdns`), got `{address}`"
             )));
         }
         // The remote default is the plugin's (`remote::DEFAULT_SIGN_TIMEOUT` is this value).
@@ -763,8 +765,11 @@ mod tests {
         .unwrap();
         assert_eq!(opts.key, Some(PathBuf::from("/k/id.key")));
         assert_eq!(opts.timeout, Duration::from_secs(300));
+        let found = p(&format!("remote:mdns/p2p/{id},timeout=30")).unwrap();
+        assert_eq!(found.address, format!("mdns/p2p/{id}"));
         for bad in [
             "remote".to_string(),
+            format!("remote:mdns/{id}"),
             "remote:/ip4/10.0.0.1/tcp/4100".into(),
             format!("remote:10.0.0.1:4100/p2p/{id}"),
             format!("remote:/ip4/10.0.0.1/tcp/4100/p2p/{id},timeout=0"),

@@ -84,6 +84,7 @@ async fn start(signer: Arc<dyn Signer>, key: Keypair, allow: PeerId, listen: &st
         key,
         name: "keystore".into(),
         max_in_flight: 4,
+        mdns: false,
     };
     let task = tokio::spawn(serve(signer, config, move |e| {
         let _ = tx.send(e);

@@ -78,6 +78,7 @@ pub fn quantity(v: &Value) -> u64 {
 
 pub mod card;
 pub mod liar;
+pub mod netns;
 pub mod send;
 
 /// Genesis key `i` of the devnet described by `d`.

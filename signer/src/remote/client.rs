@@ -48,7 +48,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Where the remote signer is and how long to wait for it.
 #[derive(Debug, Clone)]
 pub struct RemoteOptions {
-    /// `<multiaddr>/p2p/<peer id>`: the address to dial and the identity to pin.
+    /// `<multiaddr>/p2p/<peer id>`: the address to dial and the identity to pin; or
+    /// `mdns/p2p/<peer id>`: the identity to pin, its addresses found by mDNS on the local
+    /// network (announced by `signer serve --mdns`).
     pub address: String,
     /// This side's identity (its peer id is what `signer serve --allow` names).
     pub key: Keypair,
@@ -71,6 +73,8 @@ pub struct RemoteSigner {
     calls: mpsc::Sender<Call>,
     /// Connections established so far (bumped by the swarm thread).
     connections: Arc<AtomicU64>,
+    /// Whether the signer's addresses come from mDNS.
+    mdns: bool,
     /// The connection count at the last successful handshake and account check.
     checked: Mutex<u64>,
     accounts: Vec<Account>,
@@ -94,13 +98,32 @@ fn remote_error(peer: &PeerId, operation: &str, detail: impl Into<String>) -> Si
     }
 }
 
-/// The dial address and the pinned peer id of `<multiaddr>/p2p/<peer id>`.
-pub fn parse_address(address: &str) -> Result<(Multiaddr, PeerId), SignerError> {
+/// Where a remote signer is to be found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// At this address (`<multiaddr>/p2p/<peer id>`).
+    At(Multiaddr),
+    /// Wherever mDNS on the local network says the pinned peer id is (`mdns/p2p/<peer id>`).
+    Mdns,
+}
+
+/// Most addresses remembered from mDNS for the pinned peer (one per interface in practice;
+/// the bound keeps a noisy network from growing the list).
+const MAX_MDNS_ADDRESSES: usize = 8;
+
+/// The place and the pinned peer id of `<multiaddr>/p2p/<peer id>` or `mdns/p2p/<peer id>`.
+pub fn parse_address(address: &str) -> Result<(Place, PeerId), SignerError> {
     let bad = |why: &str| {
         SignerError::InvalidSpec(format!(
-            "remote:{address}: {why} (expected <multiaddr>/p2p/<peer id>, e.g. /ip4/192.168.1.20/tcp/4100/p2p/12D3KooW…)"
+            "remote:{address}: {why} (expected <multiaddr>/p2p/<peer id>, e.g. /ip4/192.168.1.20/tcp/4100/p2p/12D3KooW…, or mdns/p2p/<peer id>)"
         ))
     };
+    if let Some(id) = address.strip_prefix("mdns/p2p/") {
+        let peer: PeerId = id
+            .parse()
+            .map_err(|_| bad("not a peer id after mdns/p2p/"))?;
+        return Ok((Place::Mdns, peer));
+    }
     let mut addr: Multiaddr = address.parse().map_err(|_| bad("not a multiaddr"))?;
     let Some(Protocol::P2p(peer)) = addr.pop() else {
         return Err(bad("it does not end in /p2p/<peer id>"));
@@ -108,14 +131,15 @@ pub fn parse_address(address: &str) -> Result<(Multiaddr, PeerId), SignerError> 
     if addr.iter().next().is_none() {
         return Err(bad("no address before /p2p/"));
     }
-    Ok((addr, peer))
+    Ok((Place::At(addr), peer))
 }
 
 impl RemoteSigner {
     /// Connects, checks the handshake (protocol version, chain id) and pins the accounts
     /// (blocks up to [`HANDSHAKE_TIMEOUT`] for each step).
     pub fn open(options: RemoteOptions, chain_id: u32) -> Result<Self, SignerError> {
-        let (addr, peer) = parse_address(&options.address)?;
+        let (place, peer) = parse_address(&options.address)?;
+        let by_mdns = place == Place::Mdns;
         let behaviour = Behaviour::new(&[peer], ProtocolSupport::Outbound, options.sign_timeout);
         let (calls, queue) = mpsc::channel(QUEUE);
         let connections = Arc::new(AtomicU64::new(0));
@@ -139,7 +163,8 @@ impl RemoteSigner {
                     }
                 };
                 rt.block_on(async move {
-                    let swarm = match super::swarm(key, behaviour) {
+                    let mdns = place == Place::Mdns;
+                    let swarm = match super::swarm(key, behaviour, mdns) {
                         Ok(s) => s,
                         Err(e) => {
                             let _ = started_tx.send(Err(e));
@@ -147,7 +172,7 @@ impl RemoteSigner {
                         }
                     };
                     let _ = started_tx.send(Ok(()));
-                    run(swarm, peer, addr, queue, counter).await;
+                    run(swarm, peer, place, queue, counter).await;
                 });
             })
             .map_err(|e| SignerError::Backend(format!("remote signer thread: {e}")))?;
@@ -161,6 +186,7 @@ impl RemoteSigner {
             sign_timeout: options.sign_timeout,
             calls,
             connections,
+            mdns: by_mdns,
             checked: Mutex::new(u64::MAX),
             accounts: vec![],
         };
@@ -208,6 +234,13 @@ impl RemoteSigner {
             .map_err(|_| remote_error(&self.peer, operation, "too many requests queued"))?;
         let millis = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
         match tokio::time::timeout(timeout, answer).await {
+            Err(_) if self.mdns && self.connections.load(Ordering::SeqCst) == 0 => Err(remote_error(
+                &self.peer,
+                operation,
+                format!(
+                    "no mDNS announcement of this peer id within {millis} ms: is `cfxlight signer serve --mdns` running on the same local network? (mDNS does not cross routers and skips loopback)"
+                ),
+            )),
             Err(_) => Err(SignerError::Timeout {
                 operation: format!("remote {operation}"),
                 millis,
@@ -366,20 +399,33 @@ impl Signer for RemoteSigner {
     }
 }
 
-/// The swarm loop: sends queued calls, routes answers, keeps the connection up.
+/// The swarm loop: sends queued calls, routes answers, keeps the connection up. With
+/// [`Place::Mdns`] the dial addresses are the ones mDNS announced for the pinned peer id
+/// (other peers' announcements are ignored; Noise still proves the id), and a call made
+/// before any announcement waits for one, up to its own timeout.
 async fn run(
     mut swarm: libp2p::Swarm<Behaviour>,
     peer: PeerId,
-    addr: Multiaddr,
+    place: Place,
     mut queue: mpsc::Receiver<Call>,
     connections: Arc<AtomicU64>,
 ) {
     let mut pending: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, String>>> =
         HashMap::new();
+    let mut addrs: Vec<Multiaddr> = match &place {
+        Place::At(a) => vec![a.clone()],
+        Place::Mdns => vec![],
+    };
+    // Calls made while mDNS has not found the signer yet (bounded by the queue's size).
+    let mut waiting: Vec<Call> = vec![];
     let mut backoff = MIN_BACKOFF;
     // When to dial next, if not connected.
     let mut redial: Option<tokio::time::Instant> = Some(tokio::time::Instant::now());
     let mut last_dial_error = String::from("not connected yet");
+    let shown = match &place {
+        Place::At(a) => a.to_string(),
+        Place::Mdns => "it (found by mDNS)".into(),
+    };
     loop {
         let sleep = async {
             match redial {
@@ -390,18 +436,27 @@ async fn run(
         tokio::select! {
             call = queue.recv() => {
                 let Some(call) = call else { return };
+                if addrs.is_empty() && !swarm.is_connected(&peer) {
+                    waiting.retain(|c| !c.reply.is_closed());
+                    if waiting.len() >= QUEUE {
+                        let _ = call.reply.send(Err("too many requests wait for the signer's mDNS announcement".into()));
+                    } else {
+                        waiting.push(call);
+                    }
+                    continue;
+                }
                 // Not connected: request-response dials at once, whatever the backoff.
                 let id = swarm.behaviour_mut().rr.send_request_with_addresses(
                     &peer,
                     call.request,
-                    vec![addr.clone()],
+                    addrs.clone(),
                 );
                 pending.insert(id, call.reply);
             }
             () = sleep => {
                 redial = None;
-                if !swarm.is_connected(&peer) {
-                    let opts = DialOpts::peer_id(peer).addresses(vec![addr.clone()]).build();
+                if !swarm.is_connected(&peer) && !addrs.is_empty() {
+                    let opts = DialOpts::peer_id(peer).addresses(addrs.clone()).build();
                     if let Err(e) = swarm.dial(opts) {
                         last_dial_error = e.to_string();
                         redial = Some(tokio::time::Instant::now() + backoff);
@@ -425,6 +480,32 @@ async fn run(
                         backoff = (backoff * 2).min(MAX_BACKOFF);
                     }
                 }
+                SwarmEvent::Behaviour(Event::Mdns(libp2p::mdns::Event::Discovered(found))) => {
+                    let before = addrs.len();
+                    for (_, a) in found.into_iter().filter(|(p, _)| *p == peer) {
+                        if !addrs.contains(&a) && addrs.len() < MAX_MDNS_ADDRESSES {
+                            addrs.push(a);
+                        }
+                    }
+                    if addrs.len() > before {
+                        // A signer that came back: dial now, not after the backoff.
+                        backoff = MIN_BACKOFF;
+                        redial = Some(tokio::time::Instant::now());
+                        for call in waiting.drain(..).filter(|c| !c.reply.is_closed()) {
+                            let id = swarm.behaviour_mut().rr.send_request_with_addresses(
+                                &peer,
+                                call.request,
+                                addrs.clone(),
+                            );
+                            pending.insert(id, call.reply);
+                        }
+                    }
+                }
+                SwarmEvent::Behaviour(Event::Mdns(libp2p::mdns::Event::Expired(gone))) => {
+                    for (_, a) in gone.into_iter().filter(|(p, _)| *p == peer) {
+                        addrs.retain(|x| *x != a);
+                    }
+                }
                 SwarmEvent::Behaviour(Event::Ping(libp2p::ping::Event { result: Err(_), connection, .. })) => {
                     // A peer that stops answering pings is gone: close, then redial.
                     swarm.close_connection(connection);
@@ -442,7 +523,7 @@ async fn run(
                         if let Some(reply) = pending.remove(&request_id) {
                             let detail = match error {
                                 request_response::OutboundFailure::DialFailure => format!(
-                                    "cannot reach {addr}: {last_dial_error} (retrying with backoff)"
+                                    "cannot reach {shown}: {last_dial_error} (retrying with backoff)"
                                 ),
                                 request_response::OutboundFailure::Timeout => {
                                     "no answer in time (it may have been seen: check the signer's audit log)".into()
@@ -471,14 +552,20 @@ mod tests {
     #[test]
     fn addresses_must_name_both_a_place_and_a_peer_id() {
         let id = Keypair::generate_ed25519().public().to_peer_id();
-        let (addr, peer) = parse_address(&format!("/ip4/10.1.2.3/tcp/4100/p2p/{id}")).unwrap();
-        assert_eq!(addr.to_string(), "/ip4/10.1.2.3/tcp/4100");
+        let (place, peer) = parse_address(&format!("/ip4/10.1.2.3/tcp/4100/p2p/{id}")).unwrap();
+        assert_eq!(place, Place::At("/ip4/10.1.2.3/tcp/4100".parse().unwrap()));
         assert_eq!(peer, id);
+        assert_eq!(
+            parse_address(&format!("mdns/p2p/{id}")).unwrap(),
+            (Place::Mdns, id)
+        );
         for bad in [
             "/ip4/10.1.2.3/tcp/4100".to_string(),
             format!("/p2p/{id}"),
             "junk".into(),
             format!("/ip4/10.1.2.3/tcp/4100/p2p/{id}x"),
+            "mdns/p2p/".into(),
+            format!("mdns/{id}"),
         ] {
             assert!(parse_address(&bad).is_err(), "{bad}");
         }

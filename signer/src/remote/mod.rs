@@ -37,9 +37,9 @@ use std::{
 use libp2p::{
     allow_block_list::{self, AllowedPeers},
     identity::Keypair,
-    ping,
+    mdns, ping,
     request_response::{self, ProtocolSupport},
-    swarm::NetworkBehaviour,
+    swarm::{behaviour::toggle::Toggle, NetworkBehaviour},
     StreamProtocol,
 };
 use zeroize::Zeroizing;
@@ -65,14 +65,21 @@ pub const PING_INTERVAL: Duration = Duration::from_secs(5);
 /// …and a connection whose ping is not answered within this is closed.
 pub const PING_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How often mDNS asks the network again once it has probed (the first queries go out at
+/// once and back off from half a second): a signer that comes back after a restart is
+/// found within this, and the LAN sees one small packet per interval.
+pub const MDNS_QUERY_INTERVAL: Duration = Duration::from_secs(30);
+
 /// The behaviour both ends run: the allow-list (deny unknown peers at connection
-/// establishment), ping (notice a vanished peer), and the signing protocol.
+/// establishment), ping (notice a vanished peer), the signing protocol, and mDNS when
+/// asked for (off unless `signer serve --mdns` / a `remote:mdns/p2p/<peer id>` spec).
 #[derive(NetworkBehaviour)]
 #[behaviour(to_swarm = "Event")]
 pub(crate) struct Behaviour {
     allow: allow_block_list::Behaviour<AllowedPeers>,
     ping: ping::Behaviour,
     rr: request_response::json::Behaviour<wire::Request, wire::Response>,
+    mdns: Toggle<mdns::tokio::Behaviour>,
 }
 
 /// What [`Behaviour`] reports to the swarm loop.
@@ -83,6 +90,14 @@ pub(crate) enum Event {
     Ping(ping::Event),
     /// A request, a response or a failure of the signing protocol.
     Rr(request_response::Event<wire::Request, wire::Response>),
+    /// Peers (and their addresses) announced on the local network, or expired.
+    Mdns(mdns::Event),
+}
+
+impl From<mdns::Event> for Event {
+    fn from(e: mdns::Event) -> Self {
+        Event::Mdns(e)
+    }
 }
 
 impl From<ping::Event> for Event {
@@ -133,15 +148,19 @@ impl Behaviour {
                     .with_timeout(PING_TIMEOUT),
             ),
             rr,
+            mdns: Toggle::from(None),
         }
     }
 }
 
 /// A swarm over TCP + Noise + Yamux with `behaviour`, keeping idle connections open (the
 /// connection is the pairing; ping tells when it is gone).
+/// With `mdns`, the swarm also answers and asks mDNS queries on every non-loopback
+/// interface (it must be built inside the tokio runtime that drives it).
 pub(crate) fn swarm(
     key: Keypair,
-    behaviour: Behaviour,
+    mut behaviour: Behaviour,
+    mdns: bool,
 ) -> Result<libp2p::Swarm<Behaviour>, SignerError> {
     let err = |e: &dyn std::fmt::Display| SignerError::Backend(format!("libp2p: {e}"));
     Ok(libp2p::SwarmBuilder::with_existing_identity(key)
@@ -152,7 +171,17 @@ pub(crate) fn swarm(
             libp2p::yamux::Config::default,
         )
         .map_err(|e| err(&e))?
-        .with_behaviour(|_| behaviour)
+        .with_behaviour(|key| {
+            if mdns {
+                let config = mdns::Config {
+                    query_interval: MDNS_QUERY_INTERVAL,
+                    ..mdns::Config::default()
+                };
+                let m = mdns::tokio::Behaviour::new(config, key.public().to_peer_id())?;
+                behaviour.mdns = Toggle::from(Some(m));
+            }
+            Ok(behaviour)
+        })
         .map_err(|e| err(&e))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(24 * 3600)))
         .build())

@@ -37,6 +37,9 @@ pub struct ServeConfig {
     pub name: String,
     /// Requests handled at once; more are answered `busy`.
     pub max_in_flight: usize,
+    /// Announce this signer's peer id and addresses on the local network by mDNS (off by
+    /// default: a signer is found by the address it prints unless the user says otherwise).
+    pub mdns: bool,
 }
 
 /// What [`serve`] reports as it runs (the CLI prints these).
@@ -157,7 +160,7 @@ pub async fn serve(
         ProtocolSupport::Inbound,
         DEFAULT_SIGN_TIMEOUT,
     );
-    let mut swarm = super::swarm(config.key, behaviour)?;
+    let mut swarm = super::swarm(config.key, behaviour, config.mdns)?;
     for addr in &config.listen {
         swarm
             .listen_on(addr.clone())

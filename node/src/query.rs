@@ -41,8 +41,11 @@ pub use crate::light::peers::PeerSet;
 pub const SNAPSHOT_EPOCHS: u64 = 2000;
 /// The provider answers at most this many items per request.
 const MAX_ITEMS_PER_REQUEST: usize = 50;
-/// How many verified state entries stay in memory.
-const STATE_CACHE_ENTRIES: usize = 100_000;
+/// Bytes of verified state entries kept in memory (keys, values and bookkeeping, counted
+/// as [`StateCache::cost`] does). Everything verified is also on disk, so this is only the
+/// hot set; a count bound (100,000 entries, ~35 MiB) let it grow for hours on a device
+/// that reads a few accounts at every new state root.
+const STATE_CACHE_BYTES: usize = 4 << 20;
 /// An account a dapp asked about stays watched this long.
 const WATCH_FOR: Duration = Duration::from_secs(600);
 /// At most this many accounts are remembered as asked about (the least recently asked are
@@ -166,16 +169,34 @@ const DECODED_ACCOUNTS: usize = 8192;
 struct StateCache {
     map: HashMap<(H256, Vec<u8>), Option<Vec<u8>>>,
     order: VecDeque<(H256, Vec<u8>)>,
+    /// What the entries in `map` cost, by [`StateCache::cost`].
+    bytes: usize,
 }
 
 impl StateCache {
+    /// The memory one entry holds: its key twice (map and order), its value, and about
+    /// 96 bytes of vector headers and hash-table slot.
+    fn cost(key: &[u8], value: Option<&[u8]>) -> usize {
+        2 * (32 + key.len()) + value.map_or(0, <[u8]>::len) + 96
+    }
+
     fn insert(&mut self, k: (H256, Vec<u8>), v: Option<Vec<u8>>) {
-        if self.map.insert(k.clone(), v).is_none() {
-            self.order.push_back(k);
-            while self.order.len() > STATE_CACHE_ENTRIES {
-                if let Some(old) = self.order.pop_front() {
-                    self.map.remove(&old);
-                }
+        let cost = Self::cost(&k.1, v.as_deref());
+        match self.map.insert(k.clone(), v) {
+            None => {
+                self.order.push_back(k);
+                self.bytes = self.bytes.saturating_add(cost);
+            }
+            // The same verified entry again: same value, same cost.
+            Some(_) => return,
+        }
+        while self.bytes > STATE_CACHE_BYTES {
+            let Some(old) = self.order.pop_front() else {
+                self.bytes = 0;
+                break;
+            };
+            if let Some(v) = self.map.remove(&old) {
+                self.bytes = self.bytes.saturating_sub(Self::cost(&old.1, v.as_deref()));
             }
         }
     }
@@ -951,5 +972,45 @@ mod recent_tests {
         r.put(2, 21);
         assert_eq!(r.map.len(), 3);
         assert_eq!(r.get(&2), Some(21));
+    }
+}
+
+#[cfg(test)]
+mod state_cache_tests {
+    use super::{StateCache, H256, STATE_CACHE_BYTES};
+
+    #[test]
+    fn the_state_cache_stays_within_its_byte_budget_and_drops_the_oldest_first() {
+        let mut c = StateCache::default();
+        let value = vec![7u8; 100];
+        let per = StateCache::cost(&[0u8; 40], Some(&value));
+        let fits = STATE_CACHE_BYTES / per;
+        // A new state root every "epoch", the same few keys read at each: what a device
+        // following the chain does for hours.
+        for i in 0..(3 * fits) as u64 {
+            let mut key = vec![0u8; 40];
+            key[..8].copy_from_slice(&(i % 5).to_be_bytes());
+            c.insert((H256::from_low_u64_be(i / 5), key), Some(value.clone()));
+            assert!(c.bytes <= STATE_CACHE_BYTES, "{} at {i}", c.bytes);
+        }
+        assert_eq!(c.map.len(), c.order.len());
+        assert!(
+            c.map.len() >= fits - 1 && c.map.len() <= fits,
+            "{}",
+            c.map.len()
+        );
+        let newest = (H256::from_low_u64_be((3 * fits as u64 - 1) / 5), {
+            let mut k = vec![0u8; 40];
+            k[..8].copy_from_slice(&((3 * fits as u64 - 1) % 5).to_be_bytes());
+            k
+        });
+        assert!(c.map.contains_key(&newest));
+        assert!(!c
+            .map
+            .contains_key(&(H256::from_low_u64_be(0), vec![0u8; 40])));
+        // Inserting an entry that is already there costs nothing more.
+        let before = c.bytes;
+        c.insert(newest, Some(value));
+        assert_eq!(c.bytes, before);
     }
 }

@@ -214,6 +214,48 @@ fn the_card_signs_an_sdk_transfer_through_the_node_and_a_pulled_card_burns_no_no
         .unwrap();
     assert_eq!(U256::from(common::quantity(&tx["nonce"])), nonce_before);
     assert_eq!(wait_receipt(&node.local, &hash, 60)["outcomeStatus"], "0x0");
+
+    // A transfer with data and no gas: gas and storage as the full node estimates them (it
+    // runs no code), and mined.
+    let with_data = json!({"from": card_b32, "to": to, "value": "0x1", "data": "0x00ff00ff"});
+    let estimate: Value = net
+        .full
+        .call("cfx_estimateGasAndCollateral", json!([with_data]))
+        .unwrap();
+    let ours: Value = node
+        .local
+        .call("cfx_estimateGasAndCollateral", json!([with_data]))
+        .unwrap();
+    assert_eq!(ours, estimate);
+    let hash: H256 = node
+        .local
+        .call("cfx_sendTransaction", json!([with_data]))
+        .unwrap();
+    let tx: Value = node
+        .local
+        .call("cfx_getTransactionByHash", json!([hash]))
+        .unwrap();
+    assert_eq!(tx["gas"], estimate["gasLimit"], "{tx}");
+    assert_eq!(
+        tx["storageLimit"], estimate["storageCollateralized"],
+        "{tx}"
+    );
+    assert_eq!(wait_receipt(&node.local, &hash, 60)["outcomeStatus"], "0x0");
+    // Init code to run: refused with the reason, nothing queued.
+    let reply = raw(
+        &node.local_url,
+        "cfx_sendTransaction",
+        json!([{"from": card_b32, "data": "0x00"}]),
+    );
+    assert_eq!(reply["error"]["code"], -32000, "{reply}");
+    assert!(
+        reply["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("deployment"),
+        "{reply}"
+    );
+    assert_eq!(pending_count(&node), 0, "{reply}");
 }
 
 #[test]

@@ -34,9 +34,10 @@ pub enum AddressError {
     /// A character outside the base32 alphabet.
     #[error("invalid base32 character {0:?}")]
     InvalidChar(char),
-    /// The BCH checksum does not verify.
-    #[error("checksum mismatch")]
-    Checksum,
+    /// The BCH checksum does not verify; the residue it left (0 when it verifies), which
+    /// conflux-rust's message names.
+    #[error("invalid checksum (actual {0} != 0)")]
+    Checksum(u64),
     /// The body has a length Conflux does not define.
     #[error("invalid address length ({0} bytes)")]
     InvalidLength(usize),
@@ -334,8 +335,9 @@ pub fn decode_raw(s: &str) -> Result<DecodedAddress, AddressError> {
     if five.len() <= 8 {
         return Err(AddressError::InvalidLength(0));
     }
-    if polymod(expand_prefix(prefix).chain(five.iter().copied())) != 0 {
-        return Err(AddressError::Checksum);
+    let residue = polymod(expand_prefix(prefix).chain(five.iter().copied()));
+    if residue != 0 {
+        return Err(AddressError::Checksum(residue));
     }
     let payload = convert_bits(&five[..five.len() - 8], 5, 8, false)?;
     let (&version, body) = payload
@@ -575,12 +577,12 @@ mod tests {
         );
         assert_eq!(
             decode_raw("cfx:aajg4wt2mbmbb44sp6szd783ry0jtad5bea80xdy7a"),
-            Err(AddressError::Checksum)
+            Err(AddressError::Checksum(1))
         );
-        assert_eq!(
+        assert!(matches!(
             decode_raw(&good.replacen("cfx:", "cfxtest:", 1)),
-            Err(AddressError::Checksum)
-        );
+            Err(AddressError::Checksum(r)) if r != 0
+        ));
         assert_eq!(
             decode_raw("aajg4wt2mbmbb44sp6szd783ry0jtad5bea80xdy7p"),
             Err(AddressError::MissingPrefix)

@@ -233,7 +233,6 @@ pub(super) fn register_not_implemented(
 ) -> Result<(), jsonrpsee::core::RegisterMethodError> {
     for name in [
         "cfx_call",
-        "cfx_estimateGasAndCollateral",
         "cfx_getSupplyInfo",
         "cfx_getBlockRewardInfo",
         "cfx_getCollateralInfo",

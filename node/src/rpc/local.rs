@@ -14,7 +14,6 @@
 use std::sync::Arc;
 
 use cfxlight_primitives::{
-    address::AddressType,
     rpc::{Bytes, RpcAddress},
     transaction::{AccessListItem, Action, SignedTransaction, Transaction, TxKind},
     H160, U256,
@@ -33,8 +32,6 @@ type Module = RpcModule<Arc<RpcContext>>;
 
 /// conflux-rust's ACCOUNT_ERROR code, used for every signer failure.
 pub const SIGNER_ERROR: i32 = -32023;
-/// Gas of a plain value transfer to a user account.
-const TRANSFER_GAS: u64 = 21_000;
 
 /// Where the signing methods are served.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -134,26 +131,11 @@ async fn build_tx(ctx: &RpcContext, req: &Value) -> Result<(H160, Transaction), 
             )));
         }
     }
-    let plain_transfer = data.is_empty()
-        && matches!(action, Action::Call(to) if AddressType::of(&to) == AddressType::User);
-    let gas = match quantity(o, "gas")? {
-        Some(g) => g,
-        None if plain_transfer => U256::from(TRANSFER_GAS),
-        None => {
-            return Err(invalid_params(
-                "`gas` is required for contract calls and deployments: a light node cannot execute them to estimate it",
-            ))
-        }
-    };
-    let storage_limit = match quantity(o, "storageLimit")? {
+    let given_gas = quantity(o, "gas")?;
+    let given_storage = match quantity(o, "storageLimit")? {
         Some(s) if s.bits() > 64 => return Err(invalid_params("`storageLimit` is too large")),
-        Some(s) => s.as_u64(),
-        None if plain_transfer => 0,
-        None => {
-            return Err(invalid_params(
-                "`storageLimit` is required for contract calls and deployments: a light node cannot execute them to estimate it",
-            ))
-        }
+        Some(s) => Some(s.as_u64()),
+        None => None,
     };
     let best = ctx.best_epoch()?;
     let epoch_height = match quantity(o, "epochHeight")? {
@@ -200,6 +182,25 @@ async fn build_tx(ctx: &RpcContext, req: &Value) -> Result<(H160, Transaction), 
         ),
         Some(_) => return Err(invalid_params("`accessList` must be an array")),
     };
+    // What the request leaves out is estimated as the full node would, for what runs no
+    // code (a transfer, with or without data, to an account without code: the intrinsic
+    // gas and no storage); what runs code needs an EVM cfxlight does not have yet.
+    if given_gas.is_none() || given_storage.is_none() {
+        let why = match action {
+            Action::Create => Some("a deployment runs its init code".to_string()),
+            Action::Call(to) => super::estimate::runs_code(ctx, latest_state, to).await?,
+        };
+        if let Some(why) = why {
+            return Err(super::estimate::no_evm(why));
+        }
+    }
+    let gas = given_gas.unwrap_or_else(|| {
+        U256::from(super::estimate::code_free_gas(
+            &data,
+            access_list.as_deref().unwrap_or_default(),
+        ))
+    });
+    let storage_limit = given_storage.unwrap_or(0);
     let ty = match quantity(o, "type")? {
         Some(t) if t > U256::from(2) => {
             return Err(invalid_params(format!("unsupported transaction type {t}")))

@@ -26,6 +26,7 @@ mod budget;
 mod chain;
 mod context;
 mod error;
+mod estimate;
 mod fees;
 mod filters;
 #[doc(hidden)]

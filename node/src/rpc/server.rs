@@ -6,8 +6,8 @@ use std::{net::SocketAddr, sync::Arc};
 use jsonrpsee::server::{BatchRequestConfig, RpcModule, Server, ServerConfig, ServerHandle};
 
 use super::{
-    access, budget::Budgets, chain, context::RpcContext, filters, filters::FilterLimits, http,
-    local, logs::LogLimits, pool, pubsub, state, AccessLayer, LocalConfig,
+    access, budget::Budgets, chain, context::RpcContext, estimate, filters, filters::FilterLimits,
+    http, local, logs::LogLimits, pool, pubsub, state, AccessLayer, LocalConfig,
 };
 
 /// Server limits and access (the `--rpc-*` flags).
@@ -82,6 +82,7 @@ pub fn module(
     let mut m = RpcModule::new(ctx);
     chain::register(&mut m)?;
     state::register(&mut m)?;
+    estimate::register(&mut m)?;
     pool::register(&mut m)?;
     filters::register(&mut m)?;
     pubsub::register(&mut m)?;

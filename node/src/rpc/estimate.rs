@@ -1,0 +1,516 @@
+//! `cfx_estimateGasAndCollateral` for transactions that run no code: a transfer, with or
+//! without data, to an address that has none. The answer is conflux-rust's estimator's
+//! (`execute-helper/src/estimation.rs` with the executive's pre-checks, v3.0.2), computed
+//! from the request and the sender's and recipient's accounts verified at the requested
+//! epoch: the same gas figure, the same balance checks, the same errors word for word.
+//!
+//! A request that would execute code (a deployment, a call to an account with code, an
+//! internal contract, a precompile) is refused with -32000 naming what cfxlight cannot
+//! execute: it has no EVM yet, and a guessed figure would be a wrong one.
+
+use std::sync::Arc;
+
+use cfxlight_primitives::{
+    address::AddressType, hash::KECCAK_EMPTY, transaction::AccessListItem, H160, U256,
+};
+use ethereum_types::U512;
+use jsonrpsee::{server::RpcModule, types::ErrorObjectOwned};
+use serde_json::{json, Value};
+
+use super::{
+    context::RpcContext,
+    error::{invalid_param_data, invalid_params, query_error, UNSUPPORTED},
+    params::{parse_address, parse_epoch, parse_u64_hex, Args, Epoch, StateAt},
+};
+
+type Module = RpcModule<Arc<RpcContext>>;
+
+/// conflux-rust's code for a call or estimate that executed and failed.
+const CALL_EXECUTION_ERROR: i32 = -32015;
+/// conflux-rust's "error processing request" code.
+const REQUEST_ERROR: i32 = -32016;
+/// The largest `gas` a call or estimate may name, and the one it runs with by default:
+/// conflux-rust's `DEFAULT_CFX_GAS_CALL_REQUEST` (the 30 M target block gas limit × the
+/// core space's 9/10 share), unless a node sets `max_estimation_gas_limit`.
+const MAX_CALL_GAS: u64 = 27_000_000;
+/// One CFX in drips.
+const ONE_CFX: u64 = 1_000_000_000_000_000_000;
+/// Intrinsic gas of a call, of a creation, per zero and non-zero data byte, per access list
+/// address and storage key (Core Space, conflux-rust's spec at v3.0).
+const TX_GAS: u64 = 21_000;
+const TX_CREATE_GAS: u64 = 53_000;
+const TX_DATA_ZERO_GAS: u64 = 4;
+const TX_DATA_NON_ZERO_GAS: u64 = 68;
+const ACCESS_LIST_ADDRESS_GAS: u64 = 2_400;
+const ACCESS_LIST_KEY_GAS: u64 = 1_900;
+
+/// A `TransactionRequest` as conflux-rust deserializes it (unknown fields are ignored).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct CallRequest {
+    pub from: Option<(H160, u64)>,
+    pub to: Option<(H160, u64)>,
+    pub gas_price: Option<U256>,
+    pub gas: Option<U256>,
+    pub value: Option<U256>,
+    pub data: Vec<u8>,
+    pub nonce: Option<U256>,
+    pub storage_limit: Option<u64>,
+    pub access_list: Option<Vec<AccessListItem>>,
+    pub max_fee_per_gas: Option<U256>,
+    pub max_priority_fee_per_gas: Option<U256>,
+    pub ty: Option<u64>,
+}
+
+impl CallRequest {
+    /// Parses the request object with the deserializer's messages.
+    pub(crate) fn parse(v: &Value) -> Result<CallRequest, ErrorObjectOwned> {
+        let Value::Object(o) = v else {
+            return Err(invalid_params(format!(
+                "invalid type: {}, expected struct TransactionRequest",
+                kind(v)
+            )));
+        };
+        let mut r = CallRequest::default();
+        for (k, v) in o {
+            if v.is_null() {
+                continue;
+            }
+            match k.as_str() {
+                "from" => r.from = Some(any_address(v)?),
+                "to" => r.to = Some(any_address(v)?),
+                "gasPrice" => r.gas_price = Some(parse_u256(v)?),
+                "gas" => r.gas = Some(parse_u256(v)?),
+                "value" => r.value = Some(parse_u256(v)?),
+                "data" => r.data = parse_bytes(v)?,
+                "nonce" => r.nonce = Some(parse_u256(v)?),
+                "storageLimit" => r.storage_limit = Some(parse_u64_hex(v)?),
+                "maxFeePerGas" => r.max_fee_per_gas = Some(parse_u256(v)?),
+                "maxPriorityFeePerGas" => r.max_priority_fee_per_gas = Some(parse_u256(v)?),
+                "type" => r.ty = Some(parse_u64_hex(v)?),
+                "epochHeight" | "chainId" => {
+                    parse_u64_hex(v)?;
+                }
+                "accessList" => r.access_list = Some(access_list(v)?),
+                _ => {}
+            }
+        }
+        Ok(r)
+    }
+
+    /// Whether any price field was given (conflux-rust's `has_gas_price`).
+    fn has_gas_price(&self) -> bool {
+        self.gas_price.is_some()
+            || self.max_fee_per_gas.is_some()
+            || self.max_priority_fee_per_gas.is_some()
+    }
+
+    /// The transaction type conflux-rust builds (`transaction_type`): the one named, else
+    /// CIP-1559 when a fee cap or tip is given, CIP-2930 with an access list, else legacy.
+    fn tx_type(&self) -> u64 {
+        match self.ty {
+            Some(t) => t,
+            None if self.max_fee_per_gas.is_some() || self.max_priority_fee_per_gas.is_some() => 2,
+            None if self.access_list.is_some() => 1,
+            None => 0,
+        }
+    }
+
+    /// The price per gas the executive charges by (`gas_price()` of the transaction
+    /// `sign_call` builds): the legacy price (default 1), or a CIP-1559 fee cap (falling
+    /// back to the tip, then the legacy price).
+    fn price(&self) -> U256 {
+        let legacy = self.gas_price.unwrap_or(U256::one());
+        match self.tx_type() {
+            2 => self
+                .max_fee_per_gas
+                .or(self.max_priority_fee_per_gas)
+                .unwrap_or(legacy),
+            _ => legacy,
+        }
+    }
+}
+
+fn kind(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => format!("boolean `{b}`"),
+        Value::Number(n) => format!("integer `{n}`"),
+        Value::String(s) => format!("string {s:?}"),
+        Value::Array(_) => "sequence".into(),
+        Value::Object(_) => "map".into(),
+    }
+}
+
+/// A base32 address of any network (the networks are compared afterwards, as
+/// conflux-rust does): the hex address and its network id.
+fn any_address(v: &Value) -> Result<(H160, u64), ErrorObjectOwned> {
+    let Value::String(s) = v else {
+        return Err(invalid_params(format!(
+            "invalid type: {}, expected a string",
+            kind(v)
+        )));
+    };
+    let a: cfxlight_primitives::address::CfxAddress = match s.parse() {
+        Ok(a) => a,
+        // The parser with the node's own network gives conflux-rust's wording.
+        Err(_) => return parse_address(v, 0).map(|a| (a, 0)),
+    };
+    Ok((a.address, a.network_id))
+}
+
+/// A `U256` field: 1 to 64 hex digits, `0x` optional.
+fn parse_u256(v: &Value) -> Result<U256, ErrorObjectOwned> {
+    const EXPECTED: &str = "a (both 0x-prefixed or not) hex string with length between (0; 64]";
+    let Value::String(s) = v else {
+        return Err(invalid_params(format!(
+            "invalid type: {}, expected {EXPECTED}",
+            kind(v)
+        )));
+    };
+    let (prefix, digits) = match s.strip_prefix("0x") {
+        Some(d) => (2, d),
+        None => (0, s.as_str()),
+    };
+    if digits.is_empty() || digits.len() > 64 {
+        return Err(invalid_params(format!(
+            "invalid length {}, expected {EXPECTED}",
+            digits.len()
+        )));
+    }
+    if let Some((i, c)) = digits.char_indices().find(|(_, c)| !c.is_ascii_hexdigit()) {
+        return Err(invalid_params(format!(
+            "invalid hex character: {c}, at {}",
+            i + prefix
+        )));
+    }
+    U256::from_str_radix(digits, 16).map_err(invalid_params)
+}
+
+/// A `Bytes` field: `0x` and an even number of hex digits.
+fn parse_bytes(v: &Value) -> Result<Vec<u8>, ErrorObjectOwned> {
+    let Value::String(s) = v else {
+        return Err(invalid_params(format!(
+            "invalid type: {}, expected a 0x-prefixed, hex-encoded vector of bytes",
+            kind(v)
+        )));
+    };
+    let Some(digits) = s.strip_prefix("0x").filter(|d| d.len() % 2 == 0) else {
+        return Err(invalid_params(
+            "Invalid bytes format. Expected a 0x-prefixed hex string with even length",
+        ));
+    };
+    if let Some((i, c)) = digits.char_indices().find(|(_, c)| !c.is_ascii_hexdigit()) {
+        return Err(invalid_params(format!(
+            "Invalid hex: Invalid character {c:?} at position {i}"
+        )));
+    }
+    hex::decode(digits).map_err(invalid_params)
+}
+
+fn access_list(v: &Value) -> Result<Vec<AccessListItem>, ErrorObjectOwned> {
+    let Value::Array(items) = v else {
+        return Err(invalid_params(format!(
+            "invalid type: {}, expected a sequence",
+            kind(v)
+        )));
+    };
+    items
+        .iter()
+        .map(|i| {
+            let Value::Object(o) = i else {
+                return Err(invalid_params(format!(
+                    "invalid type: {}, expected struct AccessListItem",
+                    kind(i)
+                )));
+            };
+            let address = o
+                .get("address")
+                .ok_or_else(|| invalid_params("missing field `address`"))?;
+            let keys = match o.get("storageKeys") {
+                Some(Value::Array(k)) => {
+                    k.iter()
+                        .map(super::params::parse_hash)
+                        .collect::<Result<Vec<_>, _>>()?
+                }
+                Some(other) => {
+                    return Err(invalid_params(format!(
+                        "invalid type: {}, expected a sequence",
+                        kind(other)
+                    )))
+                }
+                None => return Err(invalid_params("missing field `storageKeys`")),
+            };
+            Ok(AccessListItem {
+                address: any_address(address)?.0,
+                storage_keys: keys,
+            })
+        })
+        .collect()
+}
+
+/// conflux-rust's `call_execution_error`: -32015 with the message and its detail as data.
+fn execution_error(message: impl Into<String>, detail: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(CALL_EXECUTION_ERROR, message.into(), Some(detail.into()))
+}
+
+fn request_error(detail: impl std::fmt::Display) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(
+        REQUEST_ERROR,
+        format!("Error processing request: Msg error detail: {detail}"),
+        None::<()>,
+    )
+}
+
+/// The executive's `NotEnoughCash` as the estimator words it.
+fn not_enough_cash(required: U512, got: U256, actual_gas_cost: U256) -> ErrorObjectOwned {
+    let e = format!(
+        "NotEnoughCash {{ required: {required}, got: {got}, actual_gas_cost: {actual_gas_cost}, max_storage_limit_cost: 0 }}"
+    );
+    execution_error(
+        format!(
+            "Can not estimate: transaction execution failed, all gas will be charged (execution error: {e})"
+        ),
+        e,
+    )
+}
+
+fn cannot_execute(detail: impl Into<String>) -> ErrorObjectOwned {
+    execution_error("Can not estimate: transaction can not be executed", detail)
+}
+
+/// The `from`/`to` networks checked as conflux-rust does: against each other, then ours.
+fn check_networks(ctx: &RpcContext, r: &CallRequest) -> Result<(), ErrorObjectOwned> {
+    let prefix = cfxlight_primitives::address::network_prefix;
+    let net = match (r.from, r.to) {
+        (Some((_, f)), Some((_, t))) if f != t => {
+            return Err(invalid_param_data(
+                "request",
+                format!(
+                    "network prefix inconsistent in from({}) and to({})",
+                    prefix(f),
+                    prefix(t)
+                ),
+            ))
+        }
+        (Some((_, n)), _) | (None, Some((_, n))) => Some(n),
+        (None, None) => None,
+    };
+    match net {
+        Some(n) if n != ctx.chain.network_id => Err(invalid_param_data(
+            "request",
+            format!(
+                "network prefix unexpected: ours {}, got {}",
+                prefix(ctx.chain.network_id),
+                prefix(n)
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Intrinsic gas (conflux-rust's `gas_required_for` in Core Space) and the EIP-7623 floor.
+pub(super) fn intrinsic_gas(
+    create: bool,
+    data: &[u8],
+    access_list: &[AccessListItem],
+) -> (u64, u64) {
+    let zeros = data.iter().filter(|b| **b == 0).count() as u64;
+    let non_zeros = data.len() as u64 - zeros;
+    let base = if create { TX_CREATE_GAS } else { TX_GAS }
+        + zeros * TX_DATA_ZERO_GAS
+        + non_zeros * TX_DATA_NON_ZERO_GAS
+        + access_list
+            .iter()
+            .map(|i| ACCESS_LIST_ADDRESS_GAS + ACCESS_LIST_KEY_GAS * i.storage_keys.len() as u64)
+            .sum::<u64>();
+    let floor = TX_GAS + zeros * 10 + non_zeros * 40;
+    (base, floor)
+}
+
+/// The estimate of a call that runs no code: the larger of the intrinsic gas, the
+/// EIP-7623 floor and CIP-130's 100 gas per byte of data.
+pub(super) fn code_free_gas(data: &[u8], access_list: &[AccessListItem]) -> u64 {
+    let (base, floor) = intrinsic_gas(false, data, access_list);
+    base.max(floor).max(data.len() as u64 * 100)
+}
+
+/// Why a call to `to` would run code at `epoch` (`None`: it runs none, so it can be
+/// estimated without an EVM): an internal contract or precompile, or an account with code.
+pub(super) async fn runs_code(
+    ctx: &RpcContext,
+    epoch: u64,
+    to: H160,
+) -> Result<Option<String>, ErrorObjectOwned> {
+    let shown = cfxlight_primitives::address::encode(&to, ctx.chain.network_id);
+    match AddressType::of(&to) {
+        AddressType::Builtin => {
+            return Ok(Some(format!(
+                "{shown} is an internal contract or precompile, native code cfxlight does not run"
+            )))
+        }
+        AddressType::Unknown => return Ok(None),
+        AddressType::User | AddressType::Contract | AddressType::Null => {}
+    }
+    let account = ctx.query.account(epoch, to).await.map_err(query_error)?;
+    Ok(account
+        .filter(|a| a.code_hash != KECCAK_EMPTY)
+        .map(|_| format!("{shown} has code")))
+}
+
+/// The epoch an estimate reads: default `latest_state`; the full node's words for one it
+/// has not executed, ours for one whose state we have not verified.
+fn estimate_epoch(ctx: &RpcContext, v: Option<&Value>) -> Result<u64, ErrorObjectOwned> {
+    let e = match v {
+        None | Some(Value::Null) => Epoch::LatestState,
+        Some(v) => parse_epoch(v)?,
+    };
+    match e {
+        Epoch::LatestMined => Err(request_error("Latest mined epoch is not executed")),
+        Epoch::Number(n) if n > ctx.best_epoch()? => Err(request_error(
+            "Invalid params: expected a numbers with less than largest epoch number.",
+        )),
+        e => ctx.state_epoch(Some(StateAt::Epoch(e))),
+    }
+}
+
+/// What an estimate of a code-free transaction says: `(gasLimit = gasUsed, storage)`.
+async fn estimate(
+    ctx: &RpcContext,
+    r: &CallRequest,
+    epoch: u64,
+) -> Result<Value, ErrorObjectOwned> {
+    check_networks(ctx, r)?;
+    // sign_call: the gas it runs with, bounded by the node's maximum.
+    let max_gas = U256::from(MAX_CALL_GAS);
+    let gas = r.gas.unwrap_or(max_gas);
+    if gas > max_gas {
+        return Err(invalid_param_data(
+            "gas",
+            format!("specified gas is larger than max gas {max_gas}"),
+        ));
+    }
+    match r.tx_type() {
+        0..=2 => {}
+        t => {
+            return Err(ErrorObjectOwned::owned(
+                super::error::INVALID_PARAMS,
+                "Invalid parameters: Unrecognized transaction type",
+                Some(json!((t as u8).to_string())),
+            ))
+        }
+    }
+    let price = r.price();
+    // verify_transaction_common.
+    if price.is_zero() {
+        return Err(invalid_param_data(
+            "tx",
+            "Transaction error (Zero gas price is not allowed)",
+        ));
+    }
+    let Some((to, _)) = r.to else {
+        return Err(no_evm("a deployment runs its init code"));
+    };
+    let no_list = vec![];
+    let list = r
+        .access_list
+        .as_ref()
+        .filter(|_| r.tx_type() != 0)
+        .unwrap_or(&no_list);
+    let (base_gas, floor_gas) = intrinsic_gas(false, &r.data, list);
+    if gas < U256::from(base_gas) {
+        return Err(invalid_param_data(
+            "tx",
+            format!("Transaction error (Transaction gas {gas} less than intrinsic gas {base_gas})"),
+        ));
+    }
+    // CIP-130: at least 100 gas per byte of data when a gas limit is given.
+    let cip130 = U256::from(r.data.len() as u64 * 100);
+    if r.gas.is_some() && gas < cip130 {
+        return Err(cannot_execute(format!(
+            "not enough gas limit with respected to tx size: expected {cip130} got {gas}"
+        )));
+    }
+    if AddressType::of(&to) == AddressType::Unknown {
+        return Err(cannot_execute(format!("invalid recipient address {to:?}")));
+    }
+    if let Some(why) = runs_code(ctx, epoch, to).await? {
+        return Err(no_evm(why));
+    }
+    if gas < U256::from(base_gas.max(floor_gas)) {
+        return Err(cannot_execute(format!(
+            "not enough gas limit with respected to tx size: expected {} got {gas}",
+            base_gas.max(floor_gas)
+        )));
+    }
+    let value = r.value.unwrap_or_default();
+    // The sender: the one named, or a fresh account the estimator funds with 10^9 CFX
+    // (at most 2^128 drips).
+    let (balance, exists) = match r.from {
+        Some((from, _)) => match ctx.query.account(epoch, from).await.map_err(query_error)? {
+            Some(a) => (a.balance, true),
+            None => (U256::zero(), false),
+        },
+        None => {
+            let grant = value
+                .saturating_add(U256::from(1_000_000_000u64) * U256::from(ONE_CFX))
+                .min(U256::one() << 128);
+            (grant, true)
+        }
+    };
+    let has_sender = r.from.is_some();
+    // The first pass: the executive charges gas only when sender, limit and price are all
+    // given; a sender that does not exist may not be asked to pay anything.
+    let charged_gas = if has_sender && r.gas.is_some() && r.has_gas_price() {
+        gas.full_mul(price)
+    } else {
+        U512::zero()
+    };
+    let intended = U512::from(value) + charged_gas;
+    if !intended.is_zero() && !exists {
+        return Err(cannot_execute("SenderDoesNotExist"));
+    }
+    if U512::from(balance) < intended {
+        let actual = U256::try_from(charged_gas.min(U512::from(balance))).unwrap_or(U256::MAX);
+        return Err(not_enough_cash(intended, balance, actual));
+    }
+    // The estimate: nothing executed.
+    let estimated = U256::from(code_free_gas(&r.data, list));
+    // The estimator's own balance recheck for a named sender.
+    if has_sender {
+        let fee = if r.has_gas_price() {
+            estimated.saturating_mul(price)
+        } else {
+            U256::zero()
+        };
+        let needed = U512::from(value) + U512::from(fee);
+        if U512::from(balance) < needed {
+            return Err(not_enough_cash(needed, balance, balance.min(fee)));
+        }
+    }
+    Ok(json!({
+        "gasLimit": estimated,
+        "gasUsed": estimated,
+        "storageCollateralized": "0x0",
+    }))
+}
+
+/// -32000: this needs an EVM, which cfxlight does not have yet.
+pub(super) fn no_evm(what: impl std::fmt::Display) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(
+        UNSUPPORTED,
+        format!(
+            "cfxlight cannot estimate this transaction: {what}, and cfxlight does not execute contract code yet (give `gas` and `storageLimit` yourself)"
+        ),
+        None::<()>,
+    )
+}
+
+pub(super) fn register(m: &mut Module) -> Result<(), jsonrpsee::core::RegisterMethodError> {
+    m.register_async_method("cfx_estimateGasAndCollateral", |p, ctx, _| async move {
+        let args = Args::of(&p, 1, 2)?;
+        let request = CallRequest::parse(args.get(0).unwrap_or(&Value::Null))?;
+        let epoch = estimate_epoch(&ctx, args.get(1))?;
+        estimate(&ctx, &request, epoch).await
+    })?;
+    Ok(())
+}

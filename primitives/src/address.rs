@@ -577,7 +577,7 @@ mod tests {
         );
         assert_eq!(
             decode_raw("cfx:aajg4wt2mbmbb44sp6szd783ry0jtad5bea80xdy7a"),
-            Err(AddressError::Checksum(1))
+            Err(AddressError::Checksum(12))
         );
         assert!(matches!(
             decode_raw(&good.replacen("cfx:", "cfxtest:", 1)),

@@ -134,12 +134,12 @@ pub struct VerifiedRoots {
 }
 
 /// Memtable bytes over all column families before RocksDB flushes the largest. A light
-/// node writes about a kilobyte per epoch, so this still flushes only every half hour or
-/// so on mainnet; at 16 MiB a 45-minute soak on the devnet never reached the cap and the
-/// resident size kept rising.
-const MEMTABLE_BUDGET: usize = 4 << 20;
+/// node writes about a kilobyte per epoch, so this still flushes only every quarter hour
+/// or so on mainnet (small files, which compaction merges); at 16 MiB a 45-minute soak on
+/// the devnet never reached the cap and the resident size kept rising.
+const MEMTABLE_BUDGET: usize = 2 << 20;
 /// One column family's memtable size.
-const MEMTABLE_PER_FAMILY: usize = 2 << 20;
+const MEMTABLE_PER_FAMILY: usize = 1 << 20;
 /// The block cache all column families share.
 const BLOCK_CACHE: usize = 8 << 20;
 

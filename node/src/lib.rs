@@ -3,13 +3,14 @@
 //!
 //! Layers: configuration → wire (P2P) → light (clp v2 peer) → rules and pow (header
 //! validity) → sync (pivot chain, fork choice, root trust) → store → query (verified state)
-//! → rpc and txpool. A lower layer never imports a higher one; the binary (`main.rs`) only
+//! → evm (contract calls over verified state) → rpc and txpool. A lower layer never imports a higher one; the binary (`main.rs`) only
 //! parses flags and reports errors.
 
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod events;
+pub mod evm;
 pub mod light;
 pub mod log;
 pub mod metrics;

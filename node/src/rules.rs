@@ -244,7 +244,7 @@ impl HeaderVerifier {
         if parent.height < len {
             return (initial, initial);
         }
-        if parent.height % len != 0 {
+        if !parent.height.is_multiple_of(len) {
             return (parent.difficulty, parent.difficulty);
         }
         if rules.fixed_difficulty {

@@ -326,7 +326,7 @@ fn int_bits(bits: &str, ty: &str) -> Result<usize, SignerError> {
         bits.parse()
             .map_err(|_| err(format!("unknown type `{ty}`")))?
     };
-    if bits == 0 || bits > 256 || bits % 8 != 0 {
+    if bits == 0 || bits > 256 || !bits.is_multiple_of(8) {
         return Err(err(format!("unknown type `{ty}`")));
     }
     Ok(bits)

@@ -232,7 +232,6 @@ pub(super) fn register_not_implemented(
     m: &mut Module,
 ) -> Result<(), jsonrpsee::core::RegisterMethodError> {
     for name in [
-        "cfx_call",
         "cfx_getSupplyInfo",
         "cfx_getBlockRewardInfo",
         "cfx_getCollateralInfo",

@@ -69,7 +69,10 @@ pub(crate) async fn suggested_priority_fee(ctx: &RpcContext) -> Result<U256, Err
     Ok(recent_fees(ctx).await?.0)
 }
 
-fn pivot_header(ctx: &RpcContext, epoch: u64) -> Result<Option<BlockHeader>, ErrorObjectOwned> {
+pub(super) fn pivot_header(
+    ctx: &RpcContext,
+    epoch: u64,
+) -> Result<Option<BlockHeader>, ErrorObjectOwned> {
     let Some(h) = ctx.store.pivot(epoch).map_err(internal)? else {
         return Ok(None);
     };

@@ -191,7 +191,7 @@ async fn build_tx(ctx: &RpcContext, req: &Value) -> Result<(H160, Transaction), 
             Action::Call(to) => super::estimate::runs_code(ctx, latest_state, to).await?,
         };
         if let Some(why) = why {
-            return Err(super::estimate::no_evm(why));
+            return Err(super::estimate::no_estimate(why));
         }
     }
     let gas = given_gas.unwrap_or_else(|| {

@@ -1,0 +1,145 @@
+//! `cfx_call` executed by our node over verified state, against the full node's answers.
+//!
+//! The contract corpus (`scripts/contracts`: an ERC-20 and a probe of block fields,
+//! cross-contract views, hashing and `ecrecover`, reverts with a reason, a custom error, a
+//! panic and an `assert`) is compiled with solc from npm and deployed on the real devnet
+//! with js-conflux-sdk (`scripts/js/call-corpus.js`), which then moves tokens in four
+//! epochs. Every call of the corpus is sent to both nodes at seven epochs (the deployment,
+//! each transfer, the approval and our `latest_state`): result, or error code, message and
+//! data, must be JSON-equal. The calls that need what cfxlight does not run yet (a storage
+//! write, an internal contract) must instead be refused with -32000 naming it.
+//!
+//! Needs `CFXLIGHT_DEVNET=<dir>` and scripts/node_modules (both required under CI).
+//! Genesis key 0: the `key0` group.
+
+#![allow(clippy::unwrap_used, missing_docs)] // a test may stop at the first surprise
+
+mod common;
+
+use std::{
+    path::Path,
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use cfxlight_node::rpc_client::RpcClient;
+use serde_json::{json, Value};
+
+/// This test's P2P source address towards the devnet.
+const P2P_IP: &str = "127.0.0.66";
+/// Calls cfxlight must refuse (they write storage or call an internal contract).
+const REFUSED: [&str; 3] = ["transfer/from-owner", "probe/write", "probe/admin"];
+
+fn scripts() -> Option<std::path::PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts");
+    if dir.join("node_modules/solc").is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI runs the cfx_call test: scripts/node_modules needs solc (npm install in scripts/)"
+    );
+    eprintln!("skipped: scripts/node_modules/solc is missing (npm install in scripts/)");
+    None
+}
+
+#[test]
+fn cfx_call_over_verified_state_equals_the_full_node_across_the_corpus_and_epochs() {
+    let Some(dir) = common::devnet_dir() else {
+        return;
+    };
+    let Some(scripts) = scripts() else { return };
+    let d = common::devnet_json(&dir);
+    let full_url = d["rpc_url"].as_str().unwrap();
+    let out = Command::new("node")
+        .arg(scripts.join("js/call-corpus.js"))
+        .args([
+            full_url,
+            &d["chain_id"].as_u64().unwrap().to_string(),
+            d["genesis_keys"][0]["secret"].as_str().unwrap(),
+        ])
+        .env("NODE_PATH", scripts.join("node_modules"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "corpus deployment failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let corpus: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let calls = corpus["calls"].as_array().unwrap();
+    let last_tx_epoch = corpus["epochs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_u64().unwrap())
+        .max()
+        .unwrap();
+
+    let data = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let _node = common::Killed(
+        common::node_command(&d, &data.path().join("node"), P2P_IP)
+            .args(["--rpc-http-port", &port.to_string()])
+            .args(["--rpc-ws-port", &common::free_port().to_string()])
+            .spawn()
+            .unwrap(),
+    );
+    let ours = RpcClient::new(&format!("http://127.0.0.1:{port}"));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let latest = loop {
+        let e = ours
+            .call::<Value>("cfx_epochNumber", json!(["latest_state"]))
+            .map(|v| common::quantity(&v))
+            .unwrap_or(0);
+        // Past the approval that follows the last transfer.
+        if e > last_tx_epoch + 10 {
+            break e;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node did not reach epoch {last_tx_epoch}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let mut epochs: Vec<u64> = corpus["epochs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_u64().unwrap())
+        .collect();
+    epochs.push(epochs[0] - 5);
+    epochs.push(last_tx_epoch + 5);
+    epochs.push(latest);
+
+    let raw = |url: &str, params: Value| {
+        let mut r = common::raw_call(url, "cfx_call", params);
+        r.as_object_mut().unwrap().remove("id");
+        r
+    };
+    let ours_url = format!("http://127.0.0.1:{port}");
+    let (mut equal, mut refused) = (0, 0);
+    for epoch in &epochs {
+        for call in calls {
+            let name = call["name"].as_str().unwrap();
+            let params = json!([call["request"], format!("{epoch:#x}")]);
+            let reference = raw(full_url, params.clone());
+            let candidate = raw(&ours_url, params);
+            if REFUSED.contains(&name) && reference.get("result").is_some() {
+                assert_eq!(
+                    candidate["error"]["code"], -32000,
+                    "{name} at {epoch}: {candidate}"
+                );
+                let msg = candidate["error"]["message"].as_str().unwrap();
+                assert!(msg.contains("cannot run this call faithfully"), "{msg}");
+                refused += 1;
+                continue;
+            }
+            assert_eq!(candidate, reference, "{name} at epoch {epoch}");
+            equal += 1;
+        }
+    }
+    assert!(equal >= 200, "{equal} equal answers");
+    assert!(refused >= 3, "{refused} refusals");
+    eprintln!("cfx_call: {equal} answers equal to the full node's, {refused} refused");
+}

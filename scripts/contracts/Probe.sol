@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.20;
+
+interface IBalance {
+    function balanceOf(address) external view returns (uint256);
+}
+
+/// Views that read block fields, call other contracts, revert, and touch what cfxlight
+/// refuses to run (internal contracts, storage writes, creation).
+contract Probe {
+    uint256 public stored = 7;
+
+    error Custom(uint256 code, string why);
+
+    function fields() external view returns (uint256, address, uint256, uint256, uint256, uint256) {
+        return (block.timestamp, block.coinbase, block.chainid, block.basefee, block.gaslimit, block.prevrandao);
+    }
+
+    function who() external view returns (address, address, uint256) {
+        return (msg.sender, tx.origin, msg.sender.balance);
+    }
+
+    function balances(address token, address[] calldata owners) external view returns (uint256[] memory out) {
+        out = new uint256[](owners.length);
+        for (uint256 i = 0; i < owners.length; i++) {
+            out[i] = IBalance(token).balanceOf(owners[i]);
+        }
+    }
+
+    function hashes(bytes calldata data) external pure returns (bytes32, bytes32, address) {
+        return (keccak256(data), sha256(data), ecrecover(keccak256(data), 27, bytes32(uint256(1)), bytes32(uint256(2))));
+    }
+
+    function fail(uint256 how) external pure returns (uint256) {
+        if (how == 1) revert("probe: told to fail");
+        if (how == 2) revert Custom(42, "custom");
+        if (how == 3) { uint256 z = how - 3; return 1 / z; }
+        if (how == 4) assert(false);
+        return how;
+    }
+
+    function write(uint256 v) external returns (uint256) {
+        stored = v;
+        return v;
+    }
+
+    function admin(address a) external view returns (address) {
+        (bool ok, bytes memory out) = address(0x0888000000000000000000000000000000000000).staticcall(
+            abi.encodeWithSignature("getAdmin(address)", a)
+        );
+        require(ok, "admin call failed");
+        return abi.decode(out, (address));
+    }
+
+    function number() external view returns (uint256) {
+        return block.number;
+    }
+}

@@ -726,7 +726,8 @@ impl Syncer {
     ) -> Result<Option<PeriodStats>, SyncError> {
         let spec = self.rules.spec();
         let len = spec.difficulty_period(parent.height).max(1);
-        if spec.rules.fixed_difficulty || parent.height < len || !parent.height.is_multiple_of(len) {
+        if spec.rules.fixed_difficulty || parent.height < len || !parent.height.is_multiple_of(len)
+        {
             return Ok(None);
         }
         if view.pivot(parent.height)? != Some(parent.hash()) {

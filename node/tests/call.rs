@@ -139,6 +139,31 @@ fn cfx_call_over_verified_state_equals_the_full_node_across_the_corpus_and_epoch
             equal += 1;
         }
     }
+    // js-conflux-sdk's own contract reads (`token.balanceOf(a)`, …) through each node.
+    let owners: Vec<String> = std::iter::once(d["genesis_keys"][0]["address"].clone())
+        .chain(corpus["others"].as_array().unwrap().iter().cloned())
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let sdk = |url: &str| -> Value {
+        let out = Command::new("node")
+            .arg(scripts.join("js/sdk-call.js"))
+            .args([url, &d["chain_id"].as_u64().unwrap().to_string()])
+            .arg(corpus["token"].as_str().unwrap())
+            .args(&owners)
+            .env("NODE_PATH", scripts.join("node_modules"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let (through_full, through_ours) = (sdk(full_url), sdk(&ours_url));
+    assert_eq!(through_ours, through_full);
+    assert_eq!(through_ours["symbol"], "LGT");
+    assert_eq!(through_ours["balances"][1], "1000000000000000000");
     assert!(equal >= 200, "{equal} equal answers");
     assert!(refused >= 3, "{refused} refusals");
     eprintln!("cfx_call: {equal} answers equal to the full node's, {refused} refused");

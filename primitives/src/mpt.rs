@@ -1071,7 +1071,11 @@ pub fn simple_mpt_proof_value(
 /// Nibble `i` of `bytes` (high nibble first), or None past the end.
 fn nibble_at(bytes: &[u8], i: usize) -> Option<u8> {
     let b = bytes.get(i / 2)?;
-    Some(if i.is_multiple_of(2) { b >> 4 } else { b & 0x0f })
+    Some(if i.is_multiple_of(2) {
+        b >> 4
+    } else {
+        b & 0x0f
+    })
 }
 
 /// parity rlp's `Option<T>`: `[]` or `[v]`.

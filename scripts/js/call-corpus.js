@@ -55,7 +55,7 @@ async function main() {
   add('probe/with-value', probe.address, probe.stored().data, { value: '0x1' });
   add('token/with-gas', token.address, token.totalSupply().data, { gas: '0x100000' });
   add('token/gas-price-from', token.address, token.totalSupply().data, { from: owner, gasPrice: '0x1' });
-  console.log(JSON.stringify({ token: token.address, probe: probe.address, epochs, calls }));
+  console.log(JSON.stringify({ token: token.address, probe: probe.address, others, epochs, calls }));
 }
 
 main().catch((e) => {

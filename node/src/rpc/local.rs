@@ -188,14 +188,14 @@ async fn build_tx(ctx: &RpcContext, req: &Value) -> Result<(H160, Transaction), 
     if given_gas.is_none() || given_storage.is_none() {
         let why = match action {
             Action::Create => Some("a deployment runs its init code".to_string()),
-            Action::Call(to) => super::estimate::runs_code(ctx, latest_state, to).await?,
+            Action::Call(to) => super::call::runs_code(ctx, latest_state, to).await?,
         };
         if let Some(why) = why {
-            return Err(super::estimate::no_estimate(why));
+            return Err(super::call::no_estimate(why));
         }
     }
     let gas = given_gas.unwrap_or_else(|| {
-        U256::from(super::estimate::code_free_gas(
+        U256::from(super::call::code_free_gas(
             &data,
             access_list.as_deref().unwrap_or_default(),
         ))

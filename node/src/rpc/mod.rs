@@ -23,10 +23,10 @@
 //!
 mod access;
 mod budget;
+mod call;
 mod chain;
 mod context;
 mod error;
-mod estimate;
 mod fees;
 mod filters;
 #[doc(hidden)]

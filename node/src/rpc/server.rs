@@ -6,7 +6,7 @@ use std::{net::SocketAddr, sync::Arc};
 use jsonrpsee::server::{BatchRequestConfig, RpcModule, Server, ServerConfig, ServerHandle};
 
 use super::{
-    access, budget::Budgets, chain, context::RpcContext, estimate, filters, filters::FilterLimits,
+    access, budget::Budgets, call, chain, context::RpcContext, filters, filters::FilterLimits,
     http, local, logs::LogLimits, pool, pubsub, state, AccessLayer, LocalConfig,
 };
 
@@ -82,7 +82,7 @@ pub fn module(
     let mut m = RpcModule::new(ctx);
     chain::register(&mut m)?;
     state::register(&mut m)?;
-    estimate::register(&mut m)?;
+    call::register(&mut m)?;
     pool::register(&mut m)?;
     filters::register(&mut m)?;
     pubsub::register(&mut m)?;

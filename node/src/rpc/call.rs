@@ -1,12 +1,15 @@
-//! `cfx_estimateGasAndCollateral` for transactions that run no code: a transfer, with or
-//! without data, to an address that has none. The answer is conflux-rust's estimator's
-//! (`execute-helper/src/estimation.rs` with the executive's pre-checks, v3.0.2), computed
-//! from the request and the sender's and recipient's accounts verified at the requested
-//! epoch: the same gas figure, the same balance checks, the same errors word for word.
+//! The execution methods, `cfx_call` and `cfx_estimateGasAndCollateral`, run as
+//! conflux-rust's `exec_transaction` runs them (v3.0.2: the request's deserialization and
+//! network checks, `sign_call`'s gas cap, `verify_transaction_common`, CIP-130, the
+//! estimator's stand-in sender and the executive's pre-checks and balance errors, word for
+//! word) over the sender's and recipient's accounts verified at the requested epoch.
 //!
-//! A request that would execute code (a deployment, a call to an account with code, an
-//! internal contract, a precompile) is refused with -32000 naming what cfxlight cannot
-//! execute: it has no EVM yet, and a guessed figure would be a wrong one.
+//! What runs no code (a transfer, with or without data, to an address without code) is
+//! answered in full: the estimate is the larger of the intrinsic gas, the EIP-7623 floor
+//! and CIP-130's 100 gas per byte. A call into code runs in [`crate::evm`]'s guarded EVM.
+//! What needs more than that (an estimate of code, which needs Conflux's gas schedule; a
+//! deployment; an internal contract; whatever the guard stops) is refused with -32000
+//! naming it, never answered with a figure that might be wrong.
 
 use std::sync::Arc;
 

@@ -88,6 +88,12 @@ pub fn genesis_key(d: &Value, i: usize) -> k256::ecdsa::SigningKey {
     cfxlight_primitives::crypto::signing_key(&bytes.try_into().unwrap()).unwrap()
 }
 
+/// [`raw_call`], or `None` while nothing answers at `url` (a node still starting).
+pub fn try_raw_call(url: &str, method: &str, params: Value) -> Option<Value> {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    ureq::post(url).send_json(body).ok()?.into_json().ok()
+}
+
 /// One JSON-RPC call to `url`, the whole reply (result or error) as JSON.
 pub fn raw_call(url: &str, method: &str, params: Value) -> Value {
     let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});

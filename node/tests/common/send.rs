@@ -121,13 +121,26 @@ pub fn fund(d: &Value, key: usize, to: H160, value: U256) {
 }
 
 /// Waits up to `secs` seconds until the node's verified state shows `who` with a non-zero
-/// balance. A node not listening yet is waited for; an error reply fails at once.
+/// balance. A node not listening yet, or with no verified state yet, is waited for; any
+/// other error reply fails at once.
 pub fn wait_funded(node: &Node, who: &str, secs: u64) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         let body = json!({"jsonrpc": "2.0", "id": 1, "method": "cfx_getBalance", "params": [who]});
         if let Ok(reply) = ureq::post(&node.local_url).send_json(body) {
             let v: Value = reply.into_json().unwrap();
+            // A node that has verified no state yet says so; anything else fails at once.
+            let not_yet = v["error"]["data"]
+                .as_str()
+                .is_some_and(|d| d.contains("Unable to verify epoch 0"));
+            if not_yet {
+                assert!(
+                    Instant::now() < deadline,
+                    "no verified state in {secs} s: {v}"
+                );
+                std::thread::sleep(Duration::from_millis(200));
+                continue;
+            }
             assert!(v.get("error").is_none(), "cfx_getBalance: {v}");
             let b: U256 = serde_json::from_value(v["result"].clone()).unwrap();
             if !b.is_zero() {

@@ -16,13 +16,8 @@
 
 mod common;
 
-use std::{
-    path::Path,
-    process::Command,
-    time::{Duration, Instant},
-};
+use std::{path::Path, process::Command};
 
-use cfxlight_node::rpc_client::RpcClient;
 use serde_json::{json, Value};
 
 /// This test's P2P source address towards the devnet.
@@ -77,31 +72,9 @@ fn cfx_call_over_verified_state_equals_the_full_node_across_the_corpus_and_epoch
         .unwrap();
 
     let data = tempfile::tempdir().unwrap();
-    let port = common::free_port();
-    let _node = common::Killed(
-        common::node_command(&d, &data.path().join("node"), P2P_IP)
-            .args(["--rpc-http-port", &port.to_string()])
-            .args(["--rpc-ws-port", &common::free_port().to_string()])
-            .spawn()
-            .unwrap(),
-    );
-    let ours = RpcClient::new(&format!("http://127.0.0.1:{port}"));
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let latest = loop {
-        let e = ours
-            .call::<Value>("cfx_epochNumber", json!(["latest_state"]))
-            .map(|v| common::quantity(&v))
-            .unwrap_or(0);
-        // Past the approval that follows the last transfer.
-        if e > last_tx_epoch + 10 {
-            break e;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "node did not reach epoch {last_tx_epoch}"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    };
+    let (_node, ours_url) = common::public_node(&d, &data.path().join("node"), P2P_IP);
+    // Past the approval that follows the last transfer.
+    let latest = common::wait_state_past(&ours_url, last_tx_epoch + 10, 120);
     let mut epochs: Vec<u64> = corpus["epochs"]
         .as_array()
         .unwrap()
@@ -117,7 +90,6 @@ fn cfx_call_over_verified_state_equals_the_full_node_across_the_corpus_and_epoch
         r.as_object_mut().unwrap().remove("id");
         r
     };
-    let ours_url = format!("http://127.0.0.1:{port}");
     let (mut equal, mut refused) = (0, 0);
     for epoch in &epochs {
         for call in calls {

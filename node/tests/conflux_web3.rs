@@ -15,7 +15,6 @@ mod common;
 use std::{
     path::{Path, PathBuf},
     process::Command,
-    time::{Duration, Instant},
 };
 
 use cfxlight_node::rpc_client::RpcClient;
@@ -52,24 +51,8 @@ fn conflux_web3_default_send_transaction_is_estimated_by_our_node_and_mines() {
     let net = d["chain_id"].as_u64().unwrap();
     let full = RpcClient::new(d["rpc_url"].as_str().unwrap());
     let data = tempfile::tempdir().unwrap();
-    let port = common::free_port();
-    let _node = common::Killed(
-        common::node_command(&d, &data.path().join("node"), P2P_IP)
-            .args(["--rpc-http-port", &port.to_string()])
-            .args(["--rpc-ws-port", &common::free_port().to_string()])
-            .spawn()
-            .unwrap(),
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    let ours = RpcClient::new(&url);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while ours
-        .call::<Value>("cfx_epochNumber", json!(["latest_state"]))
-        .map_or(true, |v| common::quantity(&v) == 0)
-    {
-        assert!(Instant::now() < deadline, "node did not sync in 60 s");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let (_node, url) = common::public_node(&d, &data.path().join("node"), P2P_IP);
+    common::wait_state_past(&url, 0, 60);
 
     // A fresh user-type recipient, so its balance is exactly what this test sent.
     let mut to_hex = H160::from_low_u64_be(rand_suffix());

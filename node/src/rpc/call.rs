@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 use super::{
     context::RpcContext,
     error::{internal, invalid_param_data, invalid_params, query_error, unsupported, UNSUPPORTED},
-    params::{parse_address, parse_epoch, parse_u64_hex, Args, Epoch, StateAt},
+    params::{json_kind, parse_address, parse_epoch, parse_u64_hex, Args, Epoch, StateAt},
 };
 
 type Module = RpcModule<Arc<RpcContext>>;
@@ -70,7 +70,7 @@ impl CallRequest {
         let Value::Object(o) = v else {
             return Err(invalid_params(format!(
                 "invalid type: {}, expected struct TransactionRequest",
-                kind(v)
+                json_kind(v)
             )));
         };
         let mut r = CallRequest::default();
@@ -133,24 +133,13 @@ impl CallRequest {
     }
 }
 
-fn kind(v: &Value) -> String {
-    match v {
-        Value::Null => "null".into(),
-        Value::Bool(b) => format!("boolean `{b}`"),
-        Value::Number(n) => format!("integer `{n}`"),
-        Value::String(s) => format!("string {s:?}"),
-        Value::Array(_) => "sequence".into(),
-        Value::Object(_) => "map".into(),
-    }
-}
-
 /// A base32 address of any network (the networks are compared afterwards, as
 /// conflux-rust does): the hex address and its network id.
 fn any_address(v: &Value) -> Result<(H160, u64), ErrorObjectOwned> {
     let Value::String(s) = v else {
         return Err(invalid_params(format!(
             "invalid type: {}, expected a string",
-            kind(v)
+            json_kind(v)
         )));
     };
     let a: cfxlight_primitives::address::CfxAddress = match s.parse() {
@@ -167,7 +156,7 @@ fn parse_u256(v: &Value) -> Result<U256, ErrorObjectOwned> {
     let Value::String(s) = v else {
         return Err(invalid_params(format!(
             "invalid type: {}, expected {EXPECTED}",
-            kind(v)
+            json_kind(v)
         )));
     };
     let (prefix, digits) = match s.strip_prefix("0x") {
@@ -194,7 +183,7 @@ fn parse_bytes(v: &Value) -> Result<Vec<u8>, ErrorObjectOwned> {
     let Value::String(s) = v else {
         return Err(invalid_params(format!(
             "invalid type: {}, expected a 0x-prefixed, hex-encoded vector of bytes",
-            kind(v)
+            json_kind(v)
         )));
     };
     let Some(digits) = s.strip_prefix("0x").filter(|d| d.len() % 2 == 0) else {
@@ -214,7 +203,7 @@ fn access_list(v: &Value) -> Result<Vec<AccessListItem>, ErrorObjectOwned> {
     let Value::Array(items) = v else {
         return Err(invalid_params(format!(
             "invalid type: {}, expected a sequence",
-            kind(v)
+            json_kind(v)
         )));
     };
     items
@@ -223,7 +212,7 @@ fn access_list(v: &Value) -> Result<Vec<AccessListItem>, ErrorObjectOwned> {
             let Value::Object(o) = i else {
                 return Err(invalid_params(format!(
                     "invalid type: {}, expected struct AccessListItem",
-                    kind(i)
+                    json_kind(i)
                 )));
             };
             let address = o
@@ -238,7 +227,7 @@ fn access_list(v: &Value) -> Result<Vec<AccessListItem>, ErrorObjectOwned> {
                 Some(other) => {
                     return Err(invalid_params(format!(
                         "invalid type: {}, expected a sequence",
-                        kind(other)
+                        json_kind(other)
                     )))
                 }
                 None => return Err(invalid_params("missing field `storageKeys`")),

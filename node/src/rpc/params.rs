@@ -272,7 +272,8 @@ pub(crate) fn parse_u64_hex(v: &Value) -> Result<u64, ErrorObjectOwned> {
     u64::from_str_radix(digits, 16).map_err(invalid_params)
 }
 
-fn json_kind(v: &Value) -> String {
+/// How serde names a JSON value's type in its "invalid type" messages.
+pub(crate) fn json_kind(v: &Value) -> String {
     match v {
         Value::Null => "null".into(),
         Value::Bool(b) => format!("boolean `{b}`"),

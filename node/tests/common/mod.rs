@@ -71,6 +71,40 @@ pub fn node_command(d: &Value, datadir: &Path, ip: &str) -> std::process::Comman
     c
 }
 
+/// `cfxlight node` on the devnet `d` with public HTTP and WebSocket ports (no local port),
+/// killed on drop; returns it and its HTTP URL.
+pub fn public_node(d: &Value, datadir: &Path, ip: &str) -> (Killed, String) {
+    let port = free_port();
+    let node = Killed(
+        node_command(d, datadir, ip)
+            .args(["--rpc-http-port", &port.to_string()])
+            .args(["--rpc-ws-port", &free_port().to_string()])
+            .spawn()
+            .unwrap(),
+    );
+    (node, format!("http://127.0.0.1:{port}"))
+}
+
+/// Waits up to `secs` seconds until the node at `url` has a verified `latest_state` past
+/// `epoch`, and returns it (a node not answering yet is waited for).
+pub fn wait_state_past(url: &str, epoch: u64, secs: u64) -> u64 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let e = try_raw_call(url, "cfx_epochNumber", serde_json::json!(["latest_state"]))
+            .and_then(|r| r["result"].as_str().map(str::to_string))
+            .and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok())
+            .unwrap_or(0);
+        if e > epoch {
+            return e;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{url}: latest_state did not pass epoch {epoch} in {secs} s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
 /// A `0x` quantity as a number.
 pub fn quantity(v: &Value) -> u64 {
     u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()

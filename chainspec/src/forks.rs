@@ -44,7 +44,8 @@ pub struct Forks {
     /// CIP-1559 (v2.4 base-fee burn) epoch height; from here headers may carry the base price
     /// and the custom item is `[4]`.
     pub cip1559_height: u64,
-    /// CIP-1559 (v2.4 base-fee burn) block number.
+    /// CIP-1559 (v2.4 base-fee burn) block number; also where Cancun's opcodes, CIP-133's
+    /// block hashes and CIP-144's KZG precompile start (conflux-rust sets them together).
     pub cip1559_number: u64,
     /// v2.5 `c2_fix` epoch height.
     pub c2_fix_height: u64,

@@ -226,6 +226,8 @@ fn devnet_activates_everything_from_one_with_test_pow_and_no_bootnodes() {
     assert_eq!(spec.forks.cip1559_height, 1);
     assert_eq!(spec.custom_prefix(1), Some(4));
     assert!(spec.forks.osaka_active(1));
+    // v3.0 keeps mainnet's height in dev mode, as the real dev node's gas shows.
+    assert_eq!(spec.forks.eoa_code_height, 129_680_000);
     assert_eq!(spec.forks.required_custom_first_element(1), Some(4));
     assert_eq!(spec.address_prefix(), "net2029");
 }

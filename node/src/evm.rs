@@ -1,22 +1,39 @@
-//! Contract calls over verified state: revm runs Core Space code whose every account, code
-//! and storage read is a state entry verified at one epoch's state root (through
+//! Contract execution over verified state: revm runs Core Space code whose every account,
+//! code and storage read is a state entry verified at one epoch's state root (through
 //! [`Query`], cached by root and key), in the environment conflux-rust's `call_virtual`
 //! gives a call (timestamp and author of the epoch's pivot header, the number of the
 //! epoch's next block, difficulty 0, the call's gas as the block gas limit, the core base
-//! price, the chain id), and precompile 1 answers as Conflux's does (the recovered address
-//! with the user type bits).
+//! price, the chain id).
 //!
-//! Only what is known to behave as on Conflux is run. A [`Guard`] stops the call, and the
-//! caller refuses it, on anything whose Conflux rules differ from Ethereum's or are not
-//! modelled yet: storage writes (collateral), contract creation and self-destruction,
-//! `BLOCKHASH` (CIP-133 hashes), `NUMBER` where block numbers are unknown, blob and
-//! transient-storage opcodes, `GAS` used other than as a call's gas argument (the gas
-//! schedules differ), internal contracts (native code at `0x0888…`) and precompiles
-//! above 9, and any out-of-gas halt (under Ethereum's schedule it proves nothing about
-//! Conflux's). What remains, view functions reading verified storage, computes the same
-//! bytes on both.
+//! revm is configured with Core Space's rules before v2.4 (conflux-rust v3.0.2's `Spec`
+//! with `cancun_opcodes` and CIP-645 off, as on a dev chain, whose v2.4 and v3.0 points are
+//! mainnet's, and on mainnet and testnet before their v2.4 block numbers; the RPC refuses
+//! later epochs): the static gas of each opcode (`SLOAD` 200, `BALANCE` 400, `EXTCODEHASH`
+//! 400, the calls 700, no warm/cold accounting; the dev node's gas shows the same), `SSTORE`
+//! at a flat 5,000 with no refunds, Core Space's intrinsic gas (68 per non-zero data byte),
+//! the precompiles 2–9 at their Byzantium prices plus blake2f, and precompile 1 answering
+//! as Conflux's does (the recovered address with the user type bits).
+//!
+//! Beside revm, one inspector keeps what Conflux adds to Ethereum's execution:
+//! - storage collateral: every storage write releases the old owner's 64 units and charges
+//!   the transaction's storage owner 64 for a non-zero value, frame by frame (a reverted
+//!   frame's records go with it), and the owner's net charge is `storageCollateralized`;
+//! - conflux-rust's estimator (`GasMan`): per frame, the gas it used itself plus 64/63 of
+//!   what its sub-calls needed, which the RPC turns into `gasUsed`/`gasLimit`;
+//! - the estimator's error unwind (which frame failed, with what), for its revert message.
+//!
+//! Only what is known to behave as on Conflux is run. The inspector stops the call, and
+//! the caller refuses it with the reason, on what is not modelled yet: contract creation
+//! and self-destruction, `BLOCKHASH`, `PUSH0` before CIP-119, blob opcodes, transient
+//! storage and `MCOPY` (Cancun opcodes come with v2.4), internal contracts (native code at
+//! `0x0888…`), precompiles above 9, and halts whose Conflux wording is not reproduced.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    cell::RefCell,
+    collections::HashMap,
+    rc::Rc,
+    sync::{Arc, OnceLock},
+};
 
 use cfxlight_primitives::{
     account::Account, address::AddressType, hash::KECCAK_EMPTY, storage_key::StorageKey, H160, U256,
@@ -24,12 +41,19 @@ use cfxlight_primitives::{
 use revm::{
     bytecode::Bytecode,
     context::{BlockEnv, CfgEnv, Context, TxEnv},
-    context_interface::result::{ExecutionResult, Output},
-    database_interface::DBErrorMarker,
-    interpreter::{
-        interpreter_types::{Jumps, LegacyBytecode},
-        CallInputs, CallOutcome, CreateInputs, CreateOutcome, Interpreter,
+    context_interface::{
+        cfg::{GasId, GasParams},
+        result::{ExecutionResult, HaltReason, Output},
+        ContextTr, JournalTr,
     },
+    database_interface::DBErrorMarker,
+    handler::{instructions::EthInstructions, EthPrecompiles},
+    interpreter::{
+        instructions::{gas_table_spec, instruction_table, GasTable},
+        interpreter_types::{Jumps, RuntimeFlag},
+        CallInputs, CallOutcome, CreateInputs, CreateOutcome, InstructionResult, Interpreter,
+    },
+    precompile::Precompiles,
     primitives::{hardfork::SpecId, Address, Bytes, TxKind, B256, U256 as RU256},
     state::AccountInfo,
     Database, InspectEvm, Inspector, MainBuilder, MainContext,
@@ -37,6 +61,10 @@ use revm::{
 use rlp::Rlp;
 
 use crate::query::{Query, QueryError};
+
+/// Collateral units one storage entry takes (conflux-rust `COLLATERAL_UNITS_PER_STORAGE_KEY`:
+/// 64 units of 1/1024 CFX, so 1/16 CFX).
+pub const UNITS_PER_STORAGE_ENTRY: u64 = 64;
 
 /// The block environment of a call at one epoch.
 #[derive(Debug, Clone)]
@@ -52,15 +80,17 @@ pub struct CallEnv {
     /// The pivot header's core base price (`BASEFEE`).
     pub base_price: U256,
     /// `NUMBER`: the number the epoch's next block gets (its first block's number plus its
-    /// block count), as conflux-rust's `call_virtual` sets it; `None` where the store does
-    /// not know block numbers (a checkpoint start), and then `NUMBER` is refused.
-    pub number: Option<u64>,
+    /// block count), as conflux-rust's `call_virtual` sets it, and the number its rules are
+    /// chosen by.
+    pub number: u64,
+    /// Whether PUSH0 (CIP-119) is active at `number`; before it Conflux rejects the opcode.
+    pub push0: bool,
 }
 
 /// One call: who, to what, with what.
 #[derive(Debug, Clone)]
 pub struct CallInput {
-    /// The sender (`CALLER`, `ORIGIN`).
+    /// The sender (`CALLER`, `ORIGIN`, and the owner of the storage it writes).
     pub from: H160,
     /// The contract called.
     pub to: H160,
@@ -68,20 +98,88 @@ pub struct CallInput {
     pub value: U256,
     /// Call data.
     pub data: Vec<u8>,
-    /// Gas the call may use (also `GASLIMIT`, as conflux-rust sets it).
+    /// Access list `(address, storage keys)`, counted in the intrinsic gas.
+    pub access_list: Vec<(H160, usize)>,
+    /// Gas the transaction has, intrinsic gas included (also `GASLIMIT`, as conflux-rust
+    /// sets it).
     pub gas: u64,
     /// A balance to see for the sender instead of its verified one (the estimator's funded
     /// stand-in sender when a request names none).
     pub sender_balance: Option<U256>,
 }
 
-/// How a faithful call ended.
+/// A Conflux VM error that ended a frame, with conflux-rust's words for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VmFailure {
+    /// `OutOfGas`.
+    OutOfGas,
+    /// `BadInstruction` (the designated invalid opcode `0xfe`).
+    BadInstruction(u8),
+    /// `MutableCallInStaticContext`.
+    MutableCallInStaticContext,
+}
+
+impl VmFailure {
+    /// conflux-rust's `Debug` of the error (`VmError(…)` in RPC error data).
+    pub fn debug(self) -> String {
+        match self {
+            VmFailure::OutOfGas => "OutOfGas".into(),
+            VmFailure::BadInstruction(i) => format!("BadInstruction {{ instruction: {i} }}"),
+            VmFailure::MutableCallInStaticContext => "MutableCallInStaticContext".into(),
+        }
+    }
+
+    /// conflux-rust's `Display` of the error (a failed frame's trace output).
+    pub fn display(self) -> String {
+        match self {
+            VmFailure::OutOfGas => "Out of gas".into(),
+            VmFailure::BadInstruction(i) => format!("Bad instruction {i:x}"),
+            VmFailure::MutableCallInStaticContext => "Mutable call in static context".into(),
+        }
+    }
+
+    fn of(result: InstructionResult) -> Option<VmFailure> {
+        use InstructionResult as R;
+        Some(match result {
+            R::OutOfGas
+            | R::MemoryOOG
+            | R::MemoryLimitOOG
+            | R::PrecompileOOG
+            | R::InvalidOperandOOG
+            | R::ReentrancySentryOOG => VmFailure::OutOfGas,
+            R::InvalidFEOpcode => VmFailure::BadInstruction(0xfe),
+            R::StateChangeDuringStaticCall | R::CallNotAllowedInsideStatic => {
+                VmFailure::MutableCallInStaticContext
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// How a faithful run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CallResult {
+pub enum Outcome {
     /// Returned these bytes.
     Success(Vec<u8>),
     /// Reverted with these bytes.
     Revert(Vec<u8>),
+    /// The top frame failed with this error.
+    Failed(VmFailure),
+}
+
+/// A faithful run: its outcome and the figures conflux-rust's estimator takes from it.
+#[derive(Debug, Clone)]
+pub struct Executed {
+    /// How the top frame ended.
+    pub outcome: Outcome,
+    /// conflux-rust's `GasLimitEstimation`: the gas the top frame needs for the same run.
+    pub gas_estimate: u64,
+    /// The storage collateral units charged to the sender, net of what it got back (0 on
+    /// a revert or failure).
+    pub collateral_units: u64,
+    /// The estimator's error unwind: the failed frames `(code address, message)`, innermost
+    /// first.
+    pub errors: Vec<(H160, String)>,
 }
 
 /// Why a call has no faithful answer.
@@ -111,6 +209,11 @@ enum DbError {
 
 impl DBErrorMarker for DbError {}
 
+/// Owners of the storage entries read from the verified state, by `(contract, key)`:
+/// `Some` for a non-zero value (a bare value belongs to the contract itself), `None` for
+/// an empty slot.
+type Owners = Rc<RefCell<HashMap<(H160, RU256), Option<H160>>>>;
+
 /// revm's database: verified state entries at one epoch, fetched on demand from the async
 /// query layer (this runs on a blocking thread, so it may wait on the runtime).
 struct VerifiedDb {
@@ -119,6 +222,7 @@ struct VerifiedDb {
     handle: tokio::runtime::Handle,
     balances: HashMap<H160, U256>,
     codes: HashMap<B256, Bytecode>,
+    owners: Owners,
 }
 
 fn h160(a: Address) -> H160 {
@@ -202,18 +306,32 @@ impl Database for VerifiedDb {
     }
 
     fn storage(&mut self, address: Address, index: RU256) -> Result<RU256, DbError> {
+        let a = h160(address);
         let key = StorageKey::Storage {
-            address: h160(address),
+            address: a,
             key: index.to_be_bytes::<32>().to_vec(),
         };
-        let Some(raw) = self.entries(&[key])?.pop().flatten() else {
-            return Ok(RU256::ZERO);
+        let raw = self.entries(&[key])?.pop().flatten();
+        // A bare integer (owned by the contract), or `[value, owner]`.
+        let (value, owner) = match raw {
+            None => (U256::zero(), None),
+            Some(raw) => {
+                let r = Rlp::new(&raw);
+                let bad =
+                    |e: rlp::DecoderError| DbError::Decode(format!("verified storage value: {e}"));
+                if r.is_list() {
+                    (
+                        r.val_at(0).map_err(bad)?,
+                        Some(r.val_at::<H160>(1).map_err(bad)?),
+                    )
+                } else {
+                    (r.as_val().map_err(bad)?, Some(a))
+                }
+            }
         };
-        // A bare integer, or `[value, owner]` once the slot has an owner.
-        let r = Rlp::new(&raw);
-        let v: U256 = if r.is_list() { r.val_at(0) } else { r.as_val() }
-            .map_err(|e| DbError::Decode(format!("verified storage value: {e}")))?;
-        Ok(ru256(v))
+        let owner = if value.is_zero() { None } else { owner };
+        self.owners.borrow_mut().insert((a, index), owner);
+        Ok(ru256(value))
     }
 
     fn block_hash(&mut self, number: u64) -> Result<B256, DbError> {
@@ -223,26 +341,68 @@ impl Database for VerifiedDb {
     }
 }
 
+/// Core Space's static opcode gas before v2.4 (conflux-rust `Spec::genesis_spec`: `SLOAD`
+/// 200 until `cancun_opcodes` makes it 800), with no warm/cold accounting.
+fn conflux_gas_table() -> GasTable {
+    use revm::bytecode::opcode::*;
+    let mut t = gas_table_spec(SpecId::CANCUN);
+    t[SLOAD as usize] = 200;
+    t[BALANCE as usize] = 400;
+    t[EXTCODESIZE as usize] = 700;
+    t[EXTCODECOPY as usize] = 700;
+    t[EXTCODEHASH as usize] = 400;
+    for op in [CALL, CALLCODE, DELEGATECALL, STATICCALL] {
+        t[op as usize] = 700;
+    }
+    t[SELFDESTRUCT as usize] = 5_000;
+    t
+}
+
+/// Core Space's dynamic gas before v2.4: `SSTORE` a flat 5,000 whatever the values (the
+/// storage itself is paid by collateral), no refunds, no cold surcharges, and its intrinsic
+/// gas (21,000, 4 per zero and 68 per non-zero byte, 53,000 for a creation, 2,400 and
+/// 1,900 per access-list address and key, no initcode or floor charge).
+fn conflux_gas_params() -> GasParams {
+    let mut p = GasParams::new_spec(SpecId::CANCUN);
+    p.override_gas([
+        (GasId::sstore_static(), 5_000),
+        (GasId::sstore_set_without_load_cost(), 0),
+        (GasId::sstore_reset_without_cold_load_cost(), 0),
+        (GasId::sstore_set_refund(), 0),
+        (GasId::sstore_reset_refund(), 0),
+        (GasId::sstore_clearing_slot_refund(), 0),
+        (GasId::selfdestruct_refund(), 0),
+        (GasId::cold_account_additional_cost(), 0),
+        (GasId::cold_storage_additional_cost(), 0),
+        (GasId::cold_storage_cost(), 0),
+        (GasId::warm_storage_read_cost(), 0),
+        (GasId::tx_base_stipend(), 21_000),
+        (GasId::tx_token_cost(), 4),
+        (GasId::tx_token_non_zero_byte_multiplier(), 17),
+        (GasId::tx_create_cost(), 32_000),
+        (GasId::tx_initcode_cost(), 0),
+        (GasId::initcode_per_word(), 0),
+        (GasId::tx_access_list_address_cost(), 2_400),
+        (GasId::tx_access_list_storage_key_cost(), 1_900),
+        (GasId::tx_floor_cost_per_token(), 0),
+        (GasId::tx_floor_cost_base_gas(), 0),
+    ]);
+    p
+}
+
+/// Core Space's precompiles before v2.4: 1–8 at their Byzantium prices (no EIP-1108 or
+/// EIP-2565), and blake2f (CIP-92). Precompile 1 is answered by the inspector.
+fn conflux_precompiles() -> &'static Precompiles {
+    static P: OnceLock<Precompiles> = OnceLock::new();
+    P.get_or_init(|| {
+        let mut p = Precompiles::byzantium().clone();
+        p.extend([revm::precompile::blake2::FUN]);
+        p
+    })
+}
+
 /// The highest precompile address Core Space shares with Ethereum (ecrecover … blake2f).
 const LAST_SHARED_PRECOMPILE: u8 = 9;
-
-/// Watches every step and call, and notes the first thing Conflux would do differently.
-#[derive(Default)]
-struct Guard {
-    unfaithful: Option<String>,
-    /// Whether `NUMBER` has its Conflux value in the block environment.
-    number_known: bool,
-}
-
-impl Guard {
-    fn refuse(&mut self, interp: &mut Interpreter, why: String) {
-        if self.unfaithful.is_none() {
-            self.unfaithful = Some(why);
-        }
-        // Any halt that is not a fatal one (those abort revm); the result is thrown away.
-        interp.halt(revm::interpreter::InstructionResult::OpcodeNotFound);
-    }
-}
 
 /// Conflux's `ecrecover` (precompile 1): Ethereum's, with the recovered address given
 /// Conflux's user-account type bits (`0x1…`), as conflux-rust's builtin returns it.
@@ -271,37 +431,164 @@ fn conflux_ecrecover(input: &[u8]) -> Option<[u8; 32]> {
 /// The gas of precompile 1 (the same on Conflux and Ethereum).
 const ECRECOVER_GAS: u64 = 3_000;
 
-impl<CTX: revm::context_interface::ContextTr> Inspector<CTX> for Guard {
-    fn step(&mut self, interp: &mut Interpreter, _: &mut CTX) {
+/// conflux-rust's `string_revert_reason_decode`: the string of an `Error(string)` revert,
+/// cut to 50 bytes with `...`, or empty.
+pub fn revert_reason(output: &[u8]) -> String {
+    fn decode(data: &[u8]) -> Option<String> {
+        let word = |i: usize| data.get(i..i + 32);
+        let offset = usize::try_from(U256::from_big_endian(word(0)?)).ok()?;
+        let len = usize::try_from(U256::from_big_endian(word(offset)?)).ok()?;
+        let start = offset.checked_add(32)?;
+        let bytes = data.get(start..start.checked_add(len)?)?;
+        String::from_utf8(bytes.to_vec()).ok()
+    }
+    if output.len() < 4 || output[..4] != [0x08, 0xc3, 0x79, 0xa0] {
+        return String::new();
+    }
+    match decode(&output[4..]) {
+        Some(s) if s.len() < 50 => s,
+        Some(s) => match s.get(..50) {
+            Some(cut) => format!("{cut}..."),
+            None => String::new(),
+        },
+        None => String::new(),
+    }
+}
+
+/// One open call frame, as conflux-rust's substate and `GasMan` see it.
+#[derive(Default)]
+struct Frame {
+    /// The code address (the estimator's trace `to`).
+    to: H160,
+    /// The gas the frame was given.
+    init_gas: u64,
+    /// Gas its sub-calls used, and the gas they needed (`GasMan`).
+    cost_in_sub: u128,
+    limit_for_sub: u128,
+    /// Storage owners written in this frame.
+    owners: HashMap<(H160, RU256), Option<H160>>,
+    /// Collateral units occupied and released, by owner.
+    occupied: HashMap<H160, u64>,
+    released: HashMap<H160, u64>,
+}
+
+impl Frame {
+    fn absorb(&mut self, child: Frame) {
+        self.owners.extend(child.owners);
+        for (a, n) in child.occupied {
+            *self.occupied.entry(a).or_default() += n;
+        }
+        for (a, n) in child.released {
+            *self.released.entry(a).or_default() += n;
+        }
+    }
+}
+
+/// Watches every step and frame: notes the first thing Conflux would do differently, and
+/// keeps Conflux's collateral, estimator and error-unwind records.
+struct Conflux {
+    unfaithful: Option<String>,
+    /// Whether PUSH0 is active.
+    push0: bool,
+    /// Who owns what the transaction writes (its sender).
+    storage_owner: H160,
+    /// Owners of entries read from the verified state.
+    base_owners: Owners,
+    frames: Vec<Frame>,
+    /// The top frame once it ended successfully (its collateral records).
+    top: Option<Frame>,
+    /// `GasLimitEstimation`.
+    gas_estimate: u128,
+    /// The error unwind (innermost first).
+    errors: Vec<(H160, String)>,
+}
+
+impl Conflux {
+    fn refuse(&mut self, interp: &mut Interpreter, why: String) {
+        self.note(why);
+        // Any halt that is not a fatal one (those abort revm); the result is thrown away.
+        interp.halt(InstructionResult::OpcodeNotFound);
+    }
+
+    fn note(&mut self, why: impl Into<String>) {
+        if self.unfaithful.is_none() {
+            self.unfaithful = Some(why.into());
+        }
+    }
+
+    /// The owner of `(contract, key)` now: the latest open frame's write, or the verified
+    /// state's.
+    fn owner_of(&self, contract: H160, key: RU256) -> Option<H160> {
+        for f in self.frames.iter().rev() {
+            if let Some(o) = f.owners.get(&(contract, key)) {
+                return *o;
+            }
+        }
+        self.base_owners
+            .borrow()
+            .get(&(contract, key))
+            .copied()
+            .flatten()
+    }
+
+    /// conflux-rust's `set_storage`: a changed value releases the old owner's entry and
+    /// charges the storage owner for a non-zero one.
+    fn record_sstore(&mut self, contract: H160, key: RU256, present: RU256, new: RU256) {
+        if present == new {
+            return;
+        }
+        let old_owner = self.owner_of(contract, key);
+        let owner = self.storage_owner;
+        let Some(frame) = self.frames.last_mut() else {
+            return;
+        };
+        if let Some(o) = old_owner {
+            *frame.released.entry(o).or_default() += UNITS_PER_STORAGE_ENTRY;
+        }
+        let new_owner = if new.is_zero() {
+            None
+        } else {
+            *frame.occupied.entry(owner).or_default() += UNITS_PER_STORAGE_ENTRY;
+            Some(owner)
+        };
+        frame.owners.insert((contract, key), new_owner);
+    }
+
+    fn sstore<CTX: ContextTr>(&mut self, interp: &mut Interpreter, ctx: &mut CTX) {
+        if interp.runtime_flag.is_static() {
+            return; // fails the frame, writes nothing
+        }
+        let (Ok(key), Ok(new)) = (interp.stack.peek(0), interp.stack.peek(1)) else {
+            return; // stack underflow: fails the frame
+        };
+        let contract = interp.input.target_address;
+        match ctx.journal_mut().sload(contract, key) {
+            Ok(present) => self.record_sstore(h160(contract), key, present.data, new),
+            Err(e) => {
+                let why = format!("reading the storage a write replaces failed: {e}");
+                self.refuse(interp, why);
+            }
+        }
+    }
+}
+
+impl<CTX: ContextTr> Inspector<CTX> for Conflux {
+    fn step(&mut self, interp: &mut Interpreter, ctx: &mut CTX) {
         let op = interp.bytecode.opcode();
         let name = match op {
-            0x40 => "BLOCKHASH (Conflux's CIP-133 block hashes are not modelled yet)",
-            0x43 if self.number_known => return,
-            0x43 => {
-                "NUMBER (block numbers are not known since the checkpoint this node started from)"
-            }
+            0x55 => return self.sstore(interp, ctx),
+            0x40 => "BLOCKHASH (Conflux's block hashes are not modelled yet)",
+            0x5f if self.push0 => return,
+            0x5f => "PUSH0 before CIP-119's height (Conflux fails it as a bad instruction)",
             0x49 | 0x4a => "a blob opcode (no blobs in Core Space)",
-            0x55 => "SSTORE (Conflux charges storage collateral, not modelled yet)",
-            0x5c | 0x5d => "TLOAD/TSTORE (transient storage is not modelled yet)",
-            0x5e => "MCOPY (not checked against Core Space yet)",
-            0x5f => "PUSH0 (not checked against Core Space yet)",
+            0x5c | 0x5d => {
+                "TLOAD/TSTORE (Core Space's transient storage before CIP-154 is not modelled)"
+            }
+            0x5e => "MCOPY (Core Space's MCOPY gas before CIP-645 is not modelled)",
             0xf0 | 0xf5 => {
-                "CREATE/CREATE2 (Conflux's contract addresses and collateral are not modelled yet)"
+                "CREATE/CREATE2 (Conflux's contract addresses and code collateral are not modelled yet)"
             }
             0xff => "SELFDESTRUCT (Conflux's rules differ)",
-            0x5a => {
-                // Solidity passes `gas()` straight to a call: the callee's gas then differs
-                // between the schedules but the outcome does not, unless it runs out.
-                let next = interp
-                    .bytecode
-                    .bytecode_slice()
-                    .get(interp.bytecode.pc() + 1)
-                    .copied();
-                if matches!(next, Some(0xf1 | 0xf2 | 0xf4 | 0xfa)) {
-                    return;
-                }
-                "GAS used as a value (Conflux's gas schedule differs from Ethereum's)"
-            }
             _ => return,
         };
         self.refuse(interp, format!("the code executes {name}"));
@@ -309,30 +596,33 @@ impl<CTX: revm::context_interface::ContextTr> Inspector<CTX> for Guard {
 
     fn call(&mut self, ctx: &mut CTX, inputs: &mut CallInputs) -> Option<CallOutcome> {
         let target = h160(inputs.bytecode_address);
+        self.frames.push(Frame {
+            to: target,
+            init_gas: inputs.gas_limit,
+            ..Frame::default()
+        });
+        self.errors.clear();
         if target == H160::from_low_u64_be(1) {
             let mut gas = revm::interpreter::Gas::new(inputs.gas_limit);
-            if !gas.record_regular_cost(ECRECOVER_GAS) {
-                self.unfaithful
-                    .get_or_insert_with(|| "ecrecover ran out of gas".into());
-                return None;
-            }
-            let output = conflux_ecrecover(&inputs.input.bytes(ctx))
-                .map(|o| Bytes::from(o.to_vec()))
-                .unwrap_or_default();
+            let (result, output) = if gas.record_regular_cost(ECRECOVER_GAS) {
+                let out = conflux_ecrecover(&inputs.input.bytes(ctx))
+                    .map(|o| Bytes::from(o.to_vec()))
+                    .unwrap_or_default();
+                (InstructionResult::Return, out)
+            } else {
+                gas.spend_all();
+                (InstructionResult::PrecompileOOG, Bytes::new())
+            };
             return Some(CallOutcome::new(
-                revm::interpreter::InterpreterResult::new(
-                    revm::interpreter::InstructionResult::Return,
-                    output,
-                    gas,
-                ),
+                revm::interpreter::InterpreterResult::new(result, output, gas),
                 inputs.return_memory_offset.clone(),
             ));
         }
         if AddressType::of(&target) == AddressType::Builtin {
             let precompile = target.0[..19].iter().all(|b| *b == 0)
                 && (1..=LAST_SHARED_PRECOMPILE).contains(&target.0[19]);
-            if !precompile && self.unfaithful.is_none() {
-                self.unfaithful = Some(format!(
+            if !precompile {
+                self.note(format!(
                     "the code calls {target:?}, an internal contract (native code cfxlight does not run yet)"
                 ));
             }
@@ -340,10 +630,63 @@ impl<CTX: revm::context_interface::ContextTr> Inspector<CTX> for Guard {
         None
     }
 
-    fn create(&mut self, _: &mut CTX, _: &mut CreateInputs) -> Option<CreateOutcome> {
-        if self.unfaithful.is_none() {
-            self.unfaithful = Some("the code creates a contract".into());
+    fn call_end(&mut self, _: &mut CTX, _: &CallInputs, outcome: &mut CallOutcome) {
+        let Some(frame) = self.frames.pop() else {
+            return;
+        };
+        let result = outcome.result.result;
+        let ok = result.is_ok();
+        let gas_left = if result.is_ok_or_revert() {
+            outcome.result.gas.remaining()
+        } else {
+            0
+        };
+        if matches!(
+            result,
+            InstructionResult::CallTooDeep | InstructionResult::OutOfFunds
+        ) {
+            // Conflux fails such a call before it opens a frame; the unwind would differ.
+            self.note("a call failed before it started (depth or balance)");
         }
+        // GasMan: this frame's own cost plus 64/63 of its sub-calls' needs.
+        let cost = u128::from(frame.init_gas.saturating_sub(gas_left));
+        let own = cost.saturating_sub(frame.cost_in_sub);
+        let needed = own + (frame.limit_for_sub * 64).div_ceil(63);
+        // The error unwind.
+        if ok {
+            self.errors.clear();
+        } else if result.is_revert() {
+            let reason = revert_reason(&outcome.result.output);
+            self.errors
+                .push((frame.to, format!("Vm reverted. {reason}")));
+        } else {
+            match VmFailure::of(result) {
+                Some(f) => self.errors.push((frame.to, f.display())),
+                None if self.unfaithful.is_none() => {
+                    self.note(format!("a frame halted with {result:?}, whose Conflux wording cfxlight does not reproduce"));
+                }
+                None => {}
+            }
+        }
+        match self.frames.last_mut() {
+            Some(parent) => {
+                parent.cost_in_sub += cost;
+                parent.limit_for_sub += needed;
+                if ok {
+                    parent.absorb(frame);
+                }
+            }
+            None => {
+                self.gas_estimate = needed;
+                if ok {
+                    self.top = Some(frame);
+                }
+            }
+        }
+    }
+
+    fn create(&mut self, _: &mut CTX, _: &mut CreateInputs) -> Option<CreateOutcome> {
+        self.note("the code creates a contract");
         None
     }
 }
@@ -354,7 +697,7 @@ pub async fn call(
     query: Arc<Query>,
     env: CallEnv,
     input: CallInput,
-) -> Result<CallResult, CallError> {
+) -> Result<Executed, CallError> {
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || run(query, handle, env, input))
         .await
@@ -366,19 +709,22 @@ fn run(
     handle: tokio::runtime::Handle,
     env: CallEnv,
     input: CallInput,
-) -> Result<CallResult, CallError> {
+) -> Result<Executed, CallError> {
     let mut balances = HashMap::new();
     if let Some(b) = input.sender_balance {
         balances.insert(input.from, b);
     }
+    let owners: Owners = Rc::default();
     let db = VerifiedDb {
         query,
         epoch: env.epoch,
         handle,
         balances,
         codes: HashMap::new(),
+        owners: owners.clone(),
     };
     let mut cfg = CfgEnv::new_with_spec(SpecId::CANCUN);
+    cfg.set_gas_params(conflux_gas_params());
     cfg.chain_id = u64::from(env.chain_id);
     // The node checked nonce, balance and fees by Conflux's rules already; revm only runs
     // the code, so it neither charges nor checks them again.
@@ -389,7 +735,7 @@ fn run(
     cfg.disable_block_gas_limit = true;
     cfg.tx_gas_limit_cap = Some(u64::MAX);
     let block = BlockEnv {
-        number: RU256::from(env.number.unwrap_or(0)),
+        number: RU256::from(env.number),
         beneficiary: addr(env.author),
         timestamp: RU256::from(env.timestamp),
         gas_limit: input.gas,
@@ -398,6 +744,16 @@ fn run(
         prevrandao: Some(B256::ZERO),
         ..BlockEnv::default()
     };
+    let access_list: Vec<revm::context_interface::transaction::AccessListItem> = input
+        .access_list
+        .iter()
+        .map(
+            |(a, keys)| revm::context_interface::transaction::AccessListItem {
+                address: addr(*a),
+                storage_keys: vec![B256::ZERO; *keys],
+            },
+        )
+        .collect();
     let tx = TxEnv::builder()
         .caller(addr(input.from))
         .kind(TxKind::Call(addr(input.to)))
@@ -406,18 +762,33 @@ fn run(
         .gas_limit(input.gas)
         .gas_price(0)
         .chain_id(Some(u64::from(env.chain_id)))
+        .tx_type(Some(if access_list.is_empty() { 0 } else { 1 }))
+        .access_list(access_list.into())
         .build()
         .map_err(|e| CallError::Internal(format!("{e:?}")))?;
     let mut evm = Context::mainnet()
         .with_db(db)
         .with_cfg(cfg)
         .with_block(block)
-        .build_mainnet_with_inspector(Guard {
+        .build_mainnet_with_inspector(Conflux {
             unfaithful: None,
-            number_known: env.number.is_some(),
+            push0: env.push0,
+            storage_owner: input.from,
+            base_owners: owners,
+            frames: Vec::new(),
+            top: None,
+            gas_estimate: 0,
+            errors: Vec::new(),
         });
+    evm.instruction =
+        EthInstructions::new(instruction_table(), conflux_gas_table(), SpecId::CANCUN);
+    evm.precompiles = EthPrecompiles {
+        precompiles: conflux_precompiles(),
+        spec: SpecId::CANCUN,
+    };
     let outcome = evm.inspect_one_tx(tx);
-    if let Some(why) = evm.inspector.unfaithful.take() {
+    let inspector = &mut evm.inspector;
+    if let Some(why) = inspector.unfaithful.take() {
         return Err(CallError::Unfaithful(why));
     }
     let outcome = outcome.map_err(|e| match e {
@@ -429,14 +800,119 @@ fn run(
         }
         other => CallError::Internal(format!("{other:?}")),
     })?;
-    match outcome {
-        ExecutionResult::Success { output, .. } => Ok(CallResult::Success(match output {
+    let outcome = match outcome {
+        ExecutionResult::Success { output, .. } => Outcome::Success(match output {
             Output::Call(b) => b.to_vec(),
             Output::Create(b, _) => b.to_vec(),
-        })),
-        ExecutionResult::Revert { output, .. } => Ok(CallResult::Revert(output.to_vec())),
-        ExecutionResult::Halt { reason, .. } => Err(CallError::Unfaithful(format!(
-            "the call halted ({reason:?}) under Ethereum's gas schedule, which is not Conflux's"
-        ))),
+        }),
+        ExecutionResult::Revert { output, .. } => Outcome::Revert(output.to_vec()),
+        ExecutionResult::Halt { reason, .. } => Outcome::Failed(match reason {
+            HaltReason::OutOfGas(_) => VmFailure::OutOfGas,
+            HaltReason::InvalidFEOpcode => VmFailure::BadInstruction(0xfe),
+            other => {
+                return Err(CallError::Unfaithful(format!(
+                "the call halted with {other:?}, whose Conflux wording cfxlight does not reproduce"
+            )))
+            }
+        }),
+    };
+    let collateral_units = match (&outcome, &inspector.top) {
+        (Outcome::Success(_), Some(top)) => {
+            let owner = input.from;
+            let inc = top.occupied.get(&owner).copied().unwrap_or(0);
+            let sub = top.released.get(&owner).copied().unwrap_or(0);
+            inc.saturating_sub(sub)
+        }
+        _ => 0,
+    };
+    Ok(Executed {
+        outcome,
+        gas_estimate: u64::try_from(inspector.gas_estimate).unwrap_or(u64::MAX),
+        collateral_units,
+        errors: std::mem::take(&mut inspector.errors),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_string(s: &str) -> Vec<u8> {
+        let mut out = vec![0x08, 0xc3, 0x79, 0xa0];
+        out.extend(U256::from(32).to_big_endian());
+        out.extend(U256::from(s.len()).to_big_endian());
+        let mut body = s.as_bytes().to_vec();
+        body.resize(s.len().div_ceil(32) * 32, 0);
+        out.extend(body);
+        out
+    }
+
+    #[test]
+    fn revert_reasons_decode_as_conflux_rust_words_them() {
+        // conflux-rust's own vector (solidity-abi utils.rs).
+        assert_eq!(
+            revert_reason(&error_string("This is an error message")),
+            "This is an error message"
+        );
+        let long = "x".repeat(60);
+        assert_eq!(
+            revert_reason(&error_string(&long)),
+            format!("{}...", "x".repeat(50))
+        );
+        assert_eq!(
+            revert_reason(&error_string(&"y".repeat(49))),
+            "y".repeat(49)
+        );
+        // A custom error, a panic, nothing, a cut-off body: no reason.
+        assert_eq!(revert_reason(&[0x4e, 0x48, 0x7b, 0x71, 0, 1]), "");
+        assert_eq!(revert_reason(&[]), "");
+        assert_eq!(revert_reason(&error_string("abc")[..40]), "");
+    }
+
+    #[test]
+    fn vm_failures_print_conflux_rust_debug_and_display() {
+        assert_eq!(VmFailure::OutOfGas.debug(), "OutOfGas");
+        assert_eq!(VmFailure::OutOfGas.display(), "Out of gas");
+        let bad = VmFailure::BadInstruction(0xfe);
+        assert_eq!(bad.debug(), "BadInstruction { instruction: 254 }");
+        assert_eq!(bad.display(), "Bad instruction fe");
+        assert_eq!(
+            VmFailure::of(InstructionResult::MemoryOOG),
+            Some(VmFailure::OutOfGas)
+        );
+        assert_eq!(VmFailure::of(InstructionResult::InvalidJump), None);
+    }
+
+    #[test]
+    fn the_schedule_is_core_spaces_before_v2_4() {
+        use revm::bytecode::opcode::*;
+        let t = conflux_gas_table();
+        // What the dev node charges (measured with gasleft() around each opcode).
+        assert_eq!(
+            [
+                t[SLOAD as usize],
+                t[BALANCE as usize],
+                t[EXTCODESIZE as usize],
+                t[EXTCODEHASH as usize],
+                t[STATICCALL as usize]
+            ],
+            [200, 400, 700, 400, 700]
+        );
+        let p = conflux_gas_params();
+        assert_eq!(p.get(GasId::sstore_static()), 5_000);
+        assert_eq!(p.get(GasId::sstore_set_without_load_cost()), 0);
+        assert_eq!(p.get(GasId::sstore_clearing_slot_refund()), 0);
+        assert_eq!(p.get(GasId::cold_account_additional_cost()), 0);
+        // 68 gas per non-zero byte: 17 tokens of 4.
+        assert_eq!(
+            p.get(GasId::tx_token_non_zero_byte_multiplier()) * p.get(GasId::tx_token_cost()),
+            68
+        );
+        assert!(conflux_precompiles()
+            .get(&Address::with_last_byte(9))
+            .is_some());
+        assert!(conflux_precompiles()
+            .get(&Address::with_last_byte(10))
+            .is_none());
     }
 }

@@ -241,6 +241,39 @@ fn the_card_signs_an_sdk_transfer_through_the_node_and_a_pulled_card_burns_no_no
         "{tx}"
     );
     assert_eq!(wait_receipt(&node.local, &hash, 60)["outcomeStatus"], "0x0");
+    // A token transfer through js-conflux-sdk with no gas and no storage limit: the node
+    // estimates both in its EVM exactly as the full node does, the card signs, and it mines
+    // with the full node's outcome. Collateral 128: the recipient's new balance slot, and the
+    // card's own slot, which the funder wrote and the card's write takes over.
+    let out = Command::new("node")
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts"))
+        .args(["js/sdk-token-send.js", "--url", &node.local_url, "--full"])
+        .arg(net.d["rpc_url"].as_str().unwrap())
+        .args(["--network-id", &net.chain_id.to_string()])
+        .args([
+            "--secret",
+            net.d["genesis_keys"][3]["secret"].as_str().unwrap(),
+        ])
+        .args(["--from", &card_b32])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "sdk-token-send failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(t["tx"]["gas"], t["estimate"]["gasLimit"], "{t}");
+    assert_eq!(
+        t["tx"]["storageLimit"], t["estimate"]["storageCollateralized"],
+        "{t}"
+    );
+    assert_eq!(t["estimate"]["storageCollateralized"], "128", "{t}");
+    assert_eq!(t["receipt"], t["fullReceipt"], "{t}");
+    assert_eq!(t["fullReceipt"]["outcomeStatus"], 0, "{t}");
+    assert_eq!(t["fullReceipt"]["storageCollateralized"], "128", "{t}");
+    assert_eq!(t["balance"], "7", "{t}");
+
     // Init code to run: refused with the reason, nothing queued.
     let reply = raw(
         &node.local_url,

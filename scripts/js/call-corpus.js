@@ -27,6 +27,19 @@ async function main() {
   }
   await token.approve(others[0], 5n * 10n ** 17n).sendTransaction({ from: me }).executed();
   const owner = format.address(me.address, Number(networkId));
+  // The storage writer and the ERC-721, with some state to work on.
+  const store = await deploy('Store');
+  const nft = await deploy('Nft');
+  const send = async (what) => {
+    const r = await what.sendTransaction({ from: me }).executed();
+    if (r.outcomeStatus !== 0) throw new Error(`a corpus transaction failed: ${JSON.stringify(r)}`);
+    return r;
+  };
+  await send(store.fill(0, 5));
+  await send(store.set(100, 7));
+  for (const id of [1, 2, 3]) await send(nft.mint(id === 3 ? others[0] : owner, id));
+  const r = await send(nft.approve(others[1], 2));
+  epochs.push(r.epochNumber);
   const calls = [];
   const add = (name, to, data, extra = {}) => calls.push({ name, request: { to: format.address(to, Number(networkId)), data, ...extra } });
   for (const who of [owner, ...others]) {
@@ -55,7 +68,79 @@ async function main() {
   add('probe/with-value', probe.address, probe.stored().data, { value: '0x1' });
   add('token/with-gas', token.address, token.totalSupply().data, { gas: '0x100000' });
   add('token/gas-price-from', token.address, token.totalSupply().data, { from: owner, gasPrice: '0x1' });
-  console.log(JSON.stringify({ token: token.address, probe: probe.address, others, epochs, calls }));
+  for (const k of [0, 4, 5, 100]) add(`store/slots/${k}`, store.address, store.slots(k).data);
+  add('store/count', store.address, store.count().data);
+  add('store/left', store.address, store.left().data);
+  add('store/left/with-gas', store.address, store.left().data, { gas: '0x30000' });
+  add('store/set', store.address, store.set(7, 1).data, { from: owner });
+  add('store/burn/out-of-gas', store.address, store.burn(400).data, { gas: '0x20000' });
+  add('store/nested', store.address, store.nested(50).data, { from: owner });
+  add('store/failing', store.address, store.failing(1).data, { from: owner });
+  for (const id of [1, 2, 3, 4]) {
+    add(`nft/ownerOf/${id}`, nft.address, nft.ownerOf(id).data);
+    add(`nft/tokenURI/${id}`, nft.address, nft.tokenURI(id).data);
+    add(`nft/getApproved/${id}`, nft.address, nft.getApproved(id).data);
+  }
+  for (const who of [owner, others[0], others[1]]) add(`nft/balanceOf/${who.slice(-6)}`, nft.address, nft.balanceOf(who).data);
+  for (const id of ['0x80ac58cd', '0x5b5e139f', '0x01ffc9a7', '0xffffffff']) add(`nft/supports/${id}`, nft.address, nft.supportsInterface(id).data);
+  add('nft/name', nft.address, nft.name().data);
+  add('nft/transfer/not-owner', nft.address, nft.transferFrom(owner, others[1], 1).data, { from: others[1] });
+  add('nft/transfer', nft.address, nft.transferFrom(owner, others[1], 1).data, { from: owner });
+  add('nft/safe-to-contract', nft.address, nft.safeTransferFrom(owner, store.address, 1).data, { from: owner });
+
+  // Transactions to estimate (cfx_estimateGasAndCollateral), at the state these made.
+  const estimates = [];
+  const est = (name, to, data, extra = {}) => estimates.push({ name, request: { to: format.address(to, Number(networkId)), data, ...extra } });
+  const fresh = [5, 6, 7].map((i) => format.address('0x1' + String(i).repeat(39), Number(networkId)));
+  const variants = (name, to, data, from) => {
+    est(name, to, data, { from });
+    est(`${name}/no-from`, to, data);
+    est(`${name}/gas-price`, to, data, { from, gasPrice: '0x1' });
+    est(`${name}/gas`, to, data, { from, gas: '0x100000' });
+  };
+  for (const [i, who] of others.entries()) variants(`token/transfer/holder${i}`, token.address, token.transfer(who, 1n).data, owner);
+  for (const [i, who] of fresh.entries()) variants(`token/transfer/fresh${i}`, token.address, token.transfer(who, 1n).data, owner);
+  est('token/transfer/fresh/storage-limit-0', token.address, token.transfer(fresh[0], 1n).data, { from: owner, storageLimit: '0x0' });
+  est('token/transfer/fresh/storage-limit-64', token.address, token.transfer(fresh[0], 1n).data, { from: owner, storageLimit: '0x40' });
+  est('token/transfer/from-holder', token.address, token.transfer(owner, 1n).data, { from: others[0] });
+  est('token/transfer/from-holder/gas-price', token.address, token.transfer(owner, 1n).data, { from: others[0], gasPrice: '0x1' });
+  est('token/transfer/too-much', token.address, token.transfer(owner, 10n ** 30n).data, { from: others[1] });
+  est('token/approve/new', token.address, token.approve(fresh[1], 5n).data, { from: owner });
+  est('token/approve/existing', token.address, token.approve(others[0], 0n).data, { from: owner });
+  est('token/transferFrom/allowed', token.address, token.transferFrom(owner, fresh[2], 1n).data, { from: others[0] });
+  est('token/transferFrom/not-allowed', token.address, token.transferFrom(owner, fresh[2], 1n).data, { from: others[2] });
+  for (const n of [1, 3, 10]) variants(`store/fill/${n}`, store.address, store.fill(200, n).data, owner);
+  variants('store/set/new', store.address, store.set(300, 1).data, owner);
+  variants('store/set/overwrite', store.address, store.set(100, 8).data, owner);
+  est('store/set/overwrite/other', store.address, store.set(100, 8).data, { from: others[0] });
+  est('store/set/free', store.address, store.set(100, 0).data, { from: owner });
+  est('store/set/free/other', store.address, store.set(4, 0).data, { from: others[0] });
+  est('store/set/same', store.address, store.set(100, 7).data, { from: owner });
+  est('store/wipe/2', store.address, store.wipe(0, 2).data, { from: owner });
+  est('store/churn', store.address, store.churn(400).data, { from: owner });
+  est('store/nested', store.address, store.nested(60).data, { from: owner });
+  est('store/failing', store.address, store.failing(60).data, { from: owner });
+  est('store/burn/20', store.address, store.burn(20).data, { from: owner });
+  est('store/burn/out-of-gas', store.address, store.burn(400).data, { from: owner, gas: '0x20000' });
+  est('store/left', store.address, store.left().data);
+  variants('nft/mint', nft.address, nft.mint(fresh[0], 10).data, owner);
+  est('nft/mint/existing', nft.address, nft.mint(fresh[0], 1).data, { from: owner });
+  est('nft/mint/not-minter', nft.address, nft.mint(fresh[0], 11).data, { from: others[0] });
+  variants('nft/transfer', nft.address, nft.transferFrom(owner, others[1], 1).data, owner);
+  est('nft/transfer/approved', nft.address, nft.transferFrom(owner, fresh[1], 2).data, { from: others[1] });
+  est('nft/transfer/not-allowed', nft.address, nft.transferFrom(owner, fresh[1], 2).data, { from: others[2] });
+  est('nft/safe-to-contract', nft.address, nft.safeTransferFrom(owner, store.address, 1).data, { from: owner });
+  est('nft/safe-to-user', nft.address, nft.safeTransferFrom(owner, fresh[2], 1).data, { from: owner });
+  est('nft/approve', nft.address, nft.approve(fresh[2], 1).data, { from: owner });
+  est('nft/operator', nft.address, nft.setApprovalForAll(fresh[2], true).data, { from: owner });
+  est('nft/burn', nft.address, nft.burn(3).data, { from: others[0] });
+  est('nft/ownerOf/missing', nft.address, nft.ownerOf(99).data);
+  est('probe/write', probe.address, probe.write(9).data, { from: owner });
+  est('probe/write/same', probe.address, probe.write(7).data, { from: owner });
+  for (const how of [0, 1, 2, 3, 4]) est(`probe/fail/${how}`, probe.address, probe.fail(how).data);
+  est('probe/balances', probe.address, probe.balances(token.address, [owner, ...others]).data);
+  est('probe/with-value', probe.address, probe.stored().data, { from: owner, value: '0x1' });
+  console.log(JSON.stringify({ token: token.address, probe: probe.address, store: store.address, nft: nft.address, others, epochs, calls, estimates }));
 }
 
 main().catch((e) => {

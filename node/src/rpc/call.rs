@@ -4,12 +4,15 @@
 //! estimator's stand-in sender and the executive's pre-checks and balance errors, word for
 //! word) over the sender's and recipient's accounts verified at the requested epoch.
 //!
-//! What runs no code (a transfer, with or without data, to an address without code) is
-//! answered in full: the estimate is the larger of the intrinsic gas, the EIP-7623 floor
-//! and CIP-130's 100 gas per byte. A call into code runs in [`crate::evm`]'s guarded EVM.
-//! What needs more than that (an estimate of code, which needs Conflux's gas schedule; a
-//! deployment; an internal contract; whatever the guard stops) is refused with -32000
-//! naming it, never answered with a figure that might be wrong.
+//! What the request runs, code or not, runs in [`crate::evm`]'s EVM with Core Space's rules,
+//! and the answer is built as conflux-rust's estimator builds it: `GasMan`'s figure × 7/6
+//! plus the intrinsic gas (at least the EIP-7623 floor and CIP-130's 100 per byte), the
+//! sender's net storage collateral, the estimator's balance recheck with that collateral,
+//! the storage-limit check, and its revert message with the innermost failed frame. What
+//! cfxlight does not model is refused with -32000 naming it, never answered with a figure
+//! that might be wrong: a deployment, an internal contract, a sponsored contract, an epoch
+//! past the chain's v2.4 block number or v3.0 height (their gas schedules), and whatever
+//! the EVM's inspector stops.
 
 use std::sync::Arc;
 
@@ -38,12 +41,16 @@ const REQUEST_ERROR: i32 = -32016;
 const MAX_CALL_GAS: u64 = 27_000_000;
 /// One CFX in drips.
 const ONE_CFX: u64 = 1_000_000_000_000_000_000;
+/// Drips per storage collateral unit (1/1024 CFX; an entry's 64 units are 1/16 CFX).
+const DRIPS_PER_COLLATERAL_UNIT: u64 = ONE_CFX / 1024;
 /// Intrinsic gas of a call, of a creation, per zero and non-zero data byte, per access list
 /// address and storage key (Core Space, conflux-rust's spec at v3.0).
 const TX_GAS: u64 = 21_000;
 const TX_CREATE_GAS: u64 = 53_000;
 const TX_DATA_ZERO_GAS: u64 = 4;
 const TX_DATA_NON_ZERO_GAS: u64 = 68;
+/// Per non-zero data byte from the v3.0 height (CIP-645's EIP-2028).
+const TX_DATA_NON_ZERO_GAS_V3: u64 = 16;
 const ACCESS_LIST_ADDRESS_GAS: u64 = 2_400;
 const ACCESS_LIST_KEY_GAS: u64 = 1_900;
 
@@ -254,15 +261,20 @@ fn request_error(detail: impl std::fmt::Display) -> ErrorObjectOwned {
 }
 
 /// The executive's `NotEnoughCash` as the estimator words it.
-fn not_enough_cash(required: U512, got: U256, actual_gas_cost: U256) -> ErrorObjectOwned {
-    let e = format!(
-        "NotEnoughCash {{ required: {required}, got: {got}, actual_gas_cost: {actual_gas_cost}, max_storage_limit_cost: 0 }}"
-    );
+/// The estimator's words for an execution error (`e` is its `Debug`).
+fn execution_failed_estimate(e: &str) -> ErrorObjectOwned {
     execution_error(
         format!(
             "Can not estimate: transaction execution failed, all gas will be charged (execution error: {e})"
         ),
         e,
+    )
+}
+
+/// The executive's `NotEnoughCash` error, as its `Debug` prints it.
+fn not_enough_cash_debug(required: U512, got: U256, actual: U256, storage: U256) -> String {
+    format!(
+        "NotEnoughCash {{ required: {required}, got: {got}, actual_gas_cost: {actual}, max_storage_limit_cost: {storage} }}"
     )
 }
 
@@ -300,30 +312,37 @@ fn check_networks(ctx: &RpcContext, r: &CallRequest) -> Result<(), ErrorObjectOw
     }
 }
 
-/// Intrinsic gas (conflux-rust's `gas_required_for` in Core Space) and the EIP-7623 floor.
+/// Whether `epoch` is past the chain's v3.0 height, where CIP-645 (16 gas per non-zero
+/// data byte, EIP-2929's cold and warm accounts, EIP-2200's storage gas) and EIP-7623's
+/// floor apply to Core Space.
+pub(super) fn v3_active(ctx: &RpcContext, epoch: u64) -> bool {
+    epoch >= ctx.chain.v3_height
+}
+
+/// Intrinsic gas (conflux-rust's `gas_required_for` in Core Space) and the EIP-7623 floor
+/// (the one its estimator counts whatever the height).
 pub(super) fn intrinsic_gas(
+    v3: bool,
     create: bool,
     data: &[u8],
     access_list: &[AccessListItem],
 ) -> (u64, u64) {
     let zeros = data.iter().filter(|b| **b == 0).count() as u64;
     let non_zeros = data.len() as u64 - zeros;
+    let non_zero_gas = if v3 {
+        TX_DATA_NON_ZERO_GAS_V3
+    } else {
+        TX_DATA_NON_ZERO_GAS
+    };
     let base = if create { TX_CREATE_GAS } else { TX_GAS }
         + zeros * TX_DATA_ZERO_GAS
-        + non_zeros * TX_DATA_NON_ZERO_GAS
+        + non_zeros * non_zero_gas
         + access_list
             .iter()
             .map(|i| ACCESS_LIST_ADDRESS_GAS + ACCESS_LIST_KEY_GAS * i.storage_keys.len() as u64)
             .sum::<u64>();
     let floor = TX_GAS + zeros * 10 + non_zeros * 40;
     (base, floor)
-}
-
-/// The estimate of a call that runs no code: the larger of the intrinsic gas, the
-/// EIP-7623 floor and CIP-130's 100 gas per byte of data.
-pub(super) fn code_free_gas(data: &[u8], access_list: &[AccessListItem]) -> u64 {
-    let (base, floor) = intrinsic_gas(false, data, access_list);
-    base.max(floor).max(data.len() as u64 * 100)
 }
 
 /// Why a call to `to` would run code at `epoch` (`None`: it runs none, so it can be
@@ -347,6 +366,41 @@ pub(super) async fn runs_code(
     Ok(account
         .filter(|a| a.code_hash != KECCAK_EMPTY)
         .map(|_| format!("{shown} has code")))
+}
+
+/// Which sponsor (`gas` or `collateral`) the contract `to` has at `epoch`, if any.
+async fn sponsored(
+    ctx: &RpcContext,
+    epoch: u64,
+    to: H160,
+) -> Result<Option<&'static str>, ErrorObjectOwned> {
+    let account = ctx.query.account(epoch, to).await.map_err(query_error)?;
+    Ok(account.and_then(|a| {
+        if !a.sponsor_info.sponsor_for_gas.is_zero() {
+            Some("gas")
+        } else if !a.sponsor_info.sponsor_for_collateral.is_zero() {
+            Some("collateral")
+        } else {
+            None
+        }
+    }))
+}
+
+/// `cfx_sendTransaction`'s estimate of what its request leaves out (`gas`, `storageLimit`),
+/// as conflux-rust's `prepare_transaction` makes it: the request itself, with the nonce it
+/// was given, estimated at `latest_state`.
+pub(super) async fn estimate_for_send(
+    ctx: &RpcContext,
+    request: &Value,
+    nonce: U256,
+) -> Result<(U256, u64), ErrorObjectOwned> {
+    let mut r = CallRequest::parse(request)?;
+    r.nonce = Some(nonce);
+    let epoch = estimate_epoch(ctx, None)?;
+    match execute(ctx, &r, epoch, Mode::Estimate).await? {
+        Outcome::Estimate(gas, storage) => Ok((gas, storage)),
+        Outcome::Output(_) => Err(internal("an estimate produced an output")),
+    }
 }
 
 /// The epoch an estimate reads: default `latest_state`; the full node's words for one it
@@ -382,22 +436,29 @@ impl Mode {
         }
     }
 
-    fn not_enough_cash(self, required: U512, got: U256, actual: U256) -> ErrorObjectOwned {
+    fn not_enough_cash(
+        self,
+        required: U512,
+        got: U256,
+        actual: U256,
+        storage: U256,
+    ) -> ErrorObjectOwned {
+        self.execution_failed(&not_enough_cash_debug(required, got, actual, storage))
+    }
+
+    /// An `ExecutionErrorBumpNonce` other than a revert (`e` is the error's `Debug`).
+    fn execution_failed(self, e: &str) -> ErrorObjectOwned {
         match self {
-            Mode::Estimate => not_enough_cash(required, got, actual),
-            Mode::Call => execution_error(
-                "Transaction execution failed",
-                format!(
-                    "NotEnoughCash {{ required: {required}, got: {got}, actual_gas_cost: {actual}, max_storage_limit_cost: 0 }}"
-                ),
-            ),
+            Mode::Estimate => execution_failed_estimate(e),
+            Mode::Call => execution_error("Transaction execution failed", e),
         }
     }
 }
 
 /// How a request ended: an estimate, or a call's output.
 enum Outcome {
-    Estimate(U256),
+    /// The estimated gas, and the storage collateral units.
+    Estimate(U256, u64),
     Output(Vec<u8>),
 }
 
@@ -446,7 +507,8 @@ async fn execute(
         .as_ref()
         .filter(|_| r.tx_type() != 0)
         .unwrap_or(&no_list);
-    let (base_gas, floor_gas) = intrinsic_gas(false, &r.data, list);
+    let v3 = v3_active(ctx, epoch);
+    let (base_gas, floor_gas) = intrinsic_gas(v3, false, &r.data, list);
     if gas < U256::from(base_gas) {
         return Err(invalid_param_data(
             "tx",
@@ -463,19 +525,58 @@ async fn execute(
     if AddressType::of(&to) == AddressType::Unknown {
         return Err(mode.cannot_execute(format!("invalid recipient address {to:?}")));
     }
-    // Code to run: an estimate needs Conflux's gas figure, which only an EVM with
-    // Conflux's schedule gives; a call needs only the output, which the guarded EVM gives.
+    // Code to run: in the EVM with Core Space's schedule, unless it is native code, or the
+    // epoch's schedule is CIP-645's, or a sponsor could pay (none is modelled yet).
     let code = runs_code(ctx, epoch, to).await?;
-    match &code {
-        Some(why) if mode == Mode::Estimate || AddressType::of(&to) == AddressType::Builtin => {
-            return Err(no_evm(mode, why))
+    if let Some(why) = &code {
+        if AddressType::of(&to) == AddressType::Builtin {
+            return Err(no_evm(mode, why));
         }
-        _ => {}
+        if v3 {
+            return Err(no_evm(
+                mode,
+                format!(
+                    "epoch {epoch} is past this chain's v3.0 height ({}), whose CIP-645 gas schedule cfxlight does not model yet",
+                    ctx.chain.v3_height
+                ),
+            ));
+        }
+        match next_block_number(ctx, epoch)? {
+            None => {
+                return Err(no_evm(
+                    mode,
+                    format!("the block numbers of epoch {epoch} are not known (this node started from a checkpoint), and Core Space's rules depend on them"),
+                ))
+            }
+            Some(n) if n >= ctx.chain.v24_number => {
+                return Err(no_evm(
+                    mode,
+                    format!(
+                        "block {n} is past this chain's v2.4 number ({}), whose Cancun opcodes and SLOAD price cfxlight does not model yet",
+                        ctx.chain.v24_number
+                    ),
+                ))
+            }
+            Some(_) => {}
+        }
+        if let Some(sponsor) = sponsored(ctx, epoch, to).await? {
+            return Err(no_evm(
+                mode,
+                format!(
+                    "the contract has a {sponsor} sponsor, and sponsorship is not modelled yet"
+                ),
+            ));
+        }
     }
-    if gas < U256::from(base_gas.max(floor_gas)) {
+    // The EIP-7623 floor counts here only from the v3.0 height.
+    let minimum = if v3 {
+        base_gas.max(floor_gas)
+    } else {
+        base_gas
+    };
+    if gas < U256::from(minimum) {
         return Err(mode.cannot_execute(format!(
-            "not enough gas limit with respected to tx size: expected {} got {gas}",
-            base_gas.max(floor_gas)
+            "not enough gas limit with respected to tx size: expected {minimum} got {gas}"
         )));
     }
     let value = r.value.unwrap_or_default();
@@ -507,58 +608,94 @@ async fn execute(
     }
     if U512::from(balance) < intended {
         let actual = U256::try_from(charged_gas.min(U512::from(balance))).unwrap_or(U256::MAX);
-        return Err(mode.not_enough_cash(intended, balance, actual));
+        return Err(mode.not_enough_cash(intended, balance, actual, U256::zero()));
     }
-    let ran_code = code.is_some();
-    let output = match code {
-        None => vec![],
-        Some(_) => {
-            let result = run_code(ctx, r, epoch, to, gas, (balance, has_sender)).await?;
-            match result {
-                crate::evm::CallResult::Success(out) => out,
-                // A revert ends the first pass: no balance recheck follows.
-                crate::evm::CallResult::Revert(out) => {
-                    return Err(execution_error(
-                        "Transaction reverted",
-                        format!("0x{}", hex::encode(out)),
-                    ))
+    // The first pass, over the code if there is any.
+    let executed = match code {
+        None => crate::evm::Executed {
+            outcome: crate::evm::Outcome::Success(vec![]),
+            gas_estimate: 0,
+            collateral_units: 0,
+            errors: vec![],
+        },
+        Some(_) => run_code(ctx, r, epoch, to, gas, list, (balance, has_sender)).await?,
+    };
+    let output = match executed.outcome {
+        crate::evm::Outcome::Success(out) => out,
+        // A revert or failure ends the estimate: no balance recheck follows.
+        crate::evm::Outcome::Revert(out) => {
+            return Err(match mode {
+                Mode::Call => {
+                    execution_error("Transaction reverted", format!("0x{}", hex::encode(out)))
                 }
-            }
+                Mode::Estimate => estimate_reverted(ctx, &out, &executed.errors),
+            })
+        }
+        crate::evm::Outcome::Failed(f) => {
+            return Err(mode.execution_failed(&format!("VmError({})", f.debug())))
         }
     };
-    // The estimator's own balance recheck for a named sender. With code run, the fee it
-    // counts is Conflux's gas figure, known here only to lie below gas × 7/6 + intrinsic.
+    // estimated_gas_limit: GasMan's figure × 7/6 plus the intrinsic gas, at least the
+    // EIP-7623 floor and CIP-130's 100 per byte.
+    let estimated = U256::from(
+        (executed.gas_estimate as u128 * 7 / 6 + u128::from(base_gas))
+            .max(u128::from(floor_gas))
+            .max(r.data.len() as u128 * 100),
+    );
+    let storage_units = executed.collateral_units;
+    // The estimator's balance recheck for a named sender: value, the estimated fee when a
+    // price is given, and the collateral.
     if has_sender {
-        let estimated = U256::from(code_free_gas(&r.data, list));
         let fee = if r.has_gas_price() {
             estimated.saturating_mul(price)
         } else {
             U256::zero()
         };
-        let needed = U512::from(value) + U512::from(fee);
-        if ran_code && r.has_gas_price() {
-            let bound = gas
-                .saturating_mul(U256::from(7u8))
-                .checked_div(U256::from(6u8))
-                .unwrap_or_default()
-                .saturating_add(U256::from(base_gas))
-                .max(estimated);
-            if U512::from(balance) < U512::from(value) + bound.full_mul(price) {
-                return Err(unsupported(
-                    "cfxlight cannot run this call faithfully: whether the sender can pay depends on Conflux's gas figure for the call, which cfxlight does not compute yet (leave out gasPrice, or call from a funded sender)",
-                ));
-            }
-        } else if U512::from(balance) < needed {
-            return Err(mode.not_enough_cash(needed, balance, balance.min(fee)));
+        let collateral = U256::from(storage_units) * U256::from(DRIPS_PER_COLLATERAL_UNIT);
+        let needed = U512::from(value) + U512::from(fee) + U512::from(collateral);
+        if U512::from(balance) < needed {
+            return Err(mode.not_enough_cash(needed, balance, balance.min(fee), collateral));
         }
-        if mode == Mode::Estimate {
-            return Ok(Outcome::Estimate(estimated));
+    }
+    if let Some(limit) = r.storage_limit {
+        if limit < storage_units {
+            return Err(mode.execution_failed("VmError(ExceedStorageLimit)"));
         }
     }
     match mode {
-        Mode::Estimate => Ok(Outcome::Estimate(U256::from(code_free_gas(&r.data, list)))),
+        Mode::Estimate => Ok(Outcome::Estimate(estimated, storage_units)),
         Mode::Call => Ok(Outcome::Output(output)),
     }
+}
+
+/// The estimator's revert message: the reason, and the innermost failed frame.
+fn estimate_reverted(
+    ctx: &RpcContext,
+    output: &[u8],
+    errors: &[(H160, String)],
+) -> ErrorObjectOwned {
+    let reason = crate::evm::revert_reason(output);
+    let reason = if reason.is_empty() {
+        String::new()
+    } else {
+        format!(": {reason}")
+    };
+    let shown: Vec<String> = errors
+        .iter()
+        .map(|(a, e)| {
+            // `RpcAddress::base32_address`: the verbose form.
+            let a = cfxlight_primitives::address::CfxAddress::new(*a, ctx.chain.network_id);
+            format!("{}: {e}", a.to_verbose())
+        })
+        .collect();
+    let innermost = shown
+        .first()
+        .map(|e| format!(" Innermost error is at {e}."))
+        .unwrap_or_default();
+    execution_error(
+        format!("Estimation isn't accurate: transaction is reverted{reason}{innermost}"),
+        shown.join("\n"),
+    )
 }
 
 /// The number the block after `epoch`'s last gets (`NUMBER` in a call at `epoch`), when the
@@ -579,11 +716,17 @@ async fn run_code(
     epoch: u64,
     to: H160,
     gas: U256,
+    access_list: &[AccessListItem],
     (balance, has_sender): (U256, bool),
-) -> Result<crate::evm::CallResult, ErrorObjectOwned> {
+) -> Result<crate::evm::Executed, ErrorObjectOwned> {
     let Some(header) = super::fees::pivot_header(ctx, epoch)? else {
         return Err(unsupported(format!(
             "the pivot header of epoch {epoch} is not in the store"
+        )));
+    };
+    let Some(number) = next_block_number(ctx, epoch)? else {
+        return Err(unsupported(format!(
+            "the block numbers of epoch {epoch} are not known"
         )));
     };
     // The estimator's stand-in sender: a fresh user address, funded.
@@ -601,13 +744,18 @@ async fn run_code(
         timestamp: header.timestamp,
         author: header.author,
         base_price: header.base_price.map(|p| p.core).unwrap_or_default(),
-        number: next_block_number(ctx, epoch)?,
+        number,
+        push0: number >= ctx.chain.push0_number,
     };
     let input = crate::evm::CallInput {
         from,
         to,
         value: r.value.unwrap_or_default(),
         data: r.data.clone(),
+        access_list: access_list
+            .iter()
+            .map(|i| (i.address, i.storage_keys.len()))
+            .collect(),
         gas: gas.low_u64(),
         sender_balance: (!has_sender).then_some(balance),
     };
@@ -623,16 +771,11 @@ async fn run_code(
 fn no_evm(mode: Mode, what: impl std::fmt::Display) -> ErrorObjectOwned {
     let msg = match mode {
         Mode::Estimate => format!(
-            "cfxlight cannot estimate this transaction: {what}, and cfxlight does not compute Conflux's gas for contract code yet (give `gas` and `storageLimit` yourself)"
+            "cfxlight cannot estimate this transaction: {what} (give `gas` and `storageLimit` yourself)"
         ),
         Mode::Call => format!("cfxlight cannot run this call faithfully: {what}"),
     };
     ErrorObjectOwned::owned(UNSUPPORTED, msg, None::<()>)
-}
-
-/// `cfx_sendTransaction`'s refusal to fill `gas`/`storageLimit` for code.
-pub(super) fn no_estimate(what: impl std::fmt::Display) -> ErrorObjectOwned {
-    no_evm(Mode::Estimate, what)
 }
 
 pub(super) fn register(m: &mut Module) -> Result<(), jsonrpsee::core::RegisterMethodError> {
@@ -641,10 +784,10 @@ pub(super) fn register(m: &mut Module) -> Result<(), jsonrpsee::core::RegisterMe
         let request = CallRequest::parse(args.get(0).unwrap_or(&Value::Null))?;
         let epoch = estimate_epoch(&ctx, args.get(1))?;
         match execute(&ctx, &request, epoch, Mode::Estimate).await? {
-            Outcome::Estimate(gas) => Ok(json!({
+            Outcome::Estimate(gas, storage) => Ok(json!({
                 "gasLimit": gas,
                 "gasUsed": gas,
-                "storageCollateralized": "0x0",
+                "storageCollateralized": format!("{storage:#x}"),
             })),
             Outcome::Output(_) => Err(internal("an estimate produced an output")),
         }
@@ -655,7 +798,7 @@ pub(super) fn register(m: &mut Module) -> Result<(), jsonrpsee::core::RegisterMe
         let epoch = estimate_epoch(&ctx, args.get(1))?;
         match execute(&ctx, &request, epoch, Mode::Call).await? {
             Outcome::Output(out) => Ok(json!(cfxlight_primitives::rpc::Bytes(out))),
-            Outcome::Estimate(_) => Err(internal("a call produced an estimate")),
+            Outcome::Estimate(..) => Err(internal("a call produced an estimate")),
         }
     })?;
     Ok(())

@@ -37,6 +37,12 @@ pub struct ChainInfo {
     pub pow: PowMode,
     /// First epoch with CIP-1559 fees.
     pub cip1559_height: u64,
+    /// First epoch of v3.0 (`eoa_code`: CIP-645's gas schedule, EIP-7623's floor).
+    pub v3_height: u64,
+    /// First block of v2.4 (Cancun opcodes, SLOAD at 800, CIP-133 block hashes).
+    pub v24_number: u64,
+    /// First block with PUSH0 (CIP-119).
+    pub push0_number: u64,
 }
 
 impl ChainInfo {
@@ -48,6 +54,9 @@ impl ChainInfo {
             network_id: spec.network_id,
             pow: spec.pow,
             cip1559_height: spec.forks.cip1559_height,
+            v3_height: spec.forks.eoa_code_height,
+            v24_number: spec.forks.cip1559_number,
+            push0_number: spec.forks.cip119_number,
         }
     }
 }

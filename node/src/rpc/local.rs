@@ -182,25 +182,15 @@ async fn build_tx(ctx: &RpcContext, req: &Value) -> Result<(H160, Transaction), 
         ),
         Some(_) => return Err(invalid_params("`accessList` must be an array")),
     };
-    // What the request leaves out is estimated as the full node would, for what runs no
-    // code (a transfer, with or without data, to an account without code: the intrinsic
-    // gas and no storage); what runs code needs an EVM cfxlight does not have yet.
-    if given_gas.is_none() || given_storage.is_none() {
-        let why = match action {
-            Action::Create => Some("a deployment runs its init code".to_string()),
-            Action::Call(to) => super::call::runs_code(ctx, latest_state, to).await?,
-        };
-        if let Some(why) = why {
-            return Err(super::call::no_estimate(why));
+    // What the request leaves out is estimated as conflux-rust's `prepare_transaction`
+    // does: the request itself, nonce filled in, through `cfx_estimateGasAndCollateral`.
+    let (gas, storage_limit) = match (given_gas, given_storage) {
+        (Some(g), Some(s)) => (g, s),
+        (g, s) => {
+            let (est_gas, est_storage) = super::call::estimate_for_send(ctx, req, nonce).await?;
+            (g.unwrap_or(est_gas), s.unwrap_or(est_storage))
         }
-    }
-    let gas = given_gas.unwrap_or_else(|| {
-        U256::from(super::call::code_free_gas(
-            &data,
-            access_list.as_deref().unwrap_or_default(),
-        ))
-    });
-    let storage_limit = given_storage.unwrap_or(0);
+    };
     let ty = match quantity(o, "type")? {
         Some(t) if t > U256::from(2) => {
             return Err(invalid_params(format!("unsupported transaction type {t}")))

@@ -15,16 +15,19 @@
 //! as Conflux's does (the recovered address with the user type bits).
 //!
 //! Beside revm, one inspector keeps what Conflux adds to Ethereum's execution:
+//! - contract addresses: `CREATE` and `CREATE2` (and a deployment) get Core Space's
+//!   addresses, made from the code hash, with the contract type bits;
 //! - storage collateral: every storage write releases the old owner's 64 units and charges
-//!   the transaction's storage owner 64 for a non-zero value, frame by frame (a reverted
-//!   frame's records go with it), and the owner's net charge is `storageCollateralized`;
+//!   the transaction's storage owner 64 for a non-zero value, and deployed code 512 units
+//!   per KiB begun, frame by frame (a reverted frame's records go with it); the owner's net
+//!   charge is `storageCollateralized`;
 //! - conflux-rust's estimator (`GasMan`): per frame, the gas it used itself plus 64/63 of
 //!   what its sub-calls needed, which the RPC turns into `gasUsed`/`gasLimit`;
 //! - the estimator's error unwind (which frame failed, with what), for its revert message.
 //!
 //! Only what is known to behave as on Conflux is run. The inspector stops the call, and
-//! the caller refuses it with the reason, on what is not modelled yet: contract creation
-//! and self-destruction, `BLOCKHASH`, `PUSH0` before CIP-119, blob opcodes, transient
+//! the caller refuses it with the reason, on what is not modelled yet: self-destruction, a
+//! creation onto an address with code, `BLOCKHASH`, `PUSH0` before CIP-119, blob opcodes, transient
 //! storage and `MCOPY` (Cancun opcodes come with v2.4), internal contracts (native code at
 //! `0x0888…`), precompiles above 9, and halts whose Conflux wording is not reproduced.
 
@@ -65,6 +68,8 @@ use crate::query::{Query, QueryError};
 /// Collateral units one storage entry takes (conflux-rust `COLLATERAL_UNITS_PER_STORAGE_KEY`:
 /// 64 units of 1/1024 CFX, so 1/16 CFX).
 pub const UNITS_PER_STORAGE_ENTRY: u64 = 64;
+/// Collateral units per KiB (begun) of deployed code (`CODE_COLLATERAL_UNITS_PER_KI_BYTES`).
+pub const CODE_UNITS_PER_KIB: u64 = 512;
 
 /// The block environment of a call at one epoch.
 #[derive(Debug, Clone)]
@@ -92,8 +97,8 @@ pub struct CallEnv {
 pub struct CallInput {
     /// The sender (`CALLER`, `ORIGIN`, and the owner of the storage it writes).
     pub from: H160,
-    /// The contract called.
-    pub to: H160,
+    /// The contract called, or `None` for a deployment (`data` is then the init code).
+    pub to: Option<H160>,
     /// Value sent.
     pub value: U256,
     /// Call data.
@@ -106,6 +111,9 @@ pub struct CallInput {
     /// A balance to see for the sender instead of its verified one (the estimator's funded
     /// stand-in sender when a request names none).
     pub sender_balance: Option<U256>,
+    /// The sender's nonce for the run (the request's, or its verified one): what a
+    /// deployment's address is made from.
+    pub sender_nonce: u64,
 }
 
 /// A Conflux VM error that ended a frame, with conflux-rust's words for it.
@@ -146,7 +154,9 @@ impl VmFailure {
             | R::MemoryLimitOOG
             | R::PrecompileOOG
             | R::InvalidOperandOOG
-            | R::ReentrancySentryOOG => VmFailure::OutOfGas,
+            | R::ReentrancySentryOOG
+            // Core Space fails code past its 49,152-byte limit as out of gas.
+            | R::CreateContractSizeLimit => VmFailure::OutOfGas,
             R::InvalidFEOpcode => VmFailure::BadInstruction(0xfe),
             R::StateChangeDuringStaticCall | R::CallNotAllowedInsideStatic => {
                 VmFailure::MutableCallInStaticContext
@@ -221,6 +231,7 @@ struct VerifiedDb {
     epoch: u64,
     handle: tokio::runtime::Handle,
     balances: HashMap<H160, U256>,
+    nonces: HashMap<H160, u64>,
     codes: HashMap<B256, Bytecode>,
     owners: Owners,
 }
@@ -256,9 +267,14 @@ impl Database for VerifiedDb {
             .transpose()
             .map_err(|e| DbError::Decode(format!("verified account of {a:?}: {e}")))?;
         let override_balance = self.balances.get(&a).copied();
+        let override_nonce = self.nonces.get(&a).copied();
         let Some(account) = account else {
-            return Ok(override_balance.map(|b| AccountInfo {
-                balance: ru256(b),
+            if override_balance.is_none() && override_nonce.is_none() {
+                return Ok(None);
+            }
+            return Ok(Some(AccountInfo {
+                balance: ru256(override_balance.unwrap_or_default()),
+                nonce: override_nonce.unwrap_or(0),
                 ..AccountInfo::default()
             }));
         };
@@ -290,7 +306,7 @@ impl Database for VerifiedDb {
         self.codes.insert(code_hash, code.clone());
         Ok(Some(AccountInfo {
             balance: ru256(override_balance.unwrap_or(account.balance)),
-            nonce: account.nonce.as_u64(),
+            nonce: override_nonce.unwrap_or(account.nonce.as_u64()),
             code_hash,
             code: Some(code),
             ..AccountInfo::default()
@@ -361,7 +377,8 @@ fn conflux_gas_table() -> GasTable {
 /// Core Space's dynamic gas before v2.4: `SSTORE` a flat 5,000 whatever the values (the
 /// storage itself is paid by collateral), no refunds, no cold surcharges, and its intrinsic
 /// gas (21,000, 4 per zero and 68 per non-zero byte, 53,000 for a creation, 2,400 and
-/// 1,900 per access-list address and key, no initcode or floor charge).
+/// 1,900 per access-list address and key, no initcode or floor charge), and `CREATE`'s 6
+/// gas per init code word.
 fn conflux_gas_params() -> GasParams {
     let mut p = GasParams::new_spec(SpecId::CANCUN);
     p.override_gas([
@@ -381,7 +398,10 @@ fn conflux_gas_params() -> GasParams {
         (GasId::tx_token_non_zero_byte_multiplier(), 17),
         (GasId::tx_create_cost(), 32_000),
         (GasId::tx_initcode_cost(), 0),
-        (GasId::initcode_per_word(), 0),
+        // CREATE's 6 per init code word: Core Space hashes the code for the address (revm
+        // charges this per-word cost on CREATE and CREATE2, and CREATE2 its hashing too; the
+        // inspector gives CREATE2 back the second 6).
+        (GasId::initcode_per_word(), 6),
         (GasId::tx_access_list_address_cost(), 2_400),
         (GasId::tx_access_list_storage_key_cost(), 1_900),
         (GasId::tx_floor_cost_per_token(), 0),
@@ -400,6 +420,9 @@ fn conflux_precompiles() -> &'static Precompiles {
         p
     })
 }
+
+/// Core Space's largest deployed code before v3.0 (conflux-rust `create_data_limit`).
+const CODE_SIZE_LIMIT: usize = 49_152;
 
 /// The highest precompile address Core Space shares with Ethereum (ecrecover … blake2f).
 const LAST_SHARED_PRECOMPILE: u8 = 9;
@@ -458,8 +481,10 @@ pub fn revert_reason(output: &[u8]) -> String {
 /// One open call frame, as conflux-rust's substate and `GasMan` see it.
 #[derive(Default)]
 struct Frame {
-    /// The code address (the estimator's trace `to`).
+    /// The code address (the estimator's trace `to`), or the created address.
     to: H160,
+    /// Whether the frame runs init code (a successful one pays the code's collateral).
+    create: bool,
     /// The gas the frame was given.
     init_gas: u64,
     /// Gas its sub-calls used, and the gas they needed (`GasMan`).
@@ -585,8 +610,18 @@ impl<CTX: ContextTr> Inspector<CTX> for Conflux {
                 "TLOAD/TSTORE (Core Space's transient storage before CIP-154 is not modelled)"
             }
             0x5e => "MCOPY (Core Space's MCOPY gas before CIP-645 is not modelled)",
-            0xf0 | 0xf5 => {
-                "CREATE/CREATE2 (Conflux's contract addresses and code collateral are not modelled yet)"
+            0xf5 => {
+                // revm charges CREATE2 6 per init code word twice (EIP-3860's metering and
+                // the hashing); Core Space before v3.0 charges the hashing only.
+                if let Ok(len) = interp.stack.peek(2) {
+                    let words = u64::try_from(len).ok().map(|l| l.div_ceil(32));
+                    if let Some(w) = words.and_then(|w| w.checked_mul(6)) {
+                        if w <= interp.gas.remaining() {
+                            interp.gas.erase_cost(w);
+                        }
+                    }
+                }
+                return;
             }
             0xff => "SELFDESTRUCT (Conflux's rules differ)",
             _ => return,
@@ -631,41 +666,110 @@ impl<CTX: ContextTr> Inspector<CTX> for Conflux {
     }
 
     fn call_end(&mut self, _: &mut CTX, _: &CallInputs, outcome: &mut CallOutcome) {
-        let Some(frame) = self.frames.pop() else {
+        self.end_frame(&outcome.result);
+    }
+
+    fn create(&mut self, ctx: &mut CTX, inputs: &mut CreateInputs) -> Option<CreateOutcome> {
+        // Core Space's address: keccak(0x00 ‖ sender ‖ nonce (32 bytes, little-endian) ‖
+        // code hash) for CREATE, keccak(0xff ‖ sender ‖ salt ‖ code hash) for CREATE2, with
+        // the contract type bits.
+        let caller = inputs.caller();
+        let nonce = match ctx.journal_mut().load_account(caller) {
+            Ok(a) => a.data.info.nonce,
+            Err(e) => {
+                self.note(format!("loading the creator's account failed: {e}"));
+                0
+            }
+        };
+        let code_hash = cfxlight_primitives::hash::keccak256(inputs.init_code());
+        let mut buf = [0u8; 85];
+        buf[1..21].copy_from_slice(caller.as_slice());
+        match inputs.scheme() {
+            revm::context_interface::CreateScheme::Create => {
+                buf[21..29].copy_from_slice(&nonce.to_le_bytes());
+            }
+            revm::context_interface::CreateScheme::Create2 { salt } => {
+                buf[0] = 0xff;
+                buf[21..53].copy_from_slice(&salt.to_be_bytes::<32>());
+            }
+            revm::context_interface::CreateScheme::Custom { .. } => {
+                self.note("a custom create scheme");
+            }
+        }
+        buf[53..].copy_from_slice(code_hash.as_bytes());
+        let hash = cfxlight_primitives::hash::keccak256(buf);
+        let mut address = H160::from_slice(&hash.as_bytes()[12..]);
+        address.0[0] = (address.0[0] & 0x0f) | 0x80;
+        inputs.set_scheme(revm::context_interface::CreateScheme::Custom {
+            address: addr(address),
+        });
+        self.frames.push(Frame {
+            to: address,
+            create: true,
+            init_gas: inputs.gas_limit(),
+            ..Frame::default()
+        });
+        self.errors.clear();
+        None
+    }
+
+    fn create_end(&mut self, _: &mut CTX, _: &CreateInputs, outcome: &mut CreateOutcome) {
+        self.end_frame(&outcome.result);
+    }
+}
+
+impl Conflux {
+    /// Closes the innermost frame: `GasMan`'s figures, the error unwind, and its storage
+    /// records kept (success) or dropped.
+    fn end_frame(&mut self, result: &revm::interpreter::InterpreterResult) {
+        let Some(mut frame) = self.frames.pop() else {
             return;
         };
-        let result = outcome.result.result;
-        let ok = result.is_ok();
-        let gas_left = if result.is_ok_or_revert() {
-            outcome.result.gas.remaining()
+        let outcome = result.result;
+        let ok = outcome.is_ok();
+        let gas_left = if outcome.is_ok_or_revert() {
+            result.gas.remaining()
         } else {
             0
         };
         if matches!(
-            result,
+            outcome,
             InstructionResult::CallTooDeep | InstructionResult::OutOfFunds
         ) {
             // Conflux fails such a call before it opens a frame; the unwind would differ.
             self.note("a call failed before it started (depth or balance)");
         }
+        if outcome == InstructionResult::CreateCollision {
+            // Conflux fails it without a frame and without using the creator's nonce.
+            self.note(
+                "a contract creation at an address that already has code (Conflux's collision rules differ from revm's)",
+            );
+        }
+        if frame.create && ok {
+            // conflux-rust's `ret`: the deployed code's collateral, 512 units per KiB begun.
+            let units = (result.output.len() as u64).div_ceil(1024) * CODE_UNITS_PER_KIB;
+            *frame.occupied.entry(self.storage_owner).or_default() += units;
+        }
         // GasMan: this frame's own cost plus 64/63 of its sub-calls' needs.
         let cost = u128::from(frame.init_gas.saturating_sub(gas_left));
         let own = cost.saturating_sub(frame.cost_in_sub);
         let needed = own + (frame.limit_for_sub * 64).div_ceil(63);
-        // The error unwind.
+        // The error unwind; a failed creation's trace names no address.
+        if frame.create && !ok {
+            frame.to = H160::zero();
+        }
         if ok {
             self.errors.clear();
-        } else if result.is_revert() {
-            let reason = revert_reason(&outcome.result.output);
+        } else if outcome.is_revert() {
+            let reason = revert_reason(&result.output);
             self.errors
                 .push((frame.to, format!("Vm reverted. {reason}")));
         } else {
-            match VmFailure::of(result) {
+            match VmFailure::of(outcome) {
                 Some(f) => self.errors.push((frame.to, f.display())),
-                None if self.unfaithful.is_none() => {
-                    self.note(format!("a frame halted with {result:?}, whose Conflux wording cfxlight does not reproduce"));
-                }
-                None => {}
+                None => self.note(format!(
+                    "a frame halted with {outcome:?}, whose Conflux wording cfxlight does not reproduce"
+                )),
             }
         }
         match self.frames.last_mut() {
@@ -683,11 +787,6 @@ impl<CTX: ContextTr> Inspector<CTX> for Conflux {
                 }
             }
         }
-    }
-
-    fn create(&mut self, _: &mut CTX, _: &mut CreateInputs) -> Option<CreateOutcome> {
-        self.note("the code creates a contract");
-        None
     }
 }
 
@@ -714,12 +813,14 @@ fn run(
     if let Some(b) = input.sender_balance {
         balances.insert(input.from, b);
     }
+    let nonces = HashMap::from([(input.from, input.sender_nonce)]);
     let owners: Owners = Rc::default();
     let db = VerifiedDb {
         query,
         epoch: env.epoch,
         handle,
         balances,
+        nonces,
         codes: HashMap::new(),
         owners: owners.clone(),
     };
@@ -734,6 +835,10 @@ fn run(
     cfg.disable_fee_charge = true;
     cfg.disable_block_gas_limit = true;
     cfg.tx_gas_limit_cap = Some(u64::MAX);
+    // Core Space's code size limit before v3.0 (`create_data_limit`), and no init code limit
+    // (EIP-3860 comes with CIP-645).
+    cfg.limit_contract_code_size = Some(CODE_SIZE_LIMIT);
+    cfg.limit_contract_initcode_size = Some(usize::MAX);
     let block = BlockEnv {
         number: RU256::from(env.number),
         beneficiary: addr(env.author),
@@ -756,7 +861,10 @@ fn run(
         .collect();
     let tx = TxEnv::builder()
         .caller(addr(input.from))
-        .kind(TxKind::Call(addr(input.to)))
+        .kind(match input.to {
+            Some(to) => TxKind::Call(addr(to)),
+            None => TxKind::Create,
+        })
         .value(ru256(input.value))
         .data(Bytes::from(input.data))
         .gas_limit(input.gas)

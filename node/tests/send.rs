@@ -274,18 +274,45 @@ fn the_card_signs_an_sdk_transfer_through_the_node_and_a_pulled_card_burns_no_no
     assert_eq!(t["fullReceipt"]["storageCollateralized"], "128", "{t}");
     assert_eq!(t["balance"], "7", "{t}");
 
-    // Init code to run: refused with the reason, nothing queued.
+    // A deployment with no gas and no storage limit: estimated as the full node does (its
+    // init code run in the EVM, the code's collateral counted) and mined.
+    let deploy =
+        json!({"from": card_b32, "data": "0x600a600c600039600a6000f3602a60005260206000f3"});
+    let estimate: Value = net
+        .full
+        .call("cfx_estimateGasAndCollateral", json!([deploy]))
+        .unwrap();
+    assert_eq!(estimate["storageCollateralized"], "0x200", "{estimate}");
+    let hash: H256 = node
+        .local
+        .call("cfx_sendTransaction", json!([deploy]))
+        .unwrap();
+    let tx: Value = node
+        .local
+        .call("cfx_getTransactionByHash", json!([hash]))
+        .unwrap();
+    assert_eq!(tx["gas"], estimate["gasLimit"], "{tx}");
+    assert_eq!(
+        tx["storageLimit"], estimate["storageCollateralized"],
+        "{tx}"
+    );
+    let receipt = wait_receipt(&node.local, &hash, 60);
+    assert_eq!(receipt["outcomeStatus"], "0x0", "{receipt}");
+    assert!(receipt["contractCreated"].is_string(), "{receipt}");
+
+    // A call into an internal contract with no gas: refused with the reason, nothing queued.
+    let admin_control = net.b32(&"0888000000000000000000000000000000000000".parse().unwrap());
     let reply = raw(
         &node.local_url,
         "cfx_sendTransaction",
-        json!([{"from": card_b32, "data": "0x00"}]),
+        json!([{"from": card_b32, "to": admin_control, "data": "0x"}]),
     );
     assert_eq!(reply["error"]["code"], -32000, "{reply}");
     assert!(
         reply["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("deployment"),
+            .contains("internal contract"),
         "{reply}"
     );
     assert_eq!(pending_count(&node), 0, "{reply}");

@@ -30,6 +30,7 @@ async function main() {
   // The storage writer and the ERC-721, with some state to work on.
   const store = await deploy('Store');
   const nft = await deploy('Nft');
+  const factory = await deploy('Factory');
   const send = async (what) => {
     const r = await what.sendTransaction({ from: me }).executed();
     if (r.outcomeStatus !== 0) throw new Error(`a corpus transaction failed: ${JSON.stringify(r)}`);
@@ -38,6 +39,8 @@ async function main() {
   await send(store.fill(0, 5));
   await send(store.set(100, 7));
   for (const id of [1, 2, 3]) await send(nft.mint(id === 3 ? others[0] : owner, id));
+  await send(factory.make(1));
+  await send(factory.makeSalted(2, '0x' + '11'.repeat(32)));
   const r = await send(nft.approve(others[1], 2));
   epochs.push(r.epochNumber);
   const calls = [];
@@ -87,6 +90,14 @@ async function main() {
   add('nft/transfer/not-owner', nft.address, nft.transferFrom(owner, others[1], 1).data, { from: others[1] });
   add('nft/transfer', nft.address, nft.transferFrom(owner, others[1], 1).data, { from: owner });
   add('nft/safe-to-contract', nft.address, nft.safeTransferFrom(owner, store.address, 1).data, { from: owner });
+  add('factory/make', factory.address, factory.make(5).data, { from: owner });
+  add('factory/make/no-from', factory.address, factory.make(5).data);
+  add('factory/makeSalted', factory.address, factory.makeSalted(5, '0x' + '22'.repeat(32)).data, { from: owner });
+  add('factory/makeSalted/taken', factory.address, factory.makeSalted(2, '0x' + '11'.repeat(32)).data, { from: owner });
+  add('factory/makeAndFail', factory.address, factory.makeAndFail(5).data, { from: owner });
+  add('factory/predict', factory.address, factory.predict(2, '0x' + '11'.repeat(32)).data);
+  add('factory/count', factory.address, factory.count().data);
+  for (const i of [0, 1]) add(`factory/children/${i}`, factory.address, factory.children(i).data);
 
   // Transactions to estimate (cfx_estimateGasAndCollateral), at the state these made.
   const estimates = [];
@@ -140,7 +151,26 @@ async function main() {
   for (const how of [0, 1, 2, 3, 4]) est(`probe/fail/${how}`, probe.address, probe.fail(how).data);
   est('probe/balances', probe.address, probe.balances(token.address, [owner, ...others]).data);
   est('probe/with-value', probe.address, probe.stored().data, { from: owner, value: '0x1' });
-  console.log(JSON.stringify({ token: token.address, probe: probe.address, store: store.address, nft: nft.address, others, epochs, calls, estimates }));
+  variants('factory/make', factory.address, factory.make(7).data, owner);
+  variants('factory/makeSalted', factory.address, factory.makeSalted(7, '0x' + '33'.repeat(32)).data, owner);
+  est('factory/makeSalted/taken', factory.address, factory.makeSalted(2, '0x' + '11'.repeat(32)).data, { from: owner });
+  est('factory/makeAndFail', factory.address, factory.makeAndFail(7).data, { from: owner });
+  // Deployments: init code and constructor arguments, from the owner and from nobody.
+  const deployData = (name, ...args) => cfx.Contract({ abi: built[name].abi, bytecode: built[name].bytecode }).constructor(...args).data;
+  const deployments = [['Token', 'T', 'T', 1000n], ['Store'], ['Nft'], ['Factory'], ['Probe']];
+  for (const [name, ...args] of deployments) {
+    estimates.push({ name: `deploy/${name}`, request: { from: owner, data: deployData(name, ...args) } });
+    estimates.push({ name: `deploy/${name}/no-from`, request: { data: deployData(name, ...args) } });
+  }
+  estimates.push({ name: 'deploy/Token/storage-limit-64', request: { from: owner, data: deployData('Token', 'T', 'T', 1000n), storageLimit: '0x40' } });
+  estimates.push({ name: 'deploy/Token/gas-price', request: { from: owner, data: deployData('Token', 'T', 'T', 1000n), gasPrice: '0x1' } });
+  estimates.push({ name: 'deploy/empty', request: { from: owner, data: '0x00' } });
+  estimates.push({ name: 'deploy/reverting', request: { from: owner, data: '0x60006000fd' } });
+  estimates.push({ name: 'deploy/with-value', request: { from: owner, data: deployData('Factory'), value: '0x0' } });
+  for (const [name, ...args] of deployments) {
+    calls.push({ name: `deploy/${name}`, request: { from: owner, data: deployData(name, ...args) } });
+  }
+  console.log(JSON.stringify({ token: token.address, probe: probe.address, store: store.address, nft: nft.address, factory: factory.address, others, epochs, calls, estimates }));
 }
 
 main().catch((e) => {

@@ -10,7 +10,7 @@
 //! sender's net storage collateral, the estimator's balance recheck with that collateral,
 //! the storage-limit check, and its revert message with the innermost failed frame. What
 //! cfxlight does not model is refused with -32000 naming it, never answered with a figure
-//! that might be wrong: a deployment, an internal contract, a sponsored contract, an epoch
+//! that might be wrong: an internal contract, a sponsored contract, an epoch
 //! past the chain's v2.4 block number or v3.0 height (their gas schedules), and whatever
 //! the EVM's inspector stops.
 
@@ -498,9 +498,7 @@ async fn execute(
             "Transaction error (Zero gas price is not allowed)",
         ));
     }
-    let Some((to, _)) = r.to else {
-        return Err(no_evm(mode, "a deployment runs its init code"));
-    };
+    let to = r.to.map(|(t, _)| t);
     let no_list = vec![];
     let list = r
         .access_list
@@ -508,7 +506,7 @@ async fn execute(
         .filter(|_| r.tx_type() != 0)
         .unwrap_or(&no_list);
     let v3 = v3_active(ctx, epoch);
-    let (base_gas, floor_gas) = intrinsic_gas(v3, false, &r.data, list);
+    let (base_gas, floor_gas) = intrinsic_gas(v3, to.is_none(), &r.data, list);
     if gas < U256::from(base_gas) {
         return Err(invalid_param_data(
             "tx",
@@ -522,14 +520,18 @@ async fn execute(
             "not enough gas limit with respected to tx size: expected {cip130} got {gas}"
         )));
     }
-    if AddressType::of(&to) == AddressType::Unknown {
+    if let Some(to) = to.filter(|t| AddressType::of(t) == AddressType::Unknown) {
         return Err(mode.cannot_execute(format!("invalid recipient address {to:?}")));
     }
-    // Code to run: in the EVM with Core Space's schedule, unless it is native code, or the
-    // epoch's schedule is CIP-645's, or a sponsor could pay (none is modelled yet).
-    let code = runs_code(ctx, epoch, to).await?;
+    // Code to run (a deployment's init code, or the recipient's): in the EVM with Core
+    // Space's schedule, unless it is native code, or the epoch's schedule is a later one,
+    // or a sponsor could pay (none is modelled yet).
+    let code = match to {
+        Some(to) => runs_code(ctx, epoch, to).await?,
+        None => Some("a deployment runs its init code".to_string()),
+    };
     if let Some(why) = &code {
-        if AddressType::of(&to) == AddressType::Builtin {
+        if to.is_some_and(|t| AddressType::of(&t) == AddressType::Builtin) {
             return Err(no_evm(mode, why));
         }
         if v3 {
@@ -559,7 +561,11 @@ async fn execute(
             }
             Some(_) => {}
         }
-        if let Some(sponsor) = sponsored(ctx, epoch, to).await? {
+        let sponsor = match to {
+            Some(to) => sponsored(ctx, epoch, to).await?,
+            None => None,
+        };
+        if let Some(sponsor) = sponsor {
             return Err(no_evm(
                 mode,
                 format!(
@@ -582,18 +588,20 @@ async fn execute(
     let value = r.value.unwrap_or_default();
     // The sender: the one named, or a fresh account the estimator funds with 10^9 CFX
     // (at most 2^128 drips).
-    let (balance, exists) = match r.from {
+    let (balance, exists, state_nonce) = match r.from {
         Some((from, _)) => match ctx.query.account(epoch, from).await.map_err(query_error)? {
-            Some(a) => (a.balance, true),
-            None => (U256::zero(), false),
+            Some(a) => (a.balance, true, a.nonce),
+            None => (U256::zero(), false, U256::zero()),
         },
         None => {
             let grant = value
                 .saturating_add(U256::from(1_000_000_000u64) * U256::from(ONE_CFX))
                 .min(U256::one() << 128);
-            (grant, true)
+            (grant, true, U256::zero())
         }
     };
+    // The estimator sets the sender's nonce to the request's, or takes the state's.
+    let nonce = r.nonce.unwrap_or(state_nonce);
     let has_sender = r.from.is_some();
     // The first pass: the executive charges gas only when sender, limit and price are all
     // given; a sender that does not exist may not be asked to pay anything.
@@ -618,7 +626,14 @@ async fn execute(
             collateral_units: 0,
             errors: vec![],
         },
-        Some(_) => run_code(ctx, r, epoch, to, gas, list, (balance, has_sender)).await?,
+        Some(_) => {
+            let sender = Sender {
+                balance,
+                named: has_sender,
+                nonce,
+            };
+            run_code(ctx, r, epoch, to, gas, list, sender).await?
+        }
     };
     let output = match executed.outcome {
         crate::evm::Outcome::Success(out) => out,
@@ -709,15 +724,26 @@ fn next_block_number(ctx: &RpcContext, epoch: u64) -> Result<Option<u64>, ErrorO
     })
 }
 
-/// Runs the recipient's code in the guarded EVM over the verified state of `epoch`.
+/// The sender as the first pass sees it.
+struct Sender {
+    /// Its balance (the stand-in's grant when unnamed).
+    balance: U256,
+    /// Whether the request named it.
+    named: bool,
+    /// Its nonce for the run.
+    nonce: U256,
+}
+
+/// Runs the request's code (the recipient's, or a deployment's init code when `to` is
+/// `None`) in the EVM over the verified state of `epoch`.
 async fn run_code(
     ctx: &RpcContext,
     r: &CallRequest,
     epoch: u64,
-    to: H160,
+    to: Option<H160>,
     gas: U256,
     access_list: &[AccessListItem],
-    (balance, has_sender): (U256, bool),
+    sender: Sender,
 ) -> Result<crate::evm::Executed, ErrorObjectOwned> {
     let Some(header) = super::fees::pivot_header(ctx, epoch)? else {
         return Err(unsupported(format!(
@@ -757,7 +783,11 @@ async fn run_code(
             .map(|i| (i.address, i.storage_keys.len()))
             .collect(),
         gas: gas.low_u64(),
-        sender_balance: (!has_sender).then_some(balance),
+        sender_balance: (!sender.named).then_some(sender.balance),
+        sender_nonce: match u64::try_from(sender.nonce) {
+            Ok(n) => n,
+            Err(_) => return Err(unsupported("the sender's nonce does not fit 64 bits")),
+        },
     };
     crate::evm::call(ctx.query.clone(), env, input)
         .await

@@ -29,7 +29,10 @@
 //! the caller refuses it with the reason, on what is not modelled yet: self-destruction, a
 //! creation onto an address with code, `BLOCKHASH`, `PUSH0` before CIP-119, blob opcodes, transient
 //! storage and `MCOPY` (Cancun opcodes come with v2.4), internal contracts (native code at
-//! `0x0888…`), precompiles above 9, and halts whose Conflux wording is not reproduced.
+//! `0x0888…`) other than the views of AdminControl and SponsorWhitelistControl that read one
+//! account field (`getAdmin`, `getSponsorForGas`, …, run here at conflux-rust's price over
+//! the verified account), precompiles above 9, and halts whose Conflux wording is not
+//! reproduced.
 
 use std::{
     cell::RefCell,
@@ -513,6 +516,12 @@ impl Frame {
 /// keeps Conflux's collateral, estimator and error-unwind records.
 struct Conflux {
     unfaithful: Option<String>,
+    /// Verified accounts, for the internal contracts' views.
+    query: Arc<Query>,
+    handle: tokio::runtime::Handle,
+    epoch: u64,
+    /// Contracts this run created (their admin and sponsors are not in the verified state).
+    created: Vec<H160>,
     /// Whether PUSH0 is active.
     push0: bool,
     /// Who owns what the transaction writes (its sender).
@@ -657,9 +666,16 @@ impl<CTX: ContextTr> Inspector<CTX> for Conflux {
             let precompile = target.0[..19].iter().all(|b| *b == 0)
                 && (1..=LAST_SHARED_PRECOMPILE).contains(&target.0[19]);
             if !precompile {
-                self.note(format!(
-                    "the code calls {target:?}, an internal contract (native code cfxlight does not run yet)"
-                ));
+                let input = inputs.input.bytes(ctx);
+                return match self.internal_view(target, &input, inputs) {
+                    Ok(outcome) => Some(outcome),
+                    Err(why) => {
+                        self.note(format!(
+                            "the code calls {target:?}, an internal contract: {why}"
+                        ));
+                        None
+                    }
+                };
             }
         }
         None
@@ -703,6 +719,7 @@ impl<CTX: ContextTr> Inspector<CTX> for Conflux {
         inputs.set_scheme(revm::context_interface::CreateScheme::Custom {
             address: addr(address),
         });
+        self.created.push(address);
         self.frames.push(Frame {
             to: address,
             create: true,
@@ -718,7 +735,110 @@ impl<CTX: ContextTr> Inspector<CTX> for Conflux {
     }
 }
 
+/// AdminControl, SponsorWhitelistControl: the internal contracts whose views are served.
+const ADMIN_CONTROL: [u8; 20] = internal(0);
+const SPONSOR_CONTROL: [u8; 20] = internal(1);
+
+const fn internal(last: u8) -> [u8; 20] {
+    let mut a = [0u8; 20];
+    a[0] = 0x08;
+    a[1] = 0x88;
+    a[19] = last;
+    a
+}
+
+/// The views of the internal contracts that read one account field, with conflux-rust's
+/// `query_with_default_gas` price (`balance_gas`, 400 before CIP-645).
+const INTERNAL_VIEWS: [([u8; 20], &str); 6] = [
+    (ADMIN_CONTROL, "getAdmin(address)"),
+    (SPONSOR_CONTROL, "getSponsorForGas(address)"),
+    (SPONSOR_CONTROL, "getSponsoredBalanceForGas(address)"),
+    (SPONSOR_CONTROL, "getSponsoredGasFeeUpperBound(address)"),
+    (SPONSOR_CONTROL, "getSponsorForCollateral(address)"),
+    (SPONSOR_CONTROL, "getSponsoredBalanceForCollateral(address)"),
+];
+const INTERNAL_VIEW_GAS: u64 = 400;
+
 impl Conflux {
+    /// Runs one of [`INTERNAL_VIEWS`] as conflux-rust's internal contract does (the upfront
+    /// 400 gas, 3 per returned word, out of gas when short), over the verified account it
+    /// reads; `Err` with the reason for anything else.
+    fn internal_view(
+        &mut self,
+        target: H160,
+        input: &[u8],
+        inputs: &CallInputs,
+    ) -> Result<CallOutcome, String> {
+        let Some(selector) = input.get(..4) else {
+            return Err("call data without a function selector".into());
+        };
+        let Some((_, name)) = INTERNAL_VIEWS.iter().find(|(at, sig)| {
+            *at == target.0
+                && cfxlight_primitives::hash::keccak256(sig.as_bytes()).as_bytes()[..4] == *selector
+        }) else {
+            return Err(
+                "a function cfxlight does not run yet (it serves the admin and sponsor views)"
+                    .into(),
+            );
+        };
+        if input.len() != 36 {
+            return Err(format!(
+                "{name} with {} bytes of arguments",
+                input.len() - 4
+            ));
+        }
+        if !inputs.call_value().is_zero() {
+            return Err(format!("{name} with value"));
+        }
+        let who = H160::from_slice(&input[16..36]);
+        if self.created.contains(&who) {
+            return Err(format!("{name} of a contract this call created"));
+        }
+        let mut gas = revm::interpreter::Gas::new(inputs.gas_limit);
+        let return_gas = 3; // one word of return data
+        if !gas.record_regular_cost(INTERNAL_VIEW_GAS + return_gas) {
+            gas.spend_all();
+            return Ok(CallOutcome::new(
+                revm::interpreter::InterpreterResult::new(
+                    InstructionResult::OutOfGas,
+                    Bytes::new(),
+                    gas,
+                ),
+                inputs.return_memory_offset.clone(),
+            ));
+        }
+        let account = self
+            .handle
+            .block_on(self.query.account(self.epoch, who))
+            .map_err(|e| format!("reading the account {name} asks for: {e}"))?;
+        let word = |v: U256| v.to_big_endian();
+        let address = |a: H160| {
+            let mut w = [0u8; 32];
+            w[12..].copy_from_slice(a.as_bytes());
+            w
+        };
+        // An account that does not exist has no admin and no sponsors.
+        let (admin, sponsor) = account
+            .map(|a| (a.admin, a.sponsor_info))
+            .unwrap_or_default();
+        let out = match *name {
+            "getAdmin(address)" => address(admin),
+            "getSponsorForGas(address)" => address(sponsor.sponsor_for_gas),
+            "getSponsoredBalanceForGas(address)" => word(sponsor.sponsor_balance_for_gas),
+            "getSponsoredGasFeeUpperBound(address)" => word(sponsor.sponsor_gas_bound),
+            "getSponsorForCollateral(address)" => address(sponsor.sponsor_for_collateral),
+            _ => word(sponsor.sponsor_balance_for_collateral),
+        };
+        Ok(CallOutcome::new(
+            revm::interpreter::InterpreterResult::new(
+                InstructionResult::Return,
+                Bytes::from(out.to_vec()),
+                gas,
+            ),
+            inputs.return_memory_offset.clone(),
+        ))
+    }
+
     /// Closes the innermost frame: `GasMan`'s figures, the error unwind, and its storage
     /// records kept (success) or dropped.
     fn end_frame(&mut self, result: &revm::interpreter::InterpreterResult) {
@@ -815,6 +935,7 @@ fn run(
     }
     let nonces = HashMap::from([(input.from, input.sender_nonce)]);
     let owners: Owners = Rc::default();
+    let (query_for_views, handle_for_views) = (query.clone(), handle.clone());
     let db = VerifiedDb {
         query,
         epoch: env.epoch,
@@ -880,6 +1001,10 @@ fn run(
         .with_block(block)
         .build_mainnet_with_inspector(Conflux {
             unfaithful: None,
+            query: query_for_views,
+            handle: handle_for_views,
+            epoch: env.epoch,
+            created: Vec::new(),
             push0: env.push0,
             storage_owner: input.from,
             base_owners: owners,

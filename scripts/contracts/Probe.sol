@@ -52,6 +52,27 @@ contract Probe {
         return abi.decode(out, (address));
     }
 
+    /// The five sponsor views of SponsorWhitelistControl for `c`.
+    function sponsor(address c) external view returns (address gas, uint256 gasBalance, uint256 bound, address collateral, uint256 collateralBalance) {
+        address control = address(0x0888000000000000000000000000000000000001);
+        gas = abi.decode(_view(control, abi.encodeWithSignature("getSponsorForGas(address)", c)), (address));
+        gasBalance = abi.decode(_view(control, abi.encodeWithSignature("getSponsoredBalanceForGas(address)", c)), (uint256));
+        bound = abi.decode(_view(control, abi.encodeWithSignature("getSponsoredGasFeeUpperBound(address)", c)), (uint256));
+        collateral = abi.decode(_view(control, abi.encodeWithSignature("getSponsorForCollateral(address)", c)), (address));
+        collateralBalance = abi.decode(_view(control, abi.encodeWithSignature("getSponsoredBalanceForCollateral(address)", c)), (uint256));
+    }
+
+    /// An internal function cfxlight does not run: whether `user` is whitelisted by `c`.
+    function whitelisted(address c, address user) external view returns (bool) {
+        return abi.decode(_view(address(0x0888000000000000000000000000000000000001), abi.encodeWithSignature("isWhitelisted(address,address)", c, user)), (bool));
+    }
+
+    function _view(address at, bytes memory data) private view returns (bytes memory out) {
+        bool ok;
+        (ok, out) = at.staticcall(data);
+        require(ok, "internal view failed");
+    }
+
     function number() external view returns (uint256) {
         return block.number;
     }

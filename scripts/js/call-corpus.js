@@ -66,6 +66,18 @@ async function main() {
   add('probe/stored', probe.address, probe.stored().data);
   add('probe/write', probe.address, probe.write(5).data);
   add('probe/admin', probe.address, probe.admin(owner).data);
+  add('probe/admin/token', probe.address, probe.admin(token.address).data);
+  add('probe/admin/low-gas', probe.address, probe.admin(token.address).data, { gas: '0x5300' });
+  add('probe/sponsor/token', probe.address, probe.sponsor(token.address).data);
+  add('probe/sponsor/user', probe.address, probe.sponsor(owner).data);
+  add('probe/whitelisted', probe.address, probe.whitelisted(token.address, owner).data);
+  const adminControl = format.address('0x0888000000000000000000000000000000000000', Number(networkId));
+  const sponsorControl = format.address('0x0888000000000000000000000000000000000001', Number(networkId));
+  const selector = (sig) => require('js-conflux-sdk').sign.keccak256(Buffer.from(sig)).slice(0, 4).toString('hex');
+  const addrArg = (a) => format.hexAddress(a).slice(2).padStart(64, '0');
+  calls.push({ name: 'internal/getAdmin', request: { to: adminControl, data: '0x' + selector('getAdmin(address)') + addrArg(token.address) } });
+  calls.push({ name: 'internal/getSponsorForGas', request: { to: sponsorControl, data: '0x' + selector('getSponsorForGas(address)') + addrArg(token.address) } });
+  calls.push({ name: 'internal/getAdmin/short', request: { to: adminControl, data: '0x' + selector('getAdmin(address)') } });
   add('probe/number', probe.address, probe.number().data);
   add('probe/unknown-selector', probe.address, '0xdeadbeef');
   add('probe/with-value', probe.address, probe.stored().data, { value: '0x1' });
@@ -147,6 +159,9 @@ async function main() {
   est('nft/burn', nft.address, nft.burn(3).data, { from: others[0] });
   est('nft/ownerOf/missing', nft.address, nft.ownerOf(99).data);
   est('probe/write', probe.address, probe.write(9).data, { from: owner });
+  est('probe/admin/token', probe.address, probe.admin(token.address).data, { from: owner });
+  est('probe/sponsor/token', probe.address, probe.sponsor(token.address).data);
+  estimates.push({ name: 'internal/getAdmin', request: { from: owner, to: adminControl, data: '0x' + selector('getAdmin(address)') + addrArg(token.address) } });
   est('probe/write/same', probe.address, probe.write(7).data, { from: owner });
   for (const how of [0, 1, 2, 3, 4]) est(`probe/fail/${how}`, probe.address, probe.fail(how).data);
   est('probe/balances', probe.address, probe.balances(token.address, [owner, ...others]).data);

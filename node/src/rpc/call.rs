@@ -10,7 +10,8 @@
 //! sender's net storage collateral, the estimator's balance recheck with that collateral,
 //! the storage-limit check, and its revert message with the innermost failed frame. What
 //! cfxlight does not model is refused with -32000 naming it, never answered with a figure
-//! that might be wrong: an internal contract, a sponsored contract, an epoch
+//! that might be wrong: an internal contract's function other than the admin and sponsor
+//! views, a sponsored contract, an epoch
 //! past the chain's v2.4 block number or v3.0 height (their gas schedules), and whatever
 //! the EVM's inspector stops.
 
@@ -530,10 +531,7 @@ async fn execute(
         Some(to) => runs_code(ctx, epoch, to).await?,
         None => Some("a deployment runs its init code".to_string()),
     };
-    if let Some(why) = &code {
-        if to.is_some_and(|t| AddressType::of(&t) == AddressType::Builtin) {
-            return Err(no_evm(mode, why));
-        }
+    if code.is_some() {
         if v3 {
             return Err(no_evm(
                 mode,

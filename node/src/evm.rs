@@ -3,7 +3,7 @@
 //! [`Query`], cached by root and key), in the environment conflux-rust's `call_virtual`
 //! gives a call (timestamp and author of the epoch's pivot header, the number of the
 //! epoch's next block, difficulty 0, the call's gas as the block gas limit, the core base
-//! price, the chain id).
+//! price, the chain id, and `BLOCKHASH` of the previous number answering the pivot hash).
 //!
 //! revm is configured with Core Space's rules before v2.4 (conflux-rust v3.0.2's `Spec`
 //! with `cancun_opcodes` and CIP-645 off, as on a dev chain, whose v2.4 and v3.0 points are
@@ -27,7 +27,7 @@
 //!
 //! Only what is known to behave as on Conflux is run. The inspector stops the call, and
 //! the caller refuses it with the reason, on what is not modelled yet: self-destruction, a
-//! creation onto an address with code, `BLOCKHASH`, `PUSH0` before CIP-119, blob opcodes, transient
+//! creation onto an address with code, `PUSH0` before CIP-119, blob opcodes, transient
 //! storage and `MCOPY` (Cancun opcodes come with v2.4), internal contracts (native code at
 //! `0x0888…`) other than the views of AdminControl and SponsorWhitelistControl that read one
 //! account field (`getAdmin`, `getSponsorForGas`, …, run here at conflux-rust's price over
@@ -93,6 +93,9 @@ pub struct CallEnv {
     pub number: u64,
     /// Whether PUSH0 (CIP-119) is active at `number`; before it Conflux rejects the opcode.
     pub push0: bool,
+    /// The epoch's pivot block hash: before CIP-133 (v2.4), `BLOCKHASH(number - 1)` answers
+    /// it (conflux-rust's `last_hash`) and every other number zero.
+    pub pivot_hash: cfxlight_primitives::H256,
 }
 
 /// One call: who, to what, with what.
@@ -237,6 +240,9 @@ struct VerifiedDb {
     nonces: HashMap<H160, u64>,
     codes: HashMap<B256, Bytecode>,
     owners: Owners,
+    /// `NUMBER` and the hash `BLOCKHASH(NUMBER - 1)` answers.
+    number: u64,
+    last_hash: B256,
 }
 
 fn h160(a: Address) -> H160 {
@@ -354,9 +360,12 @@ impl Database for VerifiedDb {
     }
 
     fn block_hash(&mut self, number: u64) -> Result<B256, DbError> {
-        Err(DbError::Unfaithful(format!(
-            "BLOCKHASH({number}) (Conflux keeps block hashes by CIP-133 rules cfxlight does not model yet)"
-        )))
+        // conflux-rust's `blockhash_from_env`: only the previous block's is kept.
+        Ok(if number.checked_add(1) == Some(self.number) {
+            self.last_hash
+        } else {
+            B256::ZERO
+        })
     }
 }
 
@@ -611,7 +620,6 @@ impl<CTX: ContextTr> Inspector<CTX> for Conflux {
         let op = interp.bytecode.opcode();
         let name = match op {
             0x55 => return self.sstore(interp, ctx),
-            0x40 => "BLOCKHASH (Conflux's block hashes are not modelled yet)",
             0x5f if self.push0 => return,
             0x5f => "PUSH0 before CIP-119's height (Conflux fails it as a bad instruction)",
             0x49 | 0x4a => "a blob opcode (no blobs in Core Space)",
@@ -944,6 +952,8 @@ fn run(
         nonces,
         codes: HashMap::new(),
         owners: owners.clone(),
+        number: env.number,
+        last_hash: B256::from(env.pivot_hash.0),
     };
     let mut cfg = CfgEnv::new_with_spec(SpecId::CANCUN);
     cfg.set_gas_params(conflux_gas_params());

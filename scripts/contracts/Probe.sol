@@ -76,4 +76,15 @@ contract Probe {
     function number() external view returns (uint256) {
         return block.number;
     }
+
+    /// BLOCKHASH of the previous block (Conflux keeps only that one before CIP-133), of
+    /// older ones and of the current one, and what each costs.
+    function hashes2() external view returns (bytes32 previous, bytes32 older, bytes32 current, bytes32 far, uint256 cost) {
+        uint256 g = gasleft();
+        previous = blockhash(block.number - 1);
+        cost = g - gasleft();
+        older = blockhash(block.number - 2);
+        current = blockhash(block.number);
+        far = blockhash(block.number - 300);
+    }
 }

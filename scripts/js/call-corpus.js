@@ -79,6 +79,7 @@ async function main() {
   calls.push({ name: 'internal/getSponsorForGas', request: { to: sponsorControl, data: '0x' + selector('getSponsorForGas(address)') + addrArg(token.address) } });
   calls.push({ name: 'internal/getAdmin/short', request: { to: adminControl, data: '0x' + selector('getAdmin(address)') } });
   add('probe/number', probe.address, probe.number().data);
+  add('probe/blockhash', probe.address, probe.hashes2().data);
   add('probe/unknown-selector', probe.address, '0xdeadbeef');
   add('probe/with-value', probe.address, probe.stored().data, { value: '0x1' });
   add('token/with-gas', token.address, token.totalSupply().data, { gas: '0x100000' });

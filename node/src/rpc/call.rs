@@ -770,6 +770,7 @@ async fn run_code(
         base_price: header.base_price.map(|p| p.core).unwrap_or_default(),
         number,
         push0: number >= ctx.chain.push0_number,
+        pivot_hash: header.hash(),
     };
     let input = crate::evm::CallInput {
         from,

@@ -101,8 +101,11 @@ pub struct CallEnv {
 /// One call: who, to what, with what.
 #[derive(Debug, Clone)]
 pub struct CallInput {
-    /// The sender (`CALLER`, `ORIGIN`, and the owner of the storage it writes).
+    /// The sender (`CALLER`, `ORIGIN`).
     pub from: H160,
+    /// Who owns the storage the run writes and pays its collateral: the sender, or the
+    /// contract called when its collateral sponsor pays (the estimator's second pass).
+    pub storage_owner: H160,
     /// The contract called, or `None` for a deployment (`data` is then the init code).
     pub to: Option<H160>,
     /// Value sent.
@@ -745,7 +748,8 @@ impl<CTX: ContextTr> Inspector<CTX> for Conflux {
 
 /// AdminControl, SponsorWhitelistControl: the internal contracts whose views are served.
 const ADMIN_CONTROL: [u8; 20] = internal(0);
-const SPONSOR_CONTROL: [u8; 20] = internal(1);
+/// SponsorWhitelistControl's address.
+pub const SPONSOR_CONTROL: [u8; 20] = internal(1);
 
 const fn internal(last: u8) -> [u8; 20] {
     let mut a = [0u8; 20];
@@ -1016,7 +1020,7 @@ fn run(
             epoch: env.epoch,
             created: Vec::new(),
             push0: env.push0,
-            storage_owner: input.from,
+            storage_owner: input.storage_owner,
             base_owners: owners,
             frames: Vec::new(),
             top: None,
@@ -1061,7 +1065,8 @@ fn run(
     };
     let collateral_units = match (&outcome, &inspector.top) {
         (Outcome::Success(_), Some(top)) => {
-            let owner = input.from;
+            // `storage_collateralized.first()`: only the storage owner is ever charged.
+            let owner = input.storage_owner;
             let inc = top.occupied.get(&owner).copied().unwrap_or(0);
             let sub = top.released.get(&owner).copied().unwrap_or(0);
             inc.saturating_sub(sub)

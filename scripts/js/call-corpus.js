@@ -39,6 +39,20 @@ async function main() {
   await send(store.fill(0, 5));
   await send(store.set(100, 7));
   for (const id of [1, 2, 3]) await send(nft.mint(id === 3 ? others[0] : owner, id));
+  // Two sponsored storage writers: `rich` has gas and collateral sponsors and whitelists the
+  // owner and others[0]; `thin` whitelists everyone, its collateral sponsor covering one slot.
+  const rich = await deploy('Store');
+  const thin = await deploy('Store');
+  const sponsors = cfx.InternalContract('SponsorWhitelistControl');
+  const paid = async (what, value) => {
+    const r = await what.sendTransaction({ from: me, value }).executed();
+    if (r.outcomeStatus !== 0) throw new Error(`a sponsorship transaction failed: ${JSON.stringify(r)}`);
+  };
+  await paid(sponsors.setSponsorForGas(rich.address, 10n ** 15n), 10n ** 18n);
+  await paid(sponsors.setSponsorForCollateral(rich.address), 10n ** 19n);
+  await paid(sponsors.addPrivilegeByAdmin(rich.address, [owner, others[0]]));
+  await paid(sponsors.setSponsorForCollateral(thin.address), 10n ** 18n / 16n);
+  await paid(sponsors.addPrivilegeByAdmin(thin.address, ['0x0000000000000000000000000000000000000000']));
   await send(factory.make(1));
   await send(factory.makeSalted(2, '0x' + '11'.repeat(32)));
   const r = await send(nft.approve(others[1], 2));
@@ -160,6 +174,21 @@ async function main() {
   est('nft/burn', nft.address, nft.burn(3).data, { from: others[0] });
   est('nft/ownerOf/missing', nft.address, nft.ownerOf(99).data);
   est('probe/write', probe.address, probe.write(9).data, { from: owner });
+  // Sponsored contracts: who pays gas and collateral, and the estimator's second pass.
+  for (const [name, c] of [['rich', rich], ['thin', thin]]) {
+    variants(`sponsored/${name}/set`, c.address, c.set(1000, 1).data, owner);
+    est(`sponsored/${name}/set/whitelisted-unfunded`, c.address, c.set(1001, 1).data, { from: others[0], gasPrice: '0x1' });
+    est(`sponsored/${name}/set/not-whitelisted`, c.address, c.set(1002, 1).data, { from: others[1], gasPrice: '0x1' });
+    est(`sponsored/${name}/set/not-whitelisted/no-price`, c.address, c.set(1002, 1).data, { from: others[1] });
+    est(`sponsored/${name}/fill/3`, c.address, c.fill(2000, 3).data, { from: owner });
+    est(`sponsored/${name}/fill/3/gas-price`, c.address, c.fill(2000, 3).data, { from: owner, gasPrice: '0x1' });
+    est(`sponsored/${name}/set/gas-over-bound`, c.address, c.set(1003, 1).data, { from: owner, gas: '0x100000', gasPrice: '0x3b9aca00' });
+    est(`sponsored/${name}/set/gas-within-bound`, c.address, c.set(1003, 1).data, { from: others[0], gas: '0x100000', gasPrice: '0x1' });
+    est(`sponsored/${name}/set/storage-limit-0`, c.address, c.set(1004, 1).data, { from: owner, storageLimit: '0x0' });
+    add(`sponsored/${name}/set`, c.address, c.set(1000, 1).data, { from: owner, gasPrice: '0x1' });
+    add(`sponsored/${name}/set/not-whitelisted`, c.address, c.set(1002, 1).data, { from: others[1], gasPrice: '0x1' });
+    add(`sponsored/${name}/set/unfunded`, c.address, c.set(1002, 1).data, { from: others[0], gas: '0x100000', gasPrice: '0x1' });
+  }
   est('probe/admin/token', probe.address, probe.admin(token.address).data, { from: owner });
   est('probe/sponsor/token', probe.address, probe.sponsor(token.address).data);
   estimates.push({ name: 'internal/getAdmin', request: { from: owner, to: adminControl, data: '0x' + selector('getAdmin(address)') + addrArg(token.address) } });

@@ -8,10 +8,13 @@
 //! and the answer is built as conflux-rust's estimator builds it: `GasMan`'s figure × 7/6
 //! plus the intrinsic gas (at least the EIP-7623 floor and CIP-130's 100 per byte), the
 //! sender's net storage collateral, the estimator's balance recheck with that collateral,
-//! the storage-limit check, and its revert message with the innermost failed frame. What
+//! the storage-limit check, and its revert message with the innermost failed frame.
+//! Sponsorship is the executive's and the estimator's: the contract's sponsors and the
+//! sender's whitelisting read verified, the gas sponsor's bound and balance, and the
+//! estimator's second pass with the contract owning what the run writes. What
 //! cfxlight does not model is refused with -32000 naming it, never answered with a figure
 //! that might be wrong: an internal contract's function other than the admin and sponsor
-//! views, a sponsored contract, an epoch
+//! views, an epoch
 //! past the chain's v2.4 block number or v3.0 height (their gas schedules), and whatever
 //! the EVM's inspector stops.
 
@@ -369,22 +372,65 @@ pub(super) async fn runs_code(
         .map(|_| format!("{shown} has code")))
 }
 
-/// Which sponsor (`gas` or `collateral`) the contract `to` has at `epoch`, if any.
-async fn sponsored(
+/// A contract's sponsors as the executive sees them for one sender.
+struct Sponsorship {
+    /// The contract's sponsor fields (from its verified account).
+    info: cfxlight_primitives::account::SponsorInfo,
+    /// Whether SponsorWhitelistControl whitelists the sender (or everyone) for it.
+    whitelisted: bool,
+}
+
+/// The sponsors of `contract` and whether they serve `user`, at `epoch`: `None` when it has
+/// neither. The whitelist is SponsorWhitelistControl's storage, `contract ‖ user` (or
+/// `contract ‖ 0x0…0` for everyone), read verified.
+async fn sponsorship(
     ctx: &RpcContext,
     epoch: u64,
-    to: H160,
-) -> Result<Option<&'static str>, ErrorObjectOwned> {
-    let account = ctx.query.account(epoch, to).await.map_err(query_error)?;
-    Ok(account.and_then(|a| {
-        if !a.sponsor_info.sponsor_for_gas.is_zero() {
-            Some("gas")
-        } else if !a.sponsor_info.sponsor_for_collateral.is_zero() {
-            Some("collateral")
-        } else {
-            None
-        }
+    contract: H160,
+    user: H160,
+) -> Result<Option<Sponsorship>, ErrorObjectOwned> {
+    let account = ctx
+        .query
+        .account(epoch, contract)
+        .await
+        .map_err(query_error)?;
+    let Some(info) = account.map(|a| a.sponsor_info) else {
+        return Ok(None);
+    };
+    if info.sponsor_for_gas.is_zero() && info.sponsor_for_collateral.is_zero() {
+        return Ok(None);
+    }
+    let control = H160(crate::evm::SPONSOR_CONTROL);
+    let key = |who: H160| cfxlight_primitives::storage_key::StorageKey::Storage {
+        address: control,
+        key: [contract.as_bytes(), who.as_bytes()].concat(),
+    };
+    let entries = ctx
+        .query
+        .state_entries(epoch, &[key(H160::zero()), key(user)])
+        .await
+        .map_err(query_error)?;
+    let set = |raw: &Option<Vec<u8>>| -> bool {
+        raw.as_ref().is_some_and(|r| {
+            let r = rlp::Rlp::new(r);
+            let v: Result<U256, _> = if r.is_list() { r.val_at(0) } else { r.as_val() };
+            v.is_ok_and(|v| !v.is_zero())
+        })
+    };
+    Ok(Some(Sponsorship {
+        whitelisted: entries.iter().any(set),
+        info,
     }))
+}
+
+/// What a collateral sponsor can pay: its balance and its unused storage points.
+fn collateral_sponsor_balance(s: &cfxlight_primitives::account::SponsorInfo) -> U256 {
+    s.sponsor_balance_for_collateral.saturating_add(
+        s.storage_points
+            .as_ref()
+            .map(|p| p.unused)
+            .unwrap_or_default(),
+    )
 }
 
 /// `cfx_sendTransaction`'s estimate of what its request leaves out (`gas`, `storageLimit`),
@@ -559,18 +605,6 @@ async fn execute(
             }
             Some(_) => {}
         }
-        let sponsor = match to {
-            Some(to) => sponsored(ctx, epoch, to).await?,
-            None => None,
-        };
-        if let Some(sponsor) = sponsor {
-            return Err(no_evm(
-                mode,
-                format!(
-                    "the contract has a {sponsor} sponsor, and sponsorship is not modelled yet"
-                ),
-            ));
-        }
     }
     // The EIP-7623 floor counts here only from the v3.0 height.
     let minimum = if v3 {
@@ -601,22 +635,82 @@ async fn execute(
     // The estimator sets the sender's nonce to the request's, or takes the state's.
     let nonce = r.nonce.unwrap_or(state_nonce);
     let has_sender = r.from.is_some();
-    // The first pass: the executive charges gas only when sender, limit and price are all
-    // given; a sender that does not exist may not be asked to pay anything.
-    let charged_gas = if has_sender && r.gas.is_some() && r.has_gas_price() {
+    // The estimator's stand-in sender: a fresh user address, funded.
+    let from = match r.from {
+        Some((f, _)) => f,
+        None => {
+            let mut a = H160(rand::random());
+            a.0[0] = 0x10 | (a.0[0] & 0x0f);
+            a
+        }
+    };
+    // The executive's costs: gas is charged only when sender, limit and price are all
+    // given; a whitelisted sender of a sponsored contract may have the sponsor pay it.
+    let charge_gas = has_sender && r.gas.is_some() && r.has_gas_price();
+    let gas_cost = if charge_gas {
         gas.full_mul(price)
     } else {
         U512::zero()
     };
-    let intended = U512::from(value) + charged_gas;
+    let sponsor = match to {
+        Some(to) if code.is_some() => sponsorship(ctx, epoch, to, from).await?,
+        _ => None,
+    };
+    let (gas_eligible, storage_eligible, gas_sponsored) = match &sponsor {
+        Some(sp) if sp.whitelisted => {
+            let eligible = gas_cost <= U512::from(sp.info.sponsor_gas_bound);
+            (
+                eligible,
+                !sp.info.sponsor_for_collateral.is_zero(),
+                eligible && U512::from(sp.info.sponsor_balance_for_gas) >= gas_cost,
+            )
+        }
+        _ => (false, false, false),
+    };
+    let value512 = U512::from(value);
+    let intended = value512 + if gas_eligible { U512::zero() } else { gas_cost };
+    let total = value512
+        + if gas_sponsored {
+            U512::zero()
+        } else {
+            gas_cost
+        };
     if !intended.is_zero() && !exists {
         return Err(mode.cannot_execute("SenderDoesNotExist"));
     }
     if U512::from(balance) < intended {
-        let actual = U256::try_from(charged_gas.min(U512::from(balance))).unwrap_or(U256::MAX);
-        return Err(mode.not_enough_cash(intended, balance, actual, U256::zero()));
+        let actual = U256::try_from(gas_cost.min(U512::from(balance))).unwrap_or(U256::MAX);
+        return Err(mode.not_enough_cash(total, balance, actual, U256::zero()));
     }
-    // The first pass, over the code if there is any.
+    if U512::from(balance) < total {
+        // The sponsor ran out between eligibility and payment.
+        let sp = sponsor.as_ref().map(|s| &s.info);
+        let gas_balance = sp
+            .filter(|_| gas_eligible)
+            .map(|s| s.sponsor_balance_for_gas)
+            .unwrap_or_default();
+        let storage_balance = sp
+            .filter(|_| storage_eligible)
+            .map(collateral_sponsor_balance)
+            .unwrap_or_default();
+        return Err(mode.cannot_execute(format!(
+            "NotEnoughCashFromSponsor {{ required_gas_cost: {gas_cost}, gas_sponsor_balance: {gas_balance}, required_storage_cost: 0, storage_sponsor_balance: {storage_balance} }}"
+        )));
+    }
+    let sender = Sender {
+        from,
+        balance,
+        named: has_sender,
+        nonce,
+    };
+    let run = Run {
+        r,
+        epoch,
+        to,
+        gas,
+        access_list: list,
+    };
+    // The first pass, over the code if there is any, with the sender owning what it writes.
     let executed = match code {
         None => crate::evm::Executed {
             outcome: crate::evm::Outcome::Success(vec![]),
@@ -624,29 +718,45 @@ async fn execute(
             collateral_units: 0,
             errors: vec![],
         },
-        Some(_) => {
-            let sender = Sender {
-                balance,
-                named: has_sender,
-                nonce,
-            };
-            run_code(ctx, r, epoch, to, gas, list, sender).await?
-        }
+        Some(_) => run_code(ctx, &run, &sender, from).await?,
     };
-    let output = match executed.outcome {
-        crate::evm::Outcome::Success(out) => out,
+    if let crate::evm::Outcome::Revert(out) = &executed.outcome {
         // A revert or failure ends the estimate: no balance recheck follows.
-        crate::evm::Outcome::Revert(out) => {
-            return Err(match mode {
-                Mode::Call => {
-                    execution_error("Transaction reverted", format!("0x{}", hex::encode(out)))
-                }
-                Mode::Estimate => estimate_reverted(ctx, &out, &executed.errors),
-            })
+        return Err(match mode {
+            Mode::Call => {
+                execution_error("Transaction reverted", format!("0x{}", hex::encode(out)))
+            }
+            Mode::Estimate => estimate_reverted(ctx, out, &executed.errors),
+        });
+    }
+    if let crate::evm::Outcome::Failed(f) = &executed.outcome {
+        return Err(mode.execution_failed(&format!("VmError({})", f.debug())));
+    }
+    // The estimator's second pass, when a collateral sponsor could pay for this sender:
+    // the contract owns what the run writes, if the sponsor's balance covers it.
+    let collateral_sponsor = sponsor
+        .as_ref()
+        .filter(|sp| sp.whitelisted && !sp.info.sponsor_for_collateral.is_zero())
+        .filter(|_| to.is_some_and(|t| AddressType::of(&t) == AddressType::Contract));
+    let (executed, overwrite, storage_sponsored) = match (collateral_sponsor, to) {
+        (Some(sp), Some(contract)) => {
+            let second = run_code(ctx, &run, &sender, contract).await?;
+            // `as_u64` in conflux-rust; a balance past 2^64 units cannot occur (total supply).
+            let max_units = (collateral_sponsor_balance(&sp.info)
+                / U256::from(DRIPS_PER_COLLATERAL_UNIT))
+            .low_u64();
+            let finished = matches!(second.outcome, crate::evm::Outcome::Success(_));
+            if finished && max_units >= second.collateral_units {
+                (second, None, true)
+            } else {
+                let units = executed.collateral_units.max(max_units.saturating_add(64));
+                (executed, Some(units), false)
+            }
         }
-        crate::evm::Outcome::Failed(f) => {
-            return Err(mode.execution_failed(&format!("VmError({})", f.debug())))
-        }
+        _ => (executed, None, false),
+    };
+    let crate::evm::Outcome::Success(output) = executed.outcome else {
+        return Err(internal("the chosen pass did not finish"));
     };
     // estimated_gas_limit: GasMan's figure × 7/6 plus the intrinsic gas, at least the
     // EIP-7623 floor and CIP-130's 100 per byte.
@@ -655,16 +765,40 @@ async fn execute(
             .max(u128::from(floor_gas))
             .max(r.data.len() as u128 * 100),
     );
-    let storage_units = executed.collateral_units;
+    let storage_units = overwrite.unwrap_or(executed.collateral_units);
+    // Who the estimator says paid: the gas sponsor only while it still covers the
+    // estimated fee; the collateral sponsor when the second pass was taken (CIP-78).
+    let mut gas_sponsor_paid = gas_sponsored;
+    let gas_sponsor = sponsor
+        .as_ref()
+        .filter(|sp| sp.whitelisted && !sp.info.sponsor_for_gas.is_zero())
+        .filter(|_| to.is_some_and(|t| AddressType::of(&t) == AddressType::Contract));
+    if gas_sponsor.is_none() && gas_sponsor_paid && r.has_gas_price() {
+        gas_sponsor_paid = false;
+    }
+    if !charge_gas && r.has_gas_price() && gas_sponsor_paid {
+        if let Some(sp) = gas_sponsor {
+            let fee = estimated.full_mul(price);
+            if fee > U512::from(sp.info.sponsor_balance_for_gas)
+                || fee > U512::from(sp.info.sponsor_gas_bound)
+            {
+                gas_sponsor_paid = false;
+            }
+        }
+    }
     // The estimator's balance recheck for a named sender: value, the estimated fee when a
-    // price is given, and the collateral.
+    // price is given and no sponsor pays it, and the collateral no sponsor pays.
     if has_sender {
-        let fee = if r.has_gas_price() {
+        let fee = if r.has_gas_price() && !gas_sponsor_paid {
             estimated.saturating_mul(price)
         } else {
             U256::zero()
         };
-        let collateral = U256::from(storage_units) * U256::from(DRIPS_PER_COLLATERAL_UNIT);
+        let collateral = if storage_sponsored {
+            U256::zero()
+        } else {
+            U256::from(storage_units) * U256::from(DRIPS_PER_COLLATERAL_UNIT)
+        };
         let needed = U512::from(value) + U512::from(fee) + U512::from(collateral);
         if U512::from(balance) < needed {
             return Err(mode.not_enough_cash(needed, balance, balance.min(fee), collateral));
@@ -724,6 +858,8 @@ fn next_block_number(ctx: &RpcContext, epoch: u64) -> Result<Option<u64>, ErrorO
 
 /// The sender as the first pass sees it.
 struct Sender {
+    /// Its address (the stand-in's when unnamed).
+    from: H160,
     /// Its balance (the stand-in's grant when unnamed).
     balance: U256,
     /// Whether the request named it.
@@ -734,15 +870,28 @@ struct Sender {
 
 /// Runs the request's code (the recipient's, or a deployment's init code when `to` is
 /// `None`) in the EVM over the verified state of `epoch`.
-async fn run_code(
-    ctx: &RpcContext,
-    r: &CallRequest,
+/// What one pass runs: the request at an epoch, with its recipient, gas and access list.
+struct Run<'a> {
+    r: &'a CallRequest,
     epoch: u64,
     to: Option<H160>,
     gas: U256,
-    access_list: &[AccessListItem],
-    sender: Sender,
+    access_list: &'a [AccessListItem],
+}
+
+async fn run_code(
+    ctx: &RpcContext,
+    run: &Run<'_>,
+    sender: &Sender,
+    storage_owner: H160,
 ) -> Result<crate::evm::Executed, ErrorObjectOwned> {
+    let Run {
+        r,
+        epoch,
+        to,
+        gas,
+        access_list,
+    } = *run;
     let Some(header) = super::fees::pivot_header(ctx, epoch)? else {
         return Err(unsupported(format!(
             "the pivot header of epoch {epoch} is not in the store"
@@ -752,15 +901,6 @@ async fn run_code(
         return Err(unsupported(format!(
             "the block numbers of epoch {epoch} are not known"
         )));
-    };
-    // The estimator's stand-in sender: a fresh user address, funded.
-    let from = match r.from {
-        Some((f, _)) => f,
-        None => {
-            let mut a = H160(rand::random());
-            a.0[0] = 0x10 | (a.0[0] & 0x0f);
-            a
-        }
     };
     let env = crate::evm::CallEnv {
         epoch,
@@ -773,7 +913,8 @@ async fn run_code(
         pivot_hash: header.hash(),
     };
     let input = crate::evm::CallInput {
-        from,
+        from: sender.from,
+        storage_owner,
         to,
         value: r.value.unwrap_or_default(),
         data: r.data.clone(),

@@ -29,10 +29,10 @@
 //! the caller refuses it with the reason, on what is not modelled yet: self-destruction, a
 //! creation onto an address with code, `PUSH0` before CIP-119, blob opcodes, transient
 //! storage and `MCOPY` (Cancun opcodes come with v2.4), internal contracts (native code at
-//! `0x0888…`) other than the views of AdminControl and SponsorWhitelistControl that read one
-//! account field (`getAdmin`, `getSponsorForGas`, …, run here at conflux-rust's price over
-//! the verified account), precompiles above 9, and halts whose Conflux wording is not
-//! reproduced.
+//! `0x0888…`) other than the views in [`INTERNAL_VIEWS`] (AdminControl's admin,
+//! SponsorWhitelistControl's sponsors and whitelist, Staking's balance, Context's epoch
+//! number: run here at conflux-rust's price over the verified account or storage),
+//! precompiles above 9, and halts whose Conflux wording is not reproduced.
 
 use std::{
     cell::RefCell,
@@ -759,22 +759,46 @@ const fn internal(last: u8) -> [u8; 20] {
     a
 }
 
-/// The views of the internal contracts that read one account field, with conflux-rust's
-/// `query_with_default_gas` price (`balance_gas`, 400 before CIP-645).
-const INTERNAL_VIEWS: [([u8; 20], &str); 6] = [
-    (ADMIN_CONTROL, "getAdmin(address)"),
-    (SPONSOR_CONTROL, "getSponsorForGas(address)"),
-    (SPONSOR_CONTROL, "getSponsoredBalanceForGas(address)"),
-    (SPONSOR_CONTROL, "getSponsoredGasFeeUpperBound(address)"),
-    (SPONSOR_CONTROL, "getSponsorForCollateral(address)"),
-    (SPONSOR_CONTROL, "getSponsoredBalanceForCollateral(address)"),
+/// Staking, and Context (CIP-64): more internal contracts with views served here.
+const STAKING: [u8; 20] = internal(2);
+const CONTEXT: [u8; 20] = internal(4);
+
+/// The internal contracts' views served here: (contract, signature, upfront gas, arguments
+/// as 32-byte words). The gas is conflux-rust's before v2.4: `query_with_default_gas` is
+/// `balance_gas` (400), the whitelist reads `cold_sload_gas` (200), `epochNumber` the base
+/// tier (2); every returned word costs 3 more.
+const INTERNAL_VIEWS: [([u8; 20], &str, u64, usize); 10] = [
+    (ADMIN_CONTROL, "getAdmin(address)", 400, 1),
+    (SPONSOR_CONTROL, "getSponsorForGas(address)", 400, 1),
+    (
+        SPONSOR_CONTROL,
+        "getSponsoredBalanceForGas(address)",
+        400,
+        1,
+    ),
+    (
+        SPONSOR_CONTROL,
+        "getSponsoredGasFeeUpperBound(address)",
+        400,
+        1,
+    ),
+    (SPONSOR_CONTROL, "getSponsorForCollateral(address)", 400, 1),
+    (
+        SPONSOR_CONTROL,
+        "getSponsoredBalanceForCollateral(address)",
+        400,
+        1,
+    ),
+    (SPONSOR_CONTROL, "isWhitelisted(address,address)", 200, 2),
+    (SPONSOR_CONTROL, "isAllWhitelisted(address)", 200, 1),
+    (STAKING, "getStakingBalance(address)", 400, 1),
+    (CONTEXT, "epochNumber()", 2, 0),
 ];
-const INTERNAL_VIEW_GAS: u64 = 400;
 
 impl Conflux {
     /// Runs one of [`INTERNAL_VIEWS`] as conflux-rust's internal contract does (the upfront
-    /// 400 gas, 3 per returned word, out of gas when short), over the verified account it
-    /// reads; `Err` with the reason for anything else.
+    /// gas, 3 per returned word, out of gas when short) over the verified account or
+    /// storage it reads; `Err` with the reason for anything else.
     fn internal_view(
         &mut self,
         target: H160,
@@ -784,16 +808,13 @@ impl Conflux {
         let Some(selector) = input.get(..4) else {
             return Err("call data without a function selector".into());
         };
-        let Some((_, name)) = INTERNAL_VIEWS.iter().find(|(at, sig)| {
+        let Some(&(_, name, upfront, words)) = INTERNAL_VIEWS.iter().find(|(at, sig, ..)| {
             *at == target.0
                 && cfxlight_primitives::hash::keccak256(sig.as_bytes()).as_bytes()[..4] == *selector
         }) else {
-            return Err(
-                "a function cfxlight does not run yet (it serves the admin and sponsor views)"
-                    .into(),
-            );
+            return Err("a function cfxlight does not run yet (it serves the admin, sponsor, whitelist, staking-balance and epoch-number views)".into());
         };
-        if input.len() != 36 {
+        if input.len() != 4 + 32 * words {
             return Err(format!(
                 "{name} with {} bytes of arguments",
                 input.len() - 4
@@ -802,13 +823,13 @@ impl Conflux {
         if !inputs.call_value().is_zero() {
             return Err(format!("{name} with value"));
         }
-        let who = H160::from_slice(&input[16..36]);
-        if self.created.contains(&who) {
+        let arg = |i: usize| H160::from_slice(&input[4 + 32 * i + 12..4 + 32 * (i + 1)]);
+        if (0..words).any(|i| self.created.contains(&arg(i))) {
             return Err(format!("{name} of a contract this call created"));
         }
         let mut gas = revm::interpreter::Gas::new(inputs.gas_limit);
         let return_gas = 3; // one word of return data
-        if !gas.record_regular_cost(INTERNAL_VIEW_GAS + return_gas) {
+        if !gas.record_regular_cost(upfront + return_gas) {
             gas.spend_all();
             return Ok(CallOutcome::new(
                 revm::interpreter::InterpreterResult::new(
@@ -819,27 +840,57 @@ impl Conflux {
                 inputs.return_memory_offset.clone(),
             ));
         }
-        let account = self
-            .handle
-            .block_on(self.query.account(self.epoch, who))
-            .map_err(|e| format!("reading the account {name} asks for: {e}"))?;
         let word = |v: U256| v.to_big_endian();
         let address = |a: H160| {
             let mut w = [0u8; 32];
             w[12..].copy_from_slice(a.as_bytes());
             w
         };
-        // An account that does not exist has no admin and no sponsors.
-        let (admin, sponsor) = account
-            .map(|a| (a.admin, a.sponsor_info))
-            .unwrap_or_default();
-        let out = match *name {
-            "getAdmin(address)" => address(admin),
-            "getSponsorForGas(address)" => address(sponsor.sponsor_for_gas),
-            "getSponsoredBalanceForGas(address)" => word(sponsor.sponsor_balance_for_gas),
-            "getSponsoredGasFeeUpperBound(address)" => word(sponsor.sponsor_gas_bound),
-            "getSponsorForCollateral(address)" => address(sponsor.sponsor_for_collateral),
-            _ => word(sponsor.sponsor_balance_for_collateral),
+        let flag = |b: bool| word(U256::from(u8::from(b)));
+        let out = match name {
+            // `call_virtual` runs as the next epoch: its height is the epoch's plus one.
+            "epochNumber()" => word(U256::from(self.epoch.saturating_add(1))),
+            "isWhitelisted(address,address)" | "isAllWhitelisted(address)" => {
+                // SponsorWhitelistControl's storage: `contract ‖ user`, `contract ‖ 0x0…0`.
+                let key = |who: H160| StorageKey::Storage {
+                    address: H160(SPONSOR_CONTROL),
+                    key: [arg(0).as_bytes(), who.as_bytes()].concat(),
+                };
+                let mut keys = vec![key(H160::zero())];
+                if words == 2 {
+                    keys.push(key(arg(1)));
+                }
+                let entries = self
+                    .handle
+                    .block_on(self.query.state_entries(self.epoch, &keys))
+                    .map_err(|e| format!("reading the whitelist {name} asks for: {e}"))?;
+                flag(entries.iter().any(|raw| {
+                    raw.as_ref().is_some_and(|r| {
+                        let r = Rlp::new(r);
+                        let v: Result<U256, _> = if r.is_list() { r.val_at(0) } else { r.as_val() };
+                        v.is_ok_and(|v| !v.is_zero())
+                    })
+                }))
+            }
+            _ => {
+                let account = self
+                    .handle
+                    .block_on(self.query.account(self.epoch, arg(0)))
+                    .map_err(|e| format!("reading the account {name} asks for: {e}"))?;
+                // An account that does not exist has no admin, sponsors or stake.
+                let (admin, sponsor, staking) = account
+                    .map(|a| (a.admin, a.sponsor_info, a.staking_balance))
+                    .unwrap_or_default();
+                match name {
+                    "getAdmin(address)" => address(admin),
+                    "getSponsorForGas(address)" => address(sponsor.sponsor_for_gas),
+                    "getSponsoredBalanceForGas(address)" => word(sponsor.sponsor_balance_for_gas),
+                    "getSponsoredGasFeeUpperBound(address)" => word(sponsor.sponsor_gas_bound),
+                    "getSponsorForCollateral(address)" => address(sponsor.sponsor_for_collateral),
+                    "getStakingBalance(address)" => word(staking),
+                    _ => word(sponsor.sponsor_balance_for_collateral),
+                }
+            }
         };
         Ok(CallOutcome::new(
             revm::interpreter::InterpreterResult::new(

@@ -62,9 +62,20 @@ contract Probe {
         collateralBalance = abi.decode(_view(control, abi.encodeWithSignature("getSponsoredBalanceForCollateral(address)", c)), (uint256));
     }
 
-    /// An internal function cfxlight does not run: whether `user` is whitelisted by `c`.
+    /// Whether `user` is whitelisted by `c` (SponsorWhitelistControl's storage).
     function whitelisted(address c, address user) external view returns (bool) {
         return abi.decode(_view(address(0x0888000000000000000000000000000000000001), abi.encodeWithSignature("isWhitelisted(address,address)", c, user)), (bool));
+    }
+
+    /// The epoch number, from the Context internal contract (CIP-64), and a staking balance.
+    function epochAndStake(address who) external view returns (uint256 epoch, uint256 stake) {
+        epoch = abi.decode(_view(address(0x0888000000000000000000000000000000000004), abi.encodeWithSignature("epochNumber()")), (uint256));
+        stake = abi.decode(_view(address(0x0888000000000000000000000000000000000002), abi.encodeWithSignature("getStakingBalance(address)", who)), (uint256));
+    }
+
+    /// An internal view cfxlight does not run (Staking's vote power).
+    function votePower(address who) external view returns (uint256) {
+        return abi.decode(_view(address(0x0888000000000000000000000000000000000002), abi.encodeWithSignature("getVotePower(address,uint256)", who, block.number)), (uint256));
     }
 
     function _view(address at, bytes memory data) private view returns (bytes memory out) {

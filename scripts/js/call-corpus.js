@@ -53,6 +53,7 @@ async function main() {
   await paid(sponsors.addPrivilegeByAdmin(rich.address, [owner, others[0]]));
   await paid(sponsors.setSponsorForCollateral(thin.address), 10n ** 18n / 16n);
   await paid(sponsors.addPrivilegeByAdmin(thin.address, ['0x0000000000000000000000000000000000000000']));
+  await paid(cfx.InternalContract('Staking').deposit(10n ** 18n));
   await send(factory.make(1));
   await send(factory.makeSalted(2, '0x' + '11'.repeat(32)));
   const r = await send(nft.approve(others[1], 2));
@@ -85,12 +86,16 @@ async function main() {
   add('probe/sponsor/token', probe.address, probe.sponsor(token.address).data);
   add('probe/sponsor/user', probe.address, probe.sponsor(owner).data);
   add('probe/whitelisted', probe.address, probe.whitelisted(token.address, owner).data);
+  add('probe/epochAndStake/owner', probe.address, probe.epochAndStake(owner).data);
+  add('probe/votePower', probe.address, probe.votePower(owner).data);
   const adminControl = format.address('0x0888000000000000000000000000000000000000', Number(networkId));
   const sponsorControl = format.address('0x0888000000000000000000000000000000000001', Number(networkId));
   const selector = (sig) => require('js-conflux-sdk').sign.keccak256(Buffer.from(sig)).slice(0, 4).toString('hex');
   const addrArg = (a) => format.hexAddress(a).slice(2).padStart(64, '0');
   calls.push({ name: 'internal/getAdmin', request: { to: adminControl, data: '0x' + selector('getAdmin(address)') + addrArg(token.address) } });
   calls.push({ name: 'internal/getSponsorForGas', request: { to: sponsorControl, data: '0x' + selector('getSponsorForGas(address)') + addrArg(token.address) } });
+  calls.push({ name: 'internal/getStakingBalance', request: { to: format.address('0x0888000000000000000000000000000000000002', Number(networkId)), data: '0x' + selector('getStakingBalance(address)') + addrArg(owner) } });
+  calls.push({ name: 'internal/epochNumber', request: { to: format.address('0x0888000000000000000000000000000000000004', Number(networkId)), data: '0x' + selector('epochNumber()') } });
   calls.push({ name: 'internal/getAdmin/short', request: { to: adminControl, data: '0x' + selector('getAdmin(address)') } });
   add('probe/number', probe.address, probe.number().data);
   add('probe/blockhash', probe.address, probe.hashes2().data);
@@ -188,6 +193,8 @@ async function main() {
     add(`sponsored/${name}/set`, c.address, c.set(1000, 1).data, { from: owner, gasPrice: '0x1' });
     add(`sponsored/${name}/set/not-whitelisted`, c.address, c.set(1002, 1).data, { from: others[1], gasPrice: '0x1' });
     add(`sponsored/${name}/set/unfunded`, c.address, c.set(1002, 1).data, { from: others[0], gas: '0x100000', gasPrice: '0x1' });
+    for (const [i, who] of [owner, others[1]].entries()) add(`sponsored/${name}/whitelisted/${i}`, probe.address, probe.whitelisted(c.address, who).data);
+    calls.push({ name: `internal/isAllWhitelisted/${name}`, request: { to: sponsorControl, data: '0x' + selector('isAllWhitelisted(address)') + addrArg(c.address) } });
   }
   est('probe/admin/token', probe.address, probe.admin(token.address).data, { from: owner });
   est('probe/sponsor/token', probe.address, probe.sponsor(token.address).data);

@@ -316,11 +316,12 @@ fn check_networks(ctx: &RpcContext, r: &CallRequest) -> Result<(), ErrorObjectOw
     }
 }
 
-/// Whether `epoch` is past the chain's v3.0 height, where CIP-645 (16 gas per non-zero
-/// data byte, EIP-2929's cold and warm accounts, EIP-2200's storage gas) and EIP-7623's
-/// floor apply to Core Space.
+/// Whether a call at `epoch` runs past the chain's v3.0 height, where CIP-645 (16 gas per
+/// non-zero data byte, EIP-2929's cold and warm accounts, EIP-2200's storage gas) and
+/// EIP-7623's floor apply to Core Space (`call_virtual` runs as the next epoch, so at the
+/// epoch's height plus one).
 pub(super) fn v3_active(ctx: &RpcContext, epoch: u64) -> bool {
-    epoch >= ctx.chain.v3_height
+    epoch.saturating_add(1) >= ctx.chain.v3_height
 }
 
 /// Intrinsic gas (conflux-rust's `gas_required_for` in Core Space) and the EIP-7623 floor

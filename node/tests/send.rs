@@ -227,20 +227,35 @@ fn the_card_signs_an_sdk_transfer_through_the_node_and_a_pulled_card_burns_no_no
         .call("cfx_estimateGasAndCollateral", json!([with_data]))
         .unwrap();
     assert_eq!(ours, estimate);
-    let hash: H256 = node
-        .local
-        .call("cfx_sendTransaction", json!([with_data]))
-        .unwrap();
-    let tx: Value = node
-        .local
-        .call("cfx_getTransactionByHash", json!([hash]))
-        .unwrap();
-    assert_eq!(tx["gas"], estimate["gasLimit"], "{tx}");
-    assert_eq!(
-        tx["storageLimit"], estimate["storageCollateralized"],
-        "{tx}"
-    );
-    assert_eq!(wait_receipt(&node.local, &hash, 60)["outcomeStatus"], "0x0");
+    // Sends a request without gas or storage limit through the node, checks the node filled
+    // them in with the full node's estimate and that it mined; returns the estimate.
+    let send_estimated = |request: &Value| -> Value {
+        let estimate: Value = net
+            .full
+            .call("cfx_estimateGasAndCollateral", json!([request]))
+            .unwrap();
+        let hash: H256 = node
+            .local
+            .call("cfx_sendTransaction", json!([request]))
+            .unwrap();
+        let tx: Value = node
+            .local
+            .call("cfx_getTransactionByHash", json!([hash]))
+            .unwrap();
+        assert_eq!(tx["gas"], estimate["gasLimit"], "{tx}");
+        assert_eq!(
+            tx["storageLimit"], estimate["storageCollateralized"],
+            "{tx}"
+        );
+        let receipt = wait_receipt(&node.local, &hash, 60);
+        assert_eq!(receipt["outcomeStatus"], "0x0", "{receipt}");
+        assert!(
+            request["to"].is_string() || receipt["contractCreated"].is_string(),
+            "{receipt}"
+        );
+        estimate
+    };
+    assert_eq!(send_estimated(&with_data), estimate);
     // A token transfer through js-conflux-sdk with no gas and no storage limit: the node
     // estimates both in its EVM exactly as the full node does, the card signs, and it mines
     // with the full node's outcome. Collateral 128: the recipient's new balance slot, and the
@@ -278,27 +293,8 @@ fn the_card_signs_an_sdk_transfer_through_the_node_and_a_pulled_card_burns_no_no
     // init code run in the EVM, the code's collateral counted) and mined.
     let deploy =
         json!({"from": card_b32, "data": "0x600a600c600039600a6000f3602a60005260206000f3"});
-    let estimate: Value = net
-        .full
-        .call("cfx_estimateGasAndCollateral", json!([deploy]))
-        .unwrap();
+    let estimate = send_estimated(&deploy);
     assert_eq!(estimate["storageCollateralized"], "0x200", "{estimate}");
-    let hash: H256 = node
-        .local
-        .call("cfx_sendTransaction", json!([deploy]))
-        .unwrap();
-    let tx: Value = node
-        .local
-        .call("cfx_getTransactionByHash", json!([hash]))
-        .unwrap();
-    assert_eq!(tx["gas"], estimate["gasLimit"], "{tx}");
-    assert_eq!(
-        tx["storageLimit"], estimate["storageCollateralized"],
-        "{tx}"
-    );
-    let receipt = wait_receipt(&node.local, &hash, 60);
-    assert_eq!(receipt["outcomeStatus"], "0x0", "{receipt}");
-    assert!(receipt["contractCreated"].is_string(), "{receipt}");
 
     // A call into an internal contract with no gas: refused with the reason, nothing queued.
     let admin_control = net.b32(&"0888000000000000000000000000000000000000".parse().unwrap());

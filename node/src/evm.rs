@@ -30,8 +30,8 @@
 //! creation onto an address with code, `PUSH0` before CIP-119, blob opcodes, transient
 //! storage and `MCOPY` (Cancun opcodes come with v2.4), internal contracts (native code at
 //! `0x0888…`) other than the views in [`INTERNAL_VIEWS`] (AdminControl's admin,
-//! SponsorWhitelistControl's sponsors and whitelist, Staking's balance, Context's epoch
-//! number: run here at conflux-rust's price over the verified account or storage),
+//! SponsorWhitelistControl's sponsors and whitelist, Staking's balances and vote power,
+//! Context's epoch number: run here at conflux-rust's price over the verified account or storage),
 //! precompiles above 9, and halts whose Conflux wording is not reproduced.
 
 use std::{
@@ -534,6 +534,8 @@ struct Conflux {
     epoch: u64,
     /// Contracts this run created (their admin and sponsors are not in the verified state).
     created: Vec<H160>,
+    /// `NUMBER` (the staking views count from it).
+    number: u64,
     /// Whether PUSH0 is active.
     push0: bool,
     /// Who owns what the transaction writes (its sender).
@@ -765,9 +767,9 @@ const CONTEXT: [u8; 20] = internal(4);
 
 /// The internal contracts' views served here: (contract, signature, upfront gas, arguments
 /// as 32-byte words). The gas is conflux-rust's before v2.4: `query_with_default_gas` is
-/// `balance_gas` (400), the whitelist reads `cold_sload_gas` (200), `epochNumber` the base
-/// tier (2); every returned word costs 3 more.
-const INTERNAL_VIEWS: [([u8; 20], &str, u64, usize); 10] = [
+/// `balance_gas` (400), the whitelist reads `cold_sload_gas` (200), the vote-list views 200
+/// per entry plus one, `epochNumber` the base tier (2); every returned word costs 3 more.
+const INTERNAL_VIEWS: [([u8; 20], &str, u64, usize); 12] = [
     (ADMIN_CONTROL, "getAdmin(address)", 400, 1),
     (SPONSOR_CONTROL, "getSponsorForGas(address)", 400, 1),
     (
@@ -792,6 +794,9 @@ const INTERNAL_VIEWS: [([u8; 20], &str, u64, usize); 10] = [
     (SPONSOR_CONTROL, "isWhitelisted(address,address)", 200, 2),
     (SPONSOR_CONTROL, "isAllWhitelisted(address)", 200, 1),
     (STAKING, "getStakingBalance(address)", 400, 1),
+    // 200 per vote-list entry plus one, counted when the list is read.
+    (STAKING, "getLockedStakingBalance(address,uint256)", 0, 2),
+    (STAKING, "getVotePower(address,uint256)", 0, 2),
     (CONTEXT, "epochNumber()", 2, 0),
 ];
 
@@ -827,6 +832,35 @@ impl Conflux {
         if (0..words).any(|i| self.created.contains(&arg(i))) {
             return Err(format!("{name} of a contract this call created"));
         }
+        // The vote list `[[amount, unlock block number], …]` (by unlock number), for the
+        // staking views that read it.
+        let votes = if upfront == 0 {
+            let raw = self
+                .handle
+                .block_on(
+                    self.query
+                        .state_entry(self.epoch, &StorageKey::VoteList(arg(0))),
+                )
+                .map_err(|e| format!("reading the vote list {name} asks for: {e}"))?;
+            let mut list = vec![];
+            if let Some(raw) = raw {
+                for item in Rlp::new(&raw).iter() {
+                    let pair = (item.val_at::<U256>(0), item.val_at::<U256>(1));
+                    let (Ok(amount), Ok(unlock)) = pair else {
+                        return Err("the verified vote list does not decode".into());
+                    };
+                    list.push((amount, unlock));
+                }
+            }
+            list
+        } else {
+            vec![]
+        };
+        let upfront = if upfront == 0 {
+            200 * (votes.len() as u64 + 1)
+        } else {
+            upfront
+        };
         let mut gas = revm::interpreter::Gas::new(inputs.gas_limit);
         let return_gas = 3; // one word of return data
         if !gas.record_regular_cost(upfront + return_gas) {
@@ -850,6 +884,31 @@ impl Conflux {
         let out = match name {
             // `call_virtual` runs as the next epoch: its height is the epoch's plus one.
             "epochNumber()" => word(U256::from(self.epoch.saturating_add(1))),
+            "getLockedStakingBalance(address,uint256)" | "getVotePower(address,uint256)" => {
+                // conflux-rust: the block number's low 64 bits, at least the current one.
+                let at = U256::from_big_endian(&input[36..68])
+                    .low_u64()
+                    .max(self.number);
+                // Locked at `b`: the amount of the first entry unlocking after `b`.
+                let locked = |b: u64| {
+                    votes
+                        .iter()
+                        .find(|(_, unlock)| *unlock > U256::from(b))
+                        .map(|(amount, _)| *amount)
+                        .unwrap_or_default()
+                };
+                if name.starts_with("getLocked") {
+                    word(locked(at))
+                } else {
+                    const QUARTER: u64 = 15_768_000; // MINED_BLOCK_COUNT_PER_QUARTER
+                    let Some(year) = at.checked_add(4 * QUARTER) else {
+                        return Err(format!("{name} at a block number near 2^64"));
+                    };
+                    let three = locked(at + QUARTER);
+                    let six = locked(at + 2 * QUARTER);
+                    word((three + six + locked(year) * 2) / 4)
+                }
+            }
             "isWhitelisted(address,address)" | "isAllWhitelisted(address)" => {
                 // SponsorWhitelistControl's storage: `contract ‖ user`, `contract ‖ 0x0…0`.
                 let key = |who: H160| StorageKey::Storage {
@@ -1070,6 +1129,7 @@ fn run(
             handle: handle_for_views,
             epoch: env.epoch,
             created: Vec::new(),
+            number: env.number,
             push0: env.push0,
             storage_owner: input.storage_owner,
             base_owners: owners,

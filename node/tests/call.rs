@@ -30,7 +30,7 @@ const P2P_IP: &str = "127.0.0.66";
 /// Calls cfxlight must refuse (an internal function it does not run, or one called with
 /// the wrong arguments; a CREATE2 onto a taken address).
 const REFUSED: [&str; 3] = [
-    "probe/votePower",
+    "internal/posHeight",
     "internal/getAdmin/short",
     "factory/makeSalted/taken",
 ];

@@ -53,7 +53,12 @@ async function main() {
   await paid(sponsors.addPrivilegeByAdmin(rich.address, [owner, others[0]]));
   await paid(sponsors.setSponsorForCollateral(thin.address), 10n ** 18n / 16n);
   await paid(sponsors.addPrivilegeByAdmin(thin.address, ['0x0000000000000000000000000000000000000000']));
-  await paid(cfx.InternalContract('Staking').deposit(10n ** 18n));
+  // Stake, and lock part of it for votes: two vote-list entries.
+  const staking = cfx.InternalContract('Staking');
+  await paid(staking.deposit(2n * 10n ** 18n));
+  const now = await cfx.cfx.getEpochNumber();
+  await paid(staking.voteLock(10n ** 18n, BigInt(now) + 20000000n));
+  await paid(staking.voteLock(5n * 10n ** 17n, BigInt(now) + 70000000n));
   await send(factory.make(1));
   await send(factory.makeSalted(2, '0x' + '11'.repeat(32)));
   const r = await send(nft.approve(others[1], 2));
@@ -95,6 +100,11 @@ async function main() {
   calls.push({ name: 'internal/getAdmin', request: { to: adminControl, data: '0x' + selector('getAdmin(address)') + addrArg(token.address) } });
   calls.push({ name: 'internal/getSponsorForGas', request: { to: sponsorControl, data: '0x' + selector('getSponsorForGas(address)') + addrArg(token.address) } });
   calls.push({ name: 'internal/getStakingBalance', request: { to: format.address('0x0888000000000000000000000000000000000002', Number(networkId)), data: '0x' + selector('getStakingBalance(address)') + addrArg(owner) } });
+  for (const [i, at] of [0n, 10n ** 6n, 3n * 10n ** 7n, 10n ** 9n].entries()) {
+    calls.push({ name: `internal/getLockedStakingBalance/${i}`, request: { to: format.address('0x0888000000000000000000000000000000000002', Number(networkId)), data: '0x' + selector('getLockedStakingBalance(address,uint256)') + addrArg(owner) + at.toString(16).padStart(64, '0') } });
+    calls.push({ name: `internal/getVotePower/${i}`, request: { to: format.address('0x0888000000000000000000000000000000000002', Number(networkId)), data: '0x' + selector('getVotePower(address,uint256)') + addrArg(owner) + at.toString(16).padStart(64, '0') } });
+  }
+  calls.push({ name: 'internal/posHeight', request: { to: format.address('0x0888000000000000000000000000000000000004', Number(networkId)), data: '0x' + selector('posHeight()') } });
   calls.push({ name: 'internal/epochNumber', request: { to: format.address('0x0888000000000000000000000000000000000004', Number(networkId)), data: '0x' + selector('epochNumber()') } });
   calls.push({ name: 'internal/getAdmin/short', request: { to: adminControl, data: '0x' + selector('getAdmin(address)') } });
   add('probe/number', probe.address, probe.number().data);

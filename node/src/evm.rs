@@ -213,6 +213,10 @@ pub enum CallError {
     /// The execution task or the EVM itself failed.
     #[error("execution failed: {0}")]
     Internal(String),
+    /// A run from what is at hand reached an entry that is not (internal: the call is
+    /// repeated with peers asked).
+    #[error("a verified entry is not at hand")]
+    Miss,
 }
 
 /// A verified read failure, carried through revm's database interface.
@@ -220,6 +224,9 @@ pub enum CallError {
 enum DbError {
     #[error(transparent)]
     Query(#[from] QueryError),
+    /// A fast run reached an entry not at hand (the run is repeated with peers asked).
+    #[error("an entry not at hand")]
+    Miss,
     #[error("{0}")]
     Unfaithful(String),
     #[error("{0}")]
@@ -233,12 +240,42 @@ impl DBErrorMarker for DbError {}
 /// an empty slot.
 type Owners = Rc<RefCell<HashMap<(H160, RU256), Option<H160>>>>;
 
-/// revm's database: verified state entries at one epoch, fetched on demand from the async
-/// query layer (this runs on a blocking thread, so it may wait on the runtime).
-struct VerifiedDb {
+/// Reads verified state entries at one epoch: from what is at hand only (a fast run on the
+/// async worker, which must not wait), or from peers too (on a blocking thread, which may
+/// wait on the runtime).
+#[derive(Clone)]
+struct Reader {
     query: Arc<Query>,
     epoch: u64,
-    handle: tokio::runtime::Handle,
+    /// `None`: what is at hand only.
+    handle: Option<tokio::runtime::Handle>,
+}
+
+impl Reader {
+    fn entries(&self, keys: &[StorageKey]) -> Result<Vec<Option<Vec<u8>>>, DbError> {
+        match &self.handle {
+            Some(h) => Ok(h.block_on(self.query.state_entries(self.epoch, keys))?),
+            None => self
+                .query
+                .cached_state_entries(self.epoch, keys)?
+                .ok_or(DbError::Miss),
+        }
+    }
+
+    fn account(&self, address: H160) -> Result<Option<Account>, DbError> {
+        let raw = self
+            .entries(&[StorageKey::Account(address)])?
+            .pop()
+            .flatten();
+        raw.map(|r| Account::decode_value(&r))
+            .transpose()
+            .map_err(|e| DbError::Decode(format!("verified account of {address:?}: {e}")))
+    }
+}
+
+/// revm's database: verified state entries at one epoch, through a [`Reader`].
+struct VerifiedDb {
+    reader: Reader,
     balances: HashMap<H160, U256>,
     nonces: HashMap<H160, u64>,
     codes: HashMap<B256, Bytecode>,
@@ -262,9 +299,7 @@ fn ru256(v: U256) -> RU256 {
 
 impl VerifiedDb {
     fn entries(&self, keys: &[StorageKey]) -> Result<Vec<Option<Vec<u8>>>, DbError> {
-        Ok(self
-            .handle
-            .block_on(self.query.state_entries(self.epoch, keys))?)
+        self.reader.entries(keys)
     }
 }
 
@@ -273,11 +308,7 @@ impl Database for VerifiedDb {
 
     fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, DbError> {
         let a = h160(address);
-        let raw = self.entries(&[StorageKey::Account(a)])?.pop().flatten();
-        let account = raw
-            .map(|r| Account::decode_value(&r))
-            .transpose()
-            .map_err(|e| DbError::Decode(format!("verified account of {a:?}: {e}")))?;
+        let account = self.reader.account(a)?;
         let override_balance = self.balances.get(&a).copied();
         let override_nonce = self.nonces.get(&a).copied();
         let Some(account) = account else {
@@ -296,8 +327,11 @@ impl Database for VerifiedDb {
             )));
         }
         let code_hash = B256::from(account.code_hash.0);
+        let cached = verified_code(&code_hash);
         let code = if account.code_hash == KECCAK_EMPTY {
             Bytecode::default()
+        } else if let Some(code) = cached {
+            code
         } else {
             let key = StorageKey::Code {
                 address: a,
@@ -313,7 +347,9 @@ impl Database for VerifiedDb {
                     "the verified code of {a:?} does not hash to its code hash"
                 )));
             }
-            Bytecode::new_raw(Bytes::from(code))
+            let code = Bytecode::new_raw(Bytes::from(code));
+            keep_verified_code(code_hash, &code);
+            code
         };
         self.codes.insert(code_hash, code.clone());
         Ok(Some(AccountInfo {
@@ -369,6 +405,33 @@ impl Database for VerifiedDb {
         } else {
             B256::ZERO
         })
+    }
+}
+
+/// Verified code by its hash (it hashed to the code hash of a verified account, so it is
+/// that code in any state), analysed once: a warm call neither reads nor hashes it again.
+/// Bounded by bytes; emptied when full.
+fn code_cache() -> &'static std::sync::Mutex<(HashMap<B256, Bytecode>, usize)> {
+    static C: OnceLock<std::sync::Mutex<(HashMap<B256, Bytecode>, usize)>> = OnceLock::new();
+    C.get_or_init(Default::default)
+}
+
+/// Bytes of code [`code_cache`] keeps.
+const CODE_CACHE_BYTES: usize = 4 << 20;
+
+fn verified_code(hash: &B256) -> Option<Bytecode> {
+    code_cache().lock().ok()?.0.get(hash).cloned()
+}
+
+fn keep_verified_code(hash: B256, code: &Bytecode) {
+    if let Ok(mut c) = code_cache().lock() {
+        let len = code.len();
+        if c.1.saturating_add(len) > CODE_CACHE_BYTES {
+            *c = Default::default();
+        }
+        if c.0.insert(hash, code.clone()).is_none() {
+            c.1 = c.1.saturating_add(len);
+        }
     }
 }
 
@@ -528,9 +591,10 @@ impl Frame {
 /// keeps Conflux's collateral, estimator and error-unwind records.
 struct Conflux {
     unfaithful: Option<String>,
-    /// Verified accounts, for the internal contracts' views.
-    query: Arc<Query>,
-    handle: tokio::runtime::Handle,
+    /// Verified reads, for the internal contracts' views.
+    reader: Reader,
+    /// Whether a fast run reached an entry not at hand.
+    missed: bool,
     epoch: u64,
     /// Contracts this run created (their admin and sponsors are not in the verified state).
     created: Vec<H160>,
@@ -602,7 +666,7 @@ impl Conflux {
         frame.owners.insert((contract, key), new_owner);
     }
 
-    fn sstore<CTX: ContextTr>(&mut self, interp: &mut Interpreter, ctx: &mut CTX) {
+    fn sstore<CTX: ContextTr<Db = VerifiedDb>>(&mut self, interp: &mut Interpreter, ctx: &mut CTX) {
         if interp.runtime_flag.is_static() {
             return; // fails the frame, writes nothing
         }
@@ -612,6 +676,10 @@ impl Conflux {
         let contract = interp.input.target_address;
         match ctx.journal_mut().sload(contract, key) {
             Ok(present) => self.record_sstore(h160(contract), key, present.data, new),
+            Err(DbError::Miss) => {
+                self.missed = true;
+                interp.halt(InstructionResult::OpcodeNotFound);
+            }
             Err(e) => {
                 let why = format!("reading the storage a write replaces failed: {e}");
                 self.refuse(interp, why);
@@ -620,7 +688,7 @@ impl Conflux {
     }
 }
 
-impl<CTX: ContextTr> Inspector<CTX> for Conflux {
+impl<CTX: ContextTr<Db = VerifiedDb>> Inspector<CTX> for Conflux {
     fn step(&mut self, interp: &mut Interpreter, ctx: &mut CTX) {
         let op = interp.bytecode.opcode();
         let name = match op {
@@ -705,6 +773,10 @@ impl<CTX: ContextTr> Inspector<CTX> for Conflux {
         let caller = inputs.caller();
         let nonce = match ctx.journal_mut().load_account(caller) {
             Ok(a) => a.data.info.nonce,
+            Err(DbError::Miss) => {
+                self.missed = true;
+                0
+            }
             Err(e) => {
                 self.note(format!("loading the creator's account failed: {e}"));
                 0
@@ -801,6 +873,15 @@ const INTERNAL_VIEWS: [([u8; 20], &str, u64, usize); 12] = [
 ];
 
 impl Conflux {
+    /// A verified read; a miss in a fast run is remembered, so the run is repeated.
+    fn read<T>(&mut self, f: impl FnOnce(&Reader) -> Result<T, DbError>) -> Result<T, DbError> {
+        let r = f(&self.reader);
+        if matches!(r, Err(DbError::Miss)) {
+            self.missed = true;
+        }
+        r
+    }
+
     /// Runs one of [`INTERNAL_VIEWS`] as conflux-rust's internal contract does (the upfront
     /// gas, 3 per returned word, out of gas when short) over the verified account or
     /// storage it reads; `Err` with the reason for anything else.
@@ -836,12 +917,10 @@ impl Conflux {
         // staking views that read it.
         let votes = if upfront == 0 {
             let raw = self
-                .handle
-                .block_on(
-                    self.query
-                        .state_entry(self.epoch, &StorageKey::VoteList(arg(0))),
-                )
-                .map_err(|e| format!("reading the vote list {name} asks for: {e}"))?;
+                .read(|r| r.entries(&[StorageKey::VoteList(arg(0))]))
+                .map_err(|e| format!("reading the vote list {name} asks for: {e}"))?
+                .pop()
+                .flatten();
             let mut list = vec![];
             if let Some(raw) = raw {
                 for item in Rlp::new(&raw).iter() {
@@ -920,8 +999,7 @@ impl Conflux {
                     keys.push(key(arg(1)));
                 }
                 let entries = self
-                    .handle
-                    .block_on(self.query.state_entries(self.epoch, &keys))
+                    .read(|r| r.entries(&keys))
                     .map_err(|e| format!("reading the whitelist {name} asks for: {e}"))?;
                 flag(entries.iter().any(|raw| {
                     raw.as_ref().is_some_and(|r| {
@@ -933,8 +1011,7 @@ impl Conflux {
             }
             _ => {
                 let account = self
-                    .handle
-                    .block_on(self.query.account(self.epoch, arg(0)))
+                    .read(|r| r.account(arg(0)))
                     .map_err(|e| format!("reading the account {name} asks for: {e}"))?;
                 // An account that does not exist has no admin, sponsors or stake.
                 let (admin, sponsor, staking) = account
@@ -1032,36 +1109,42 @@ impl Conflux {
     }
 }
 
-/// Runs one call at `env.epoch` over verified state. Blocks a thread of the blocking pool,
-/// not the async workers, while reads wait on peers.
+/// Runs one call at `env.epoch` over verified state: first on this task from what is at
+/// hand (a warm call needs no thread hand-off), and when that reaches an entry not at hand,
+/// again on a thread of the blocking pool, not the async workers, while reads wait on peers.
 pub async fn call(
     query: Arc<Query>,
     env: CallEnv,
     input: CallInput,
 ) -> Result<Executed, CallError> {
-    let handle = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || run(query, handle, env, input))
+    let fast = Reader {
+        query: query.clone(),
+        epoch: env.epoch,
+        handle: None,
+    };
+    match run(fast, env.clone(), input.clone()) {
+        Err(CallError::Miss) => {}
+        done => return done,
+    }
+    let reader = Reader {
+        query,
+        epoch: env.epoch,
+        handle: Some(tokio::runtime::Handle::current()),
+    };
+    tokio::task::spawn_blocking(move || run(reader, env, input))
         .await
         .map_err(|e| CallError::Internal(format!("call task: {e}")))?
 }
 
-fn run(
-    query: Arc<Query>,
-    handle: tokio::runtime::Handle,
-    env: CallEnv,
-    input: CallInput,
-) -> Result<Executed, CallError> {
+fn run(reader: Reader, env: CallEnv, input: CallInput) -> Result<Executed, CallError> {
     let mut balances = HashMap::new();
     if let Some(b) = input.sender_balance {
         balances.insert(input.from, b);
     }
     let nonces = HashMap::from([(input.from, input.sender_nonce)]);
     let owners: Owners = Rc::default();
-    let (query_for_views, handle_for_views) = (query.clone(), handle.clone());
     let db = VerifiedDb {
-        query,
-        epoch: env.epoch,
-        handle,
+        reader: reader.clone(),
         balances,
         nonces,
         codes: HashMap::new(),
@@ -1125,8 +1208,8 @@ fn run(
         .with_block(block)
         .build_mainnet_with_inspector(Conflux {
             unfaithful: None,
-            query: query_for_views,
-            handle: handle_for_views,
+            reader,
+            missed: false,
             epoch: env.epoch,
             created: Vec::new(),
             number: env.number,
@@ -1146,6 +1229,15 @@ fn run(
     };
     let outcome = evm.inspect_one_tx(tx);
     let inspector = &mut evm.inspector;
+    let missed = matches!(
+        outcome,
+        Err(revm::context_interface::result::EVMError::Database(
+            DbError::Miss
+        ))
+    );
+    if inspector.missed || missed {
+        return Err(CallError::Miss);
+    }
     if let Some(why) = inspector.unfaithful.take() {
         return Err(CallError::Unfaithful(why));
     }

@@ -461,6 +461,42 @@ impl Query {
         Ok(got.pop().flatten())
     }
 
+    /// Verified values of several keys in the state of `epoch` from what is already at
+    /// hand (the memory cache, then the verified entries on disk), without asking a peer:
+    /// `None` when any is missing.
+    pub fn cached_state_entries(
+        &self,
+        epoch: u64,
+        keys: &[StorageKey],
+    ) -> Result<Option<Vec<Option<Vec<u8>>>>, QueryError> {
+        let root = self.verified_roots(epoch)?.state_root;
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let plain = key.to_key_bytes();
+            let cached = self
+                .state_cache
+                .lock()
+                .map_err(|_| poisoned())?
+                .map
+                .get(&(root, plain.clone()))
+                .cloned();
+            let value = match cached {
+                Some(v) => v,
+                None => match self.store.state_entry(epoch, &root, &plain)? {
+                    Some(v) => {
+                        if let Ok(mut c) = self.state_cache.lock() {
+                            c.insert((root, plain), v.clone());
+                        }
+                        v
+                    }
+                    None => return Ok(None),
+                },
+            };
+            out.push(value);
+        }
+        Ok(Some(out))
+    }
+
     /// Verified values of several keys in the state of `epoch`, in order.
     pub async fn state_entries(
         &self,

@@ -593,8 +593,11 @@ struct Conflux {
     unfaithful: Option<String>,
     /// Verified reads, for the internal contracts' views.
     reader: Reader,
-    /// Whether a fast run reached an entry not at hand.
+    /// Whether a fast run reached an entry not at hand, or its step budget.
     missed: bool,
+    /// Steps a fast run may take on the RPC task before it moves to a blocking thread
+    /// (`None`: no limit, the run is on a blocking thread already).
+    budget: Option<u64>,
     epoch: u64,
     /// Contracts this run created (their admin and sponsors are not in the verified state).
     created: Vec<H160>,
@@ -690,6 +693,15 @@ impl Conflux {
 
 impl<CTX: ContextTr<Db = VerifiedDb>> Inspector<CTX> for Conflux {
     fn step(&mut self, interp: &mut Interpreter, ctx: &mut CTX) {
+        if let Some(left) = self.budget.as_mut() {
+            if *left == 0 {
+                // A long run must not hold the async worker: it goes to a blocking thread.
+                self.missed = true;
+                interp.halt(InstructionResult::OpcodeNotFound);
+                return;
+            }
+            *left -= 1;
+        }
         let op = interp.bytecode.opcode();
         let name = match op {
             0x55 => return self.sstore(interp, ctx),
@@ -1109,9 +1121,17 @@ impl Conflux {
     }
 }
 
+/// Opcodes a run from what is at hand may take on the RPC task (a balance read takes a few
+/// hundred; this bounds the worker's time to a few milliseconds).
+const FAST_RUN_STEPS: u64 = 100_000;
+
+/// Runs on blocking threads at once; more wait their turn (each may run 27 M gas).
+const BLOCKING_RUNS: usize = 4;
+
 /// Runs one call at `env.epoch` over verified state: first on this task from what is at
-/// hand (a warm call needs no thread hand-off), and when that reaches an entry not at hand,
-/// again on a thread of the blocking pool, not the async workers, while reads wait on peers.
+/// hand and within [`FAST_RUN_STEPS`] (a warm view needs no thread hand-off), and when that
+/// reaches an entry not at hand or its step budget, again on a thread of the blocking pool,
+/// at most [`BLOCKING_RUNS`] at once, not on the async workers, while reads wait on peers.
 pub async fn call(
     query: Arc<Query>,
     env: CallEnv,
@@ -1131,6 +1151,11 @@ pub async fn call(
         epoch: env.epoch,
         handle: Some(tokio::runtime::Handle::current()),
     };
+    static RUNS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(BLOCKING_RUNS);
+    let _turn = RUNS
+        .acquire()
+        .await
+        .map_err(|e| CallError::Internal(format!("call queue: {e}")))?;
     tokio::task::spawn_blocking(move || run(reader, env, input))
         .await
         .map_err(|e| CallError::Internal(format!("call task: {e}")))?
@@ -1208,6 +1233,7 @@ fn run(reader: Reader, env: CallEnv, input: CallInput) -> Result<Executed, CallE
         .with_block(block)
         .build_mainnet_with_inspector(Conflux {
             unfaithful: None,
+            budget: reader.handle.is_none().then_some(FAST_RUN_STEPS),
             reader,
             missed: false,
             epoch: env.epoch,

@@ -31,7 +31,7 @@
 //! storage and `MCOPY` (Cancun opcodes come with v2.4), internal contracts (native code at
 //! `0x0888…`) other than the views in [`INTERNAL_VIEWS`] (AdminControl's admin,
 //! SponsorWhitelistControl's sponsors and whitelist, Staking's balances and vote power,
-//! Context's epoch number: run here at conflux-rust's price over the verified account or storage),
+//! Context's epoch number, PoSRegister's registrations: run here at conflux-rust's price over the verified account or storage),
 //! precompiles above 9, and halts whose Conflux wording is not reproduced.
 
 use std::{
@@ -848,12 +848,15 @@ const fn internal(last: u8) -> [u8; 20] {
 /// Staking, and Context (CIP-64): more internal contracts with views served here.
 const STAKING: [u8; 20] = internal(2);
 const CONTEXT: [u8; 20] = internal(4);
+/// PoSRegister (CIP-43): who registered which PoS identifier, with how many votes.
+const POS_REGISTER: [u8; 20] = internal(5);
 
 /// The internal contracts' views served here: (contract, signature, upfront gas, arguments
 /// as 32-byte words). The gas is conflux-rust's before v2.4: `query_with_default_gas` is
 /// `balance_gas` (400), the whitelist reads `cold_sload_gas` (200), the vote-list views 200
-/// per entry plus one, `epochNumber` the base tier (2); every returned word costs 3 more.
-const INTERNAL_VIEWS: [([u8; 20], &str, u64, usize); 12] = [
+/// per entry plus one, PoSRegister's 230, `epochNumber` the base tier (2); every returned
+/// word costs 3 more.
+const INTERNAL_VIEWS: [([u8; 20], &str, u64, usize); 15] = [
     (ADMIN_CONTROL, "getAdmin(address)", 400, 1),
     (SPONSOR_CONTROL, "getSponsorForGas(address)", 400, 1),
     (
@@ -882,6 +885,10 @@ const INTERNAL_VIEWS: [([u8; 20], &str, u64, usize); 12] = [
     (STAKING, "getLockedStakingBalance(address,uint256)", 0, 2),
     (STAKING, "getVotePower(address,uint256)", 0, 2),
     (CONTEXT, "epochNumber()", 2, 0),
+    // `cold_sload_gas` + `sha3_gas`: one slot at keccak(prefix ‖ key).
+    (POS_REGISTER, "getVotes(bytes32)", 230, 1),
+    (POS_REGISTER, "identifierToAddress(bytes32)", 230, 1),
+    (POS_REGISTER, "addressToIdentifier(address)", 230, 1),
 ];
 
 impl Conflux {
@@ -953,7 +960,8 @@ impl Conflux {
             upfront
         };
         let mut gas = revm::interpreter::Gas::new(inputs.gas_limit);
-        let return_gas = 3; // one word of return data
+        // 3 per returned word: `getVotes` returns two.
+        let return_gas = if name == "getVotes(bytes32)" { 6 } else { 3 };
         if !gas.record_regular_cost(upfront + return_gas) {
             gas.spend_all();
             return Ok(CallOutcome::new(
@@ -975,6 +983,60 @@ impl Conflux {
         let out = match name {
             // `call_virtual` runs as the next epoch: its height is the epoch's plus one.
             "epochNumber()" => word(U256::from(self.epoch.saturating_add(1))),
+            "getVotes(bytes32)"
+            | "identifierToAddress(bytes32)"
+            | "addressToIdentifier(address)" => {
+                // PoSRegister's storage: keccak(prefix as 8 big-endian bytes ‖ key), prefix 0
+                // for the votes, 1 for the address, 2 for the identifier.
+                let (prefix, key) = match name {
+                    "getVotes(bytes32)" => (0u64, &input[4..36]),
+                    "identifierToAddress(bytes32)" => (1, &input[4..36]),
+                    _ => (2, &input[16..36]),
+                };
+                let slot =
+                    cfxlight_primitives::hash::keccak256([&prefix.to_be_bytes()[..], key].concat());
+                let raw = self
+                    .read(|r| {
+                        r.entries(&[StorageKey::Storage {
+                            address: H160(POS_REGISTER),
+                            key: slot.as_bytes().to_vec(),
+                        }])
+                    })
+                    .map_err(|e| format!("reading the PoS register for {name}: {e}"))?
+                    .pop()
+                    .flatten();
+                let value = match raw {
+                    None => U256::zero(),
+                    Some(raw) => {
+                        let r = Rlp::new(&raw);
+                        if r.is_list() { r.val_at(0) } else { r.as_val() }.map_err(|e| {
+                            format!("the verified PoS register does not decode: {e}")
+                        })?
+                    }
+                };
+                match name {
+                    // `IndexStatus`: registered votes in the lowest 64 bits, unlocked next.
+                    "getVotes(bytes32)" => {
+                        let mut out = [0u8; 64];
+                        out[24..32].copy_from_slice(&value.0[0].to_be_bytes());
+                        out[56..64].copy_from_slice(&value.0[1].to_be_bytes());
+                        return Ok(CallOutcome::new(
+                            revm::interpreter::InterpreterResult::new(
+                                InstructionResult::Return,
+                                Bytes::from(out.to_vec()),
+                                gas,
+                            ),
+                            inputs.return_memory_offset.clone(),
+                        ));
+                    }
+                    "identifierToAddress(bytes32)" => {
+                        let mut w = value.to_big_endian();
+                        w[..12].fill(0);
+                        w
+                    }
+                    _ => value.to_big_endian(),
+                }
+            }
             "getLockedStakingBalance(address,uint256)" | "getVotePower(address,uint256)" => {
                 // conflux-rust: the block number's low 64 bits, at least the current one.
                 let at = U256::from_big_endian(&input[36..68])

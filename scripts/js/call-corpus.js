@@ -104,6 +104,16 @@ async function main() {
     calls.push({ name: `internal/getLockedStakingBalance/${i}`, request: { to: format.address('0x0888000000000000000000000000000000000002', Number(networkId)), data: '0x' + selector('getLockedStakingBalance(address,uint256)') + addrArg(owner) + at.toString(16).padStart(64, '0') } });
     calls.push({ name: `internal/getVotePower/${i}`, request: { to: format.address('0x0888000000000000000000000000000000000002', Number(networkId)), data: '0x' + selector('getVotePower(address,uint256)') + addrArg(owner) + at.toString(16).padStart(64, '0') } });
   }
+  // PoSRegister: the devnet's PoS node, registered at genesis, by its identifier.
+  const committee = await cfx.request({ method: 'pos_getCommittee', params: [] });
+  const identifier = committee.currentCommittee.nodes[0].address.slice(2);
+  const posRegister = format.address('0x0888000000000000000000000000000000000005', Number(networkId));
+  for (const [what, arg] of [['getVotes(bytes32)', identifier], ['identifierToAddress(bytes32)', identifier], ['getVotes(bytes32)', '00'.repeat(32)]]) {
+    calls.push({ name: `internal/${what}/${arg.slice(0, 4)}`, request: { to: posRegister, data: '0x' + selector(what) + arg } });
+  }
+  calls.push({ name: 'internal/addressToIdentifier/owner', request: { to: posRegister, data: '0x' + selector('addressToIdentifier(address)') + addrArg(owner) } });
+  const registrant = await cfx.request({ method: 'cfx_call', params: [{ to: posRegister, data: '0x' + selector('identifierToAddress(bytes32)') + identifier }] });
+  calls.push({ name: 'internal/addressToIdentifier/registrant', request: { to: posRegister, data: '0x' + selector('addressToIdentifier(address)') + registrant.slice(2) } });
   calls.push({ name: 'internal/posHeight', request: { to: format.address('0x0888000000000000000000000000000000000004', Number(networkId)), data: '0x' + selector('posHeight()') } });
   calls.push({ name: 'internal/epochNumber', request: { to: format.address('0x0888000000000000000000000000000000000004', Number(networkId)), data: '0x' + selector('epochNumber()') } });
   calls.push({ name: 'internal/getAdmin/short', request: { to: adminControl, data: '0x' + selector('getAdmin(address)') } });

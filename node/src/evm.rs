@@ -31,8 +31,10 @@
 //! storage and `MCOPY` (Cancun opcodes come with v2.4), internal contracts (native code at
 //! `0x0888…`) other than the views in [`INTERNAL_VIEWS`] (AdminControl's admin,
 //! SponsorWhitelistControl's sponsors and whitelist, Staking's balances and vote power,
-//! Context's epoch number, PoSRegister's registrations: run here at conflux-rust's price over the verified account or storage),
-//! precompiles above 9, and halts whose Conflux wording is not reproduced.
+//! Context's epoch number, PoSRegister's registrations: run here at conflux-rust's price
+//! over the verified account or storage), precompiles above 9, and halts whose Conflux
+//! wording is not reproduced. A run starts on the RPC task from the entries at hand and
+//! moves to a blocking thread (a few at once) when it needs a peer or runs long.
 
 use std::{
     cell::RefCell,

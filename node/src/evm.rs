@@ -275,6 +275,50 @@ impl Reader {
     }
 }
 
+/// A storage entry as Conflux keeps it: a bare value (owned by the contract itself), or
+/// `[value, owner]`.
+fn storage_entry(raw: &[u8]) -> Result<(U256, Option<H160>), rlp::DecoderError> {
+    let r = Rlp::new(raw);
+    if r.is_list() {
+        Ok((r.val_at(0)?, Some(r.val_at(1)?)))
+    } else {
+        Ok((r.as_val()?, None))
+    }
+}
+
+/// SponsorWhitelistControl's whitelist entries for `contract`: everyone (`contract ‖
+/// 0x0…0`), then `user` (`contract ‖ user`) when one is asked about.
+pub(crate) fn whitelist_keys(contract: H160, user: Option<H160>) -> Vec<StorageKey> {
+    std::iter::once(H160::zero())
+        .chain(user)
+        .map(|who| StorageKey::Storage {
+            address: H160(SPONSOR_CONTROL),
+            key: [contract.as_bytes(), who.as_bytes()].concat(),
+        })
+        .collect()
+}
+
+/// Whether any of the [`whitelist_keys`] entries is set (non-zero).
+pub(crate) fn whitelisted(entries: &[Option<Vec<u8>>]) -> bool {
+    entries
+        .iter()
+        .flatten()
+        .any(|raw| storage_entry(raw).is_ok_and(|(v, _)| !v.is_zero()))
+}
+
+/// A call's result as revm takes it from an inspector: how it ended, its output, its gas.
+fn outcome(
+    result: InstructionResult,
+    output: Bytes,
+    gas: revm::interpreter::Gas,
+    inputs: &CallInputs,
+) -> CallOutcome {
+    CallOutcome::new(
+        revm::interpreter::InterpreterResult::new(result, output, gas),
+        inputs.return_memory_offset.clone(),
+    )
+}
+
 /// revm's database: verified state entries at one epoch, through a [`Reader`].
 struct VerifiedDb {
     reader: Reader,
@@ -378,24 +422,17 @@ impl Database for VerifiedDb {
             key: index.to_be_bytes::<32>().to_vec(),
         };
         let raw = self.entries(&[key])?.pop().flatten();
-        // A bare integer (owned by the contract), or `[value, owner]`.
         let (value, owner) = match raw {
             None => (U256::zero(), None),
-            Some(raw) => {
-                let r = Rlp::new(&raw);
-                let bad =
-                    |e: rlp::DecoderError| DbError::Decode(format!("verified storage value: {e}"));
-                if r.is_list() {
-                    (
-                        r.val_at(0).map_err(bad)?,
-                        Some(r.val_at::<H160>(1).map_err(bad)?),
-                    )
-                } else {
-                    (r.as_val().map_err(bad)?, Some(a))
-                }
-            }
+            Some(raw) => storage_entry(&raw)
+                .map_err(|e| DbError::Decode(format!("verified storage value: {e}")))?,
         };
-        let owner = if value.is_zero() { None } else { owner };
+        // A bare value belongs to the contract itself; an empty slot to no one.
+        let owner = if value.is_zero() {
+            None
+        } else {
+            owner.or(Some(a))
+        };
         self.owners.borrow_mut().insert((a, index), owner);
         Ok(ru256(value))
     }
@@ -752,10 +789,7 @@ impl<CTX: ContextTr<Db = VerifiedDb>> Inspector<CTX> for Conflux {
                 gas.spend_all();
                 (InstructionResult::PrecompileOOG, Bytes::new())
             };
-            return Some(CallOutcome::new(
-                revm::interpreter::InterpreterResult::new(result, output, gas),
-                inputs.return_memory_offset.clone(),
-            ));
+            return Some(outcome(result, output, gas, inputs));
         }
         if AddressType::of(&target) == AddressType::Builtin {
             let precompile = target.0[..19].iter().all(|b| *b == 0)
@@ -837,7 +871,7 @@ impl<CTX: ContextTr<Db = VerifiedDb>> Inspector<CTX> for Conflux {
 /// AdminControl, SponsorWhitelistControl: the internal contracts whose views are served.
 const ADMIN_CONTROL: [u8; 20] = internal(0);
 /// SponsorWhitelistControl's address.
-pub const SPONSOR_CONTROL: [u8; 20] = internal(1);
+const SPONSOR_CONTROL: [u8; 20] = internal(1);
 
 const fn internal(last: u8) -> [u8; 20] {
     let mut a = [0u8; 20];
@@ -966,18 +1000,16 @@ impl Conflux {
         let return_gas = if name == "getVotes(bytes32)" { 6 } else { 3 };
         if !gas.record_regular_cost(upfront + return_gas) {
             gas.spend_all();
-            return Ok(CallOutcome::new(
-                revm::interpreter::InterpreterResult::new(
-                    InstructionResult::OutOfGas,
-                    Bytes::new(),
-                    gas,
-                ),
-                inputs.return_memory_offset.clone(),
+            return Ok(outcome(
+                InstructionResult::OutOfGas,
+                Bytes::new(),
+                gas,
+                inputs,
             ));
         }
-        let word = |v: U256| v.to_big_endian();
+        let word = |v: U256| v.to_big_endian().to_vec();
         let address = |a: H160| {
-            let mut w = [0u8; 32];
+            let mut w = vec![0u8; 32];
             w[12..].copy_from_slice(a.as_bytes());
             w
         };
@@ -1010,10 +1042,9 @@ impl Conflux {
                 let value = match raw {
                     None => U256::zero(),
                     Some(raw) => {
-                        let r = Rlp::new(&raw);
-                        if r.is_list() { r.val_at(0) } else { r.as_val() }.map_err(|e| {
-                            format!("the verified PoS register does not decode: {e}")
-                        })?
+                        storage_entry(&raw)
+                            .map_err(|e| format!("the verified PoS register does not decode: {e}"))?
+                            .0
                     }
                 };
                 match name {
@@ -1022,21 +1053,14 @@ impl Conflux {
                         let mut out = [0u8; 64];
                         out[24..32].copy_from_slice(&value.0[0].to_be_bytes());
                         out[56..64].copy_from_slice(&value.0[1].to_be_bytes());
-                        return Ok(CallOutcome::new(
-                            revm::interpreter::InterpreterResult::new(
-                                InstructionResult::Return,
-                                Bytes::from(out.to_vec()),
-                                gas,
-                            ),
-                            inputs.return_memory_offset.clone(),
-                        ));
+                        out.to_vec()
                     }
                     "identifierToAddress(bytes32)" => {
                         let mut w = value.to_big_endian();
                         w[..12].fill(0);
-                        w
+                        w.to_vec()
                     }
-                    _ => value.to_big_endian(),
+                    _ => value.to_big_endian().to_vec(),
                 }
             }
             "getLockedStakingBalance(address,uint256)" | "getVotePower(address,uint256)" => {
@@ -1065,25 +1089,11 @@ impl Conflux {
                 }
             }
             "isWhitelisted(address,address)" | "isAllWhitelisted(address)" => {
-                // SponsorWhitelistControl's storage: `contract ‖ user`, `contract ‖ 0x0…0`.
-                let key = |who: H160| StorageKey::Storage {
-                    address: H160(SPONSOR_CONTROL),
-                    key: [arg(0).as_bytes(), who.as_bytes()].concat(),
-                };
-                let mut keys = vec![key(H160::zero())];
-                if words == 2 {
-                    keys.push(key(arg(1)));
-                }
+                let keys = whitelist_keys(arg(0), (words == 2).then(|| arg(1)));
                 let entries = self
                     .read(|r| r.entries(&keys))
                     .map_err(|e| format!("reading the whitelist {name} asks for: {e}"))?;
-                flag(entries.iter().any(|raw| {
-                    raw.as_ref().is_some_and(|r| {
-                        let r = Rlp::new(r);
-                        let v: Result<U256, _> = if r.is_list() { r.val_at(0) } else { r.as_val() };
-                        v.is_ok_and(|v| !v.is_zero())
-                    })
-                }))
+                flag(whitelisted(&entries))
             }
             _ => {
                 let account = self
@@ -1104,13 +1114,11 @@ impl Conflux {
                 }
             }
         };
-        Ok(CallOutcome::new(
-            revm::interpreter::InterpreterResult::new(
-                InstructionResult::Return,
-                Bytes::from(out.to_vec()),
-                gas,
-            ),
-            inputs.return_memory_offset.clone(),
+        Ok(outcome(
+            InstructionResult::Return,
+            Bytes::from(out),
+            gas,
+            inputs,
         ))
     }
 

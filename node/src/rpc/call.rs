@@ -401,25 +401,13 @@ async fn sponsorship(
     if info.sponsor_for_gas.is_zero() && info.sponsor_for_collateral.is_zero() {
         return Ok(None);
     }
-    let control = H160(crate::evm::SPONSOR_CONTROL);
-    let key = |who: H160| cfxlight_primitives::storage_key::StorageKey::Storage {
-        address: control,
-        key: [contract.as_bytes(), who.as_bytes()].concat(),
-    };
     let entries = ctx
         .query
-        .state_entries(epoch, &[key(H160::zero()), key(user)])
+        .state_entries(epoch, &crate::evm::whitelist_keys(contract, Some(user)))
         .await
         .map_err(query_error)?;
-    let set = |raw: &Option<Vec<u8>>| -> bool {
-        raw.as_ref().is_some_and(|r| {
-            let r = rlp::Rlp::new(r);
-            let v: Result<U256, _> = if r.is_list() { r.val_at(0) } else { r.as_val() };
-            v.is_ok_and(|v| !v.is_zero())
-        })
-    };
     Ok(Some(Sponsorship {
-        whitelisted: entries.iter().any(set),
+        whitelisted: crate::evm::whitelisted(&entries),
         info,
     }))
 }
@@ -578,7 +566,8 @@ async fn execute(
         Some(to) => runs_code(ctx, epoch, to).await?,
         None => Some("a deployment runs its init code".to_string()),
     };
-    if code.is_some() {
+    // The block environment, once per request (both estimator passes share it).
+    let env = if code.is_some() {
         if v3 {
             return Err(no_evm(
                 mode,
@@ -588,7 +577,7 @@ async fn execute(
                 ),
             ));
         }
-        match next_block_number(ctx, epoch)? {
+        let number = match next_block_number(ctx, epoch)? {
             None => {
                 return Err(no_evm(
                     mode,
@@ -604,9 +593,12 @@ async fn execute(
                     ),
                 ))
             }
-            Some(_) => {}
-        }
-    }
+            Some(n) => n,
+        };
+        Some(call_env(ctx, epoch, number)?)
+    } else {
+        None
+    };
     // The EIP-7623 floor counts here only from the v3.0 height.
     let minimum = if v3 {
         base_gas.max(floor_gas)
@@ -706,20 +698,19 @@ async fn execute(
     };
     let run = Run {
         r,
-        epoch,
         to,
         gas,
         access_list: list,
     };
     // The first pass, over the code if there is any, with the sender owning what it writes.
-    let executed = match code {
+    let executed = match &env {
         None => crate::evm::Executed {
             outcome: crate::evm::Outcome::Success(vec![]),
             gas_estimate: 0,
             collateral_units: 0,
             errors: vec![],
         },
-        Some(_) => run_code(ctx, &run, &sender, from).await?,
+        Some(env) => run_code(ctx, &run, env, &sender, from).await?,
     };
     if let crate::evm::Outcome::Revert(out) = &executed.outcome {
         // A revert or failure ends the estimate: no balance recheck follows.
@@ -739,9 +730,9 @@ async fn execute(
         .as_ref()
         .filter(|sp| sp.whitelisted && !sp.info.sponsor_for_collateral.is_zero())
         .filter(|_| to.is_some_and(|t| AddressType::of(&t) == AddressType::Contract));
-    let (executed, overwrite, storage_sponsored) = match (collateral_sponsor, to) {
-        (Some(sp), Some(contract)) => {
-            let second = run_code(ctx, &run, &sender, contract).await?;
+    let (executed, overwrite, storage_sponsored) = match (collateral_sponsor, to, &env) {
+        (Some(sp), Some(contract), Some(env)) => {
+            let second = run_code(ctx, &run, env, &sender, contract).await?;
             // `as_u64` in conflux-rust; a balance past 2^64 units cannot occur (total supply).
             let max_units = (collateral_sponsor_balance(&sp.info)
                 / U256::from(DRIPS_PER_COLLATERAL_UNIT))
@@ -869,41 +860,27 @@ struct Sender {
     nonce: U256,
 }
 
-/// Runs the request's code (the recipient's, or a deployment's init code when `to` is
-/// `None`) in the EVM over the verified state of `epoch`.
-/// What one pass runs: the request at an epoch, with its recipient, gas and access list.
+/// What one pass runs: the request, with its recipient, gas and access list.
 struct Run<'a> {
     r: &'a CallRequest,
-    epoch: u64,
     to: Option<H160>,
     gas: U256,
     access_list: &'a [AccessListItem],
 }
 
-async fn run_code(
+/// The block environment of a call at `epoch` whose next block gets `number`: the pivot
+/// header's fields, as conflux-rust's `call_virtual` sets them.
+fn call_env(
     ctx: &RpcContext,
-    run: &Run<'_>,
-    sender: &Sender,
-    storage_owner: H160,
-) -> Result<crate::evm::Executed, ErrorObjectOwned> {
-    let Run {
-        r,
-        epoch,
-        to,
-        gas,
-        access_list,
-    } = *run;
+    epoch: u64,
+    number: u64,
+) -> Result<crate::evm::CallEnv, ErrorObjectOwned> {
     let Some(header) = super::fees::pivot_header(ctx, epoch)? else {
         return Err(unsupported(format!(
             "the pivot header of epoch {epoch} is not in the store"
         )));
     };
-    let Some(number) = next_block_number(ctx, epoch)? else {
-        return Err(unsupported(format!(
-            "the block numbers of epoch {epoch} are not known"
-        )));
-    };
-    let env = crate::evm::CallEnv {
+    Ok(crate::evm::CallEnv {
         epoch,
         chain_id: ctx.chain.chain_id,
         timestamp: header.timestamp,
@@ -912,7 +889,24 @@ async fn run_code(
         number,
         push0: number >= ctx.chain.push0_number,
         pivot_hash: header.hash(),
-    };
+    })
+}
+
+/// Runs the request's code (the recipient's, or a deployment's init code when `to` is
+/// `None`) in the EVM in `env`, with `storage_owner` owning what it writes.
+async fn run_code(
+    ctx: &RpcContext,
+    run: &Run<'_>,
+    env: &crate::evm::CallEnv,
+    sender: &Sender,
+    storage_owner: H160,
+) -> Result<crate::evm::Executed, ErrorObjectOwned> {
+    let Run {
+        r,
+        to,
+        gas,
+        access_list,
+    } = *run;
     let input = crate::evm::CallInput {
         from: sender.from,
         storage_owner,
@@ -930,7 +924,7 @@ async fn run_code(
             Err(_) => return Err(unsupported("the sender's nonce does not fit 64 bits")),
         },
     };
-    crate::evm::call(ctx.query.clone(), env, input)
+    crate::evm::call(ctx.query.clone(), env.clone(), input)
         .await
         .map_err(|e| match e {
             crate::evm::CallError::Query(q) => query_error(q),
